@@ -1,0 +1,266 @@
+"""What every dataset converter shares: the skip mechanism, the summary, loading, and the batched map.
+
+A converter is a pure function `convert_row(row, **options) -> dict` that returns one row in TRL's
+conversational format or raises `Skip("reason")`. `convert_dataset` runs it over a `datasets.Dataset` (in
+several processes for large inputs, cached by `datasets`), drops the skipped rows and counts them by reason,
+so that `read == converted + sum(skipped)` always holds and nothing is dropped silently.
+
+A converted row may also carry `NOTES_KEY: ["flag", ...]`: informative flags (e.g. PKU-SafeRLHF's "the two
+preference axes disagree") that are counted in `ConversionSummary.notes` and removed; the row is kept. A format
+that emits notes explains them in a module-level `NOTE_REASONS`, like `SKIP_REASONS`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from trlrecipes.errors import UserError
+
+SKIP_COLUMN = "skip_reason"
+NOTES_KEY = "_notes"
+NOTE_COLUMN = "_note_flags"
+ROLES = ("system", "user", "assistant")
+LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".csv", ".parquet")
+# Below this many rows a second process costs more to start than it saves.
+PARALLEL_MIN_ROWS = 20_000
+
+
+class Skip(Exception):
+    """Raised by a converter for a row that cannot be converted faithfully; `reason` is a short snake_case name."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def message(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+@dataclass
+class ConversionSummary:
+    read: int
+    converted: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)  # informative counts over converted rows, not skips
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"read": self.read, "converted": self.converted, "skipped": dict(sorted(self.skipped.items()))}
+        if self.notes:
+            out["notes"] = dict(sorted(self.notes.items()))
+        return out
+
+    def format(self, explanations: dict[str, str] | None = None) -> str:
+        explanations = explanations or {}
+        lines = [f"rows read {self.read}, converted {self.converted}, skipped {sum(self.skipped.values())}"]
+        for reason, count in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0])):
+            why = explanations.get(reason, "")
+            lines.append(f"  skipped {count:>6}  {reason}" + (f"  ({why})" if why else ""))
+        for note, count in sorted(self.notes.items(), key=lambda kv: (-kv[1], kv[0])):
+            why = explanations.get(note, "")
+            lines.append(f"  noted   {count:>6}  {note}" + (f"  ({why})" if why else ""))
+        return "\n".join(lines)
+
+
+def pair_features():
+    """Arrow schema of a converted pair row; explicit so that all-skipped shards still concatenate."""
+    from datasets import Features, List, Value
+
+    messages = List({"role": Value("string"), "content": Value("string")})
+    return Features({"prompt": messages, "chosen": messages, "rejected": messages, SKIP_COLUMN: Value("string")})
+
+
+def _apply(row: dict, convert_row: Callable, options: dict, empty: dict) -> dict:
+    try:
+        out = convert_row(row, **options)
+    except Skip as skip:
+        return {**empty, SKIP_COLUMN: skip.reason, NOTE_COLUMN: []}
+    notes = list(out.pop(NOTES_KEY, ()))
+    return {**out, SKIP_COLUMN: "", NOTE_COLUMN: notes}
+
+
+def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, features=None, num_proc: int | None = None,
+                    desc: str = "Converting"):
+    """Run `convert_row` over every row of `raw`; return (converted Dataset, ConversionSummary)."""
+    from datasets import Features, List, Value
+
+    features = Features({**(features or pair_features()), NOTE_COLUMN: List(Value("string"))})
+    empty = {name: ([] if hasattr(feat, "feature") or isinstance(feat, list) else None)
+             for name, feat in features.items() if name not in (SKIP_COLUMN, NOTE_COLUMN)}
+    if num_proc is None and len(raw) >= PARALLEL_MIN_ROWS:
+        num_proc = min(2, os.cpu_count() or 1)
+    mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty},
+                     remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
+    reasons = Counter(mapped[SKIP_COLUMN])
+    converted_count = reasons.pop("", 0)
+    notes = Counter(note for flags in mapped[NOTE_COLUMN] for note in flags)
+    kept = mapped.filter(lambda reason: reason == "", input_columns=[SKIP_COLUMN], num_proc=num_proc)
+    kept = kept.remove_columns([SKIP_COLUMN, NOTE_COLUMN])
+    return kept, ConversionSummary(read=len(raw), converted=converted_count, skipped=dict(reasons), notes=dict(notes))
+
+
+def convert_records(records: Iterable[dict], convert_row: Callable, **options) -> tuple[list[dict], ConversionSummary]:
+    """The same contract as `convert_dataset` for plain lists (small inputs, tests, previews)."""
+    kept, reasons, notes, read = [], Counter(), Counter(), 0
+    for row in records:
+        read += 1
+        try:
+            out = convert_row(row, **options)
+        except Skip as skip:
+            reasons[skip.reason] += 1
+            continue
+        notes.update(out.pop(NOTES_KEY, ()))
+        kept.append(out)
+    return kept, ConversionSummary(read=read, converted=len(kept), skipped=dict(reasons), notes=dict(notes))
+
+
+# Helpers for converters: turn raw fields into trimmed messages and apply the checks every pair needs.
+# A format that uses them lists the matching reasons from PAIR_SKIPS / MESSAGE_SKIPS in its SKIP_REASONS.
+PAIR_SKIPS = {
+    "malformed_field": "a text field holds something other than text (a list, a mapping, ...)",
+    "empty_prompt": "the prompt is missing or has an empty turn",
+    "prompt_not_ending_with_user": "the prompt's last turn is not a user message, so there is nothing to reply to",
+    "empty_reply": "the chosen or the rejected reply is empty",
+    "identical_replies": "chosen and rejected are the same text, so the pair teaches nothing",
+}
+MESSAGE_SKIPS = {
+    "malformed_messages": "a message list is not a list of {role, content} objects",
+    "unknown_role": "a message role is not system, user or assistant",
+    "no_final_assistant_reply": "a message list does not end with an assistant reply",
+    "prompt_mismatch": "the turns before the final reply differ between chosen and rejected (or from the prompt field)",
+}
+
+
+def text(value) -> str:
+    """A text field, whitespace trimmed; None counts as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # CSV readers type cells that look numeric as numbers
+    raise Skip("malformed_field")
+
+
+def messages(value) -> list[dict[str, str]]:
+    """A list of {role, content} as trimmed messages."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(m, dict) for m in value):
+        raise Skip("malformed_messages")
+    if any(m.get("role") not in ROLES for m in value):
+        raise Skip("unknown_role")
+    return [message(m["role"], text(m.get("content"))) for m in value]
+
+
+def split_final_reply(conversation: list[dict]) -> tuple[list[dict], str]:
+    """(turns before the final assistant message, that message's text)."""
+    if not conversation or conversation[-1]["role"] != "assistant":
+        raise Skip("no_final_assistant_reply")
+    return conversation[:-1], conversation[-1]["content"]
+
+
+def make_pair(prompt: list[dict], chosen: str, rejected: str) -> dict:
+    """The checks every pair needs, then the output row. `chosen`/`rejected` are the trimmed reply texts."""
+    prompt = [m for m in prompt if m["role"] != "system" or m["content"]]  # an empty system prompt means none
+    if not prompt or not all(m["content"] for m in prompt):
+        raise Skip("empty_prompt")
+    if prompt[-1]["role"] != "user":
+        raise Skip("prompt_not_ending_with_user")
+    if not chosen or not rejected:
+        raise Skip("empty_reply")
+    if chosen == rejected:
+        raise Skip("identical_replies")
+    return {"prompt": prompt, "chosen": [message("assistant", chosen)], "rejected": [message("assistant", rejected)]}
+
+
+def is_local_source(source: str) -> bool:
+    return Path(source).exists() or source.endswith(LOCAL_SUFFIXES) or source.startswith((".", "/", "~"))
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
+def validate_json_lines(path: Path, required: Iterable[str] = ()) -> int:
+    """Check a JSON-lines file before `datasets` sees it, so errors name the file and line. Returns the row count."""
+    required = tuple(required)
+    rows = 0
+    try:
+        with _open_text(path) as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg}); expected one JSON object per line")
+                if not isinstance(row, dict):
+                    raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+                missing = [key for key in required if key not in row]
+                if missing:
+                    raise UserError(f"{path}:{lineno}: missing field(s) {', '.join(map(repr, missing))}; "
+                                    f"this format needs {', '.join(map(repr, required))}")
+                rows += 1
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as err:
+        raise UserError(f"{path}: cannot be read as UTF-8 JSON lines ({err})")
+    if rows == 0:
+        raise UserError(f"{path}: the file has no rows")
+    return rows
+
+
+def load_source(source: str, *, split: str = "train", subset: str | None = None, required: Iterable[str] = ()):
+    """Load raw rows from a local file (.jsonl, .jsonl.gz, .json, .csv, .parquet) or a Hub dataset id."""
+    import datasets
+
+    required = tuple(required)
+    if is_local_source(source):
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise UserError(f"{path}: file not found")
+        if path.is_dir():
+            raise UserError(f"{path}: is a folder; pass one data file (.jsonl, .jsonl.gz, .json, .csv, .parquet)")
+        name = path.name.lower()
+        if name.endswith((".jsonl", ".jsonl.gz")):
+            validate_json_lines(path, required)
+            builder = "json"
+        elif name.endswith((".json", ".json.gz")):
+            builder = "json"
+        elif name.endswith(".csv"):
+            builder = "csv"
+        elif name.endswith(".parquet"):
+            builder = "parquet"
+        else:
+            raise UserError(f"{path}: unknown file type; use .jsonl, .jsonl.gz, .json, .csv or .parquet")
+        try:
+            raw = datasets.load_dataset(builder, data_files=str(path), split="train")
+        except Exception as err:  # datasets raises many types for unreadable files
+            raise UserError(f"{path}: could not be read as {builder} ({type(err).__name__}: {err})".splitlines()[0])
+    else:
+        try:
+            raw = datasets.load_dataset(source, data_dir=subset, split=split)
+        except Exception as err:
+            raise UserError(f"could not load dataset {source!r} (subset {subset!r}, split {split!r}) from the Hub: "
+                            f"{type(err).__name__}: {err}; pass a local file path instead".splitlines()[0])
+    missing = [key for key in required if key not in raw.column_names]
+    if missing:
+        raise UserError(f"{source}: missing field(s) {', '.join(map(repr, missing))}; found {raw.column_names}")
+    if len(raw) == 0:
+        raise UserError(f"{source}: the dataset has no rows")
+    return raw
+
+
+def default_eval_source(train_source: str) -> str:
+    """The held-out data that goes with a training source: the same Hub id (its test split), or for a local
+    `train.jsonl(.gz)` the `test.jsonl(.gz)` beside it (the hh-rlhf GitHub layout). Empty when there is none."""
+    if not is_local_source(train_source):
+        return train_source
+    path = Path(train_source).expanduser()
+    if "train" not in path.name:
+        return ""
+    sibling = path.with_name(path.name.replace("train", "test", 1))
+    return str(sibling) if sibling.is_file() else ""

@@ -1,0 +1,216 @@
+"""From a recipe and the user's settings to a prepared run: the one path shared by `trlrecipes run` and a
+copied recipe executed directly (`python my_recipe.py key=value`, `accelerate launch my_recipe.py ...`).
+
+Everything that can be checked without loading a model is checked here first, so a bad input costs seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+
+from trlrecipes import rundir
+from trlrecipes.config import resolve_config, to_dict
+from trlrecipes.data.common import is_local_source
+from trlrecipes.errors import UserError
+from trlrecipes.hardware import check_4bit_backend, is_main_process
+
+# Flags that control the run rather than the training; also accepted as key=value by a recipe run directly.
+RUN_FLAGS = ("resume", "overwrite", "demo", "dry_run")
+
+
+@dataclass
+class RunOptions:
+    resume: bool = False
+    overwrite: bool = False
+    demo: bool = False
+    dry_run: bool = False
+    config_file: str | None = None
+    overrides: list[str] = field(default_factory=list)
+
+
+def demo_layer(module: ModuleType) -> dict:
+    """CPU-sized settings on the embedded model and data; a recipe's own DEMO dict refines them."""
+    from trlrecipes.demo_data import DEMO_TEST, DEMO_TRAIN
+    from trlrecipes.models import DEMO_MODEL
+
+    layer = {
+        "model": DEMO_MODEL,
+        "dataset": str(DEMO_TRAIN),
+        "eval_dataset": str(DEMO_TEST),
+        "data_format": "hh-rlhf",
+        "subset": "",
+        "max_length": 192,  # the demo pairs are short; 192 tokens hold every one of them
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 1,
+        "max_steps": 40,  # ~3 min on 2 CPU cores for a 135M model
+        "logging_steps": 5,
+        "save_steps": 20,
+        "eval_steps": 20,
+        "max_eval_rows": 0,
+        "activation_checkpointing": False,  # costs ~30% time; the 135M model fits without it
+    }
+    layer.update(getattr(module, "DEMO", {}))
+    fields = set(module.Config.__dataclass_fields__)
+    return {key: value for key, value in layer.items() if key in fields}
+
+
+def resolve(module: ModuleType, options: RunOptions):
+    layers = [(demo_layer(module), "--demo")] if options.demo else []
+    return resolve_config(module.Config, trl_config=getattr(module, "TRL_CONFIG", None), layers=layers,
+                          yaml_path=options.config_file, overrides=options.overrides)
+
+
+def preflight(cfg) -> None:
+    """Cheap checks of the usual fields before anything heavy is imported or loaded."""
+    from trlrecipes.models import is_offline_alias
+
+    model = getattr(cfg, "model", "")
+    if model and not is_offline_alias(model) and is_local_source(model) and not Path(model).expanduser().exists():
+        raise UserError(f"model {model}: folder not found (give a Hub id like Qwen/Qwen2.5-0.5B-Instruct or a local "
+                        f"model folder)")
+    for name in ("dataset", "eval_dataset"):
+        source = getattr(cfg, name, "")
+        if source and is_local_source(source) and not Path(source).expanduser().exists():
+            raise UserError(f"{name} {source}: file not found")
+    if getattr(cfg, "load_in_4bit", False):
+        check_4bit_backend()
+
+
+def output_dir_for(cfg, recipe_name: str, options: RunOptions) -> Path:
+    if getattr(cfg, "output_dir", ""):
+        return Path(cfg.output_dir).expanduser()
+    if options.resume:
+        newest = rundir.newest_run_dir(recipe_name)
+        if newest is None:
+            raise UserError(f"--resume: no earlier run of {recipe_name} under runs/; pass output_dir=... of the run")
+        return newest
+    return rundir.default_output_dir(recipe_name)
+
+
+def resume_command(entry: str, options: RunOptions, folder: Path) -> str:
+    overrides = [item for item in options.overrides if not item.startswith("output_dir=")]
+    parts = entry.split() + overrides + [f"output_dir={folder}"]
+    if options.config_file:
+        parts += ["--config", options.config_file]
+    if options.demo:
+        parts.append("--demo")
+    parts.append("--resume")
+    return " ".join(shlex.quote(part) if part not in entry.split() else part for part in parts)
+
+
+def start(module: ModuleType, recipe_path: Path, cfg, options: RunOptions, entry: str):
+    """Prepare the run folder (safety, resume checks, config and recipe copies) and return the Run."""
+    from trlrecipes.runtime import Run
+
+    folder = output_dir_for(cfg, recipe_path.stem, options)
+    cfg.output_dir = str(folder)
+    cfg_dict = to_dict(cfg)
+    resume_from = None
+    if is_main_process():
+        rundir.prepare(folder, overwrite=options.overwrite, resume=options.resume)
+    if options.resume:
+        rundir.check_resume_config(folder, cfg_dict)
+        resume_from = rundir.newest_valid_checkpoint(folder)
+        step = int(resume_from.name.split("-")[1]) if resume_from else 0
+        if is_main_process():
+            rundir.trim_metrics(folder, step)
+            if resume_from is None:
+                print(f"--resume: no complete checkpoint in {folder}; training starts from step 0 in that folder")
+    if is_main_process():
+        rundir.save_config(folder, cfg_dict)
+        shutil.copyfile(recipe_path, folder / rundir.RECIPE_COPY)
+        (folder / rundir.RUN_INFO).write_text(json.dumps(run_info(recipe_path, options), indent=2) + "\n")
+    command = resume_command(entry, options, folder)
+    return Run(dir=folder, recipe_path=recipe_path, resume_command=command, resume_from=resume_from)
+
+
+def run_info(recipe_path: Path, options: RunOptions) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("trlrecipes", "trl", "transformers", "peft", "datasets", "torch", "accelerate"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {"recipe": recipe_path.stem, "recipe_path": str(recipe_path), "command": " ".join(sys.argv),
+            "overrides": options.overrides, "config_file": options.config_file, "demo": options.demo,
+            "resumed": options.resume, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(), "versions": versions, "status": "running"}
+
+
+def execute(module: ModuleType, recipe_path: Path, options: RunOptions, entry: str):
+    """Resolve, check, prepare and run. Returns the Run (None for --dry-run)."""
+    cfg = resolve(module, options)
+    if options.dry_run:
+        import yaml
+
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+        return None
+    preflight(cfg)
+    run = start(module, recipe_path, cfg, options, entry)
+    module.main(cfg, run)
+    return run
+
+
+def split_run_flags(argv: list[str]) -> tuple[RunOptions, list[str]]:
+    """For a recipe run directly: pull resume=/overwrite=/demo=/dry_run=/config= out of key=value arguments."""
+    from trlrecipes.config import coerce
+
+    options, rest = RunOptions(), []
+    for item in argv:
+        key, sep, value = item.partition("=")
+        key = key.lstrip("-").replace("-", "_")
+        if key in RUN_FLAGS:
+            setattr(options, key, coerce(value, bool, key) if sep else True)
+        elif key == "config" and sep:
+            options.config_file = value
+        else:
+            rest.append(item)
+    options.overrides = rest
+    return options, rest
+
+
+def guarded(action, *, debug: bool = False) -> int:
+    """Run `action()` and map failures to exit codes: 2 user error, 1 internal error, 130/143 interrupts."""
+    import traceback
+
+    from trlrecipes.errors import RunStopped
+
+    try:
+        action()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except RunStopped as stop:
+        print(str(stop), file=sys.stderr)
+        return stop.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # an internal failure: one line by default, the traceback with --debug
+        if debug:
+            traceback.print_exc()
+        else:
+            print(f"internal error: {type(err).__name__}: {err}".splitlines()[0] +
+                  " (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main_from_argv(recipe_file: str) -> None:
+    """Entry point of a recipe run as a script: `python my_recipe.py key=value [resume=true] [--debug]`."""
+    argv = sys.argv[1:]
+    debug = "--debug" in argv
+    options, _ = split_run_flags([item for item in argv if item != "--debug"])
+    path = Path(recipe_file).resolve()
+    module = sys.modules["__main__"]
+    sys.exit(guarded(lambda: execute(module, path, options, entry=f"python {recipe_file}"), debug=debug))

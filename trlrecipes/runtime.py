@@ -1,0 +1,176 @@
+"""The run a recipe's `main(cfg, run)` receives: its folder, data loading with a printed summary, the callbacks,
+TRL plumbing settings, and `run.train(trainer)` which handles resume, interrupts and non-finite losses.
+
+Recipes call TRL and PEFT themselves; this module only carries what every recipe would otherwise repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trlrecipes import rundir
+from trlrecipes.errors import RunStopped, UserError
+from trlrecipes.hardware import is_main_process
+
+_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def _say(message: str) -> None:
+    if is_main_process():
+        print(message, flush=True)
+
+
+@dataclass
+class Run:
+    dir: Path
+    recipe_path: Path
+    resume_command: str
+    resume_from: Path | None = None
+    data_summaries: dict[str, Any] = field(default_factory=dict)
+    _health: Any = None
+    _stopper: Any = None
+
+    # --- data -------------------------------------------------------------------------------------------------
+    def load_pairs(self, name: str, data_format: str, source: str, *, split: str = "train", subset: str | None = None,
+                   max_rows: int = 0, options: dict | None = None):
+        """Convert one dataset, print its summary (rows read / converted / skipped by reason) and keep it."""
+        from trlrecipes.data import get_format, load_pairs
+
+        dataset, summary = load_pairs(data_format, source, split=split, subset=subset or None, options=options)
+        explanations = get_format(data_format).SKIP_REASONS
+        _say(f"[{name}] {source}" + (f" ({subset}, {split})" if subset else "") + "\n" + summary.format(explanations))
+        if max_rows and len(dataset) > max_rows:
+            dataset = dataset.select(range(max_rows))
+            _say(f"[{name}] using the first {max_rows} converted rows (max rows setting)")
+        self.data_summaries[name] = {"source": source, "subset": subset, "split": split, "used": len(dataset),
+                                     **summary.to_dict()}
+        if is_main_process():
+            (self.dir / "data_summary.json").write_text(json.dumps(self.data_summaries, indent=2) + "\n")
+        return dataset
+
+    # --- trainer plumbing ---------------------------------------------------------------------------------------
+    def callbacks(self, *, verdicts: bool = True) -> list:
+        from trlrecipes.callbacks import TrainingHealthCallback
+
+        self._health = TrainingHealthCallback(self.dir, verdicts=verdicts)
+        self._stopper = _run_control()
+        return [self._health, self._stopper]
+
+    def trl_settings(self, precision, *, logging_steps: int, save_steps: int, eval_steps: int, has_eval: bool,
+                     report_to: str = "none", save_total_limit: int = 2) -> dict:
+        """TrainingArguments every recipe sets the same way: folder, precision, logging, checkpoints, evaluation."""
+        if save_steps % logging_steps:
+            # A checkpoint is only known to be good when a finite loss was logged at its step.
+            raise UserError(f"save_steps={save_steps} must be a multiple of logging_steps={logging_steps}")
+        return {
+            "output_dir": str(self.dir),
+            **precision.trl_kwargs,
+            "logging_steps": logging_steps,
+            "save_strategy": "steps",
+            "save_steps": save_steps,
+            "save_total_limit": save_total_limit,
+            "eval_strategy": "steps" if has_eval else "no",
+            "eval_steps": eval_steps if has_eval else None,
+            "report_to": [] if report_to in ("", "none") else report_to.split(","),
+            "disable_tqdm": True,  # the health callback prints one compact line per log event instead
+        }
+
+    # --- training -------------------------------------------------------------------------------------------
+    def train(self, trainer) -> None:
+        """Train (resuming when asked), then save the adapter and tokenizer into the run folder.
+
+        Ctrl-C / SIGTERM: stop after the current step, checkpoint, save, print the resume command, exit 130/143.
+        Non-finite loss: stop, keep the last good checkpoint, exit 1 with the reason.
+        """
+        if self._stopper is None:
+            raise RuntimeError("pass callbacks=run.callbacks() to the trainer before run.train(trainer)")
+        if self.resume_from is not None:
+            _say(f"resuming from {self.resume_from}")
+        self._stopper.install()
+        try:
+            trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
+        finally:
+            self._stopper.uninstall()
+        step = trainer.state.global_step
+        if self._health is not None and getattr(self._health, "stopped_on_non_finite", False):
+            good = rundir.newest_valid_checkpoint(self.dir)
+            kept = f"the last good checkpoint is {good}" if good else "no checkpoint was saved before it"
+            self._set_status("diverged", step)
+            raise RunStopped(f"training stopped at step {step}: the loss became NaN/inf; {kept}. Lower learning_rate "
+                             f"(or raise beta) and start again", exit_code=1)
+        trainer.save_model(str(self.dir))
+        if self._stopper.signum is not None:
+            self._set_status("interrupted", step)
+            name = signal.Signals(self._stopper.signum).name
+            raise RunStopped(f"{name}: stopped after step {step}; checkpoint, adapter and metrics are saved in "
+                             f"{self.dir}.\nresume with: {self.resume_command}",
+                             exit_code=_EXIT_CODES[self._stopper.signum])
+        self._set_status("completed", step)
+        _say(f"adapter and tokenizer saved in {self.dir}")
+
+    def _set_status(self, status: str, step: int) -> None:
+        if not is_main_process():
+            return
+        path = self.dir / rundir.RUN_INFO
+        info = json.loads(path.read_text()) if path.is_file() else {}
+        info.update(status=status, global_step=step)
+        path.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _run_control():
+    """Build the callback lazily so importing this module does not import transformers."""
+    from transformers import TrainerCallback
+
+    class RunControl(TrainerCallback):
+        """First SIGINT/SIGTERM: finish the step, save a checkpoint, stop; a second one exits at once.
+        Also marks each checkpoint complete once transformers has finished writing it."""
+
+        def __init__(self):
+            self.signum: int | None = None
+            self._previous: dict = {}
+
+        def install(self) -> None:
+            for signum in _EXIT_CODES:
+                try:
+                    self._previous[signum] = signal.signal(signum, self._handle)
+                except ValueError:  # not the main thread (e.g. some notebook runners): no graceful stop there
+                    pass
+
+        def uninstall(self) -> None:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+            self._previous.clear()
+
+        def _handle(self, signum, frame) -> None:
+            if self.signum is not None:
+                os._exit(_EXIT_CODES[signum])
+            self.signum = signum
+            _say(f"\n{signal.Signals(signum).name} received: stopping after this step and saving a checkpoint "
+                 f"(press Ctrl-C again to quit at once)")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.signum is not None:
+                control.should_save = True
+                control.should_training_stop = True
+            return control
+
+        def on_save(self, args, state, control, **kwargs):
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and checkpoint.is_dir():
+                (checkpoint / rundir.COMPLETE_MARKER).write_text("ok\n")
+            return control
+
+    return RunControl()
+
+
+def trl_args(config_cls, settings: dict):
+    """Build a TRL config; its own validation errors are the user's settings, so they become one-line UserErrors."""
+    try:
+        return config_cls(**settings)
+    except (ValueError, TypeError) as err:
+        raise UserError(f"{config_cls.__name__} rejected the settings: {err}".splitlines()[0])
