@@ -106,6 +106,100 @@ def plot(run_dir: Path = typer.Argument(..., help="A run folder with metrics.jso
     _exit(action)
 
 
+@app.command("eval")
+def eval_run(run_dir: Path = typer.Argument(..., help="A finished run folder."),
+             data: Optional[str] = typer.Option(None, "--data", help="Held-out pairs (default: the run's eval data)."),
+             max_rows: int = typer.Option(0, "--max-rows", help="Evaluate at most this many pairs (0 = the run's "
+                                                                 "max_eval_rows)."),
+             batch_size: int = typer.Option(8, "--batch-size"),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+             debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """Held-out reward accuracy and margin of the trained adapter vs. the reference (adapter disabled)."""
+
+    def action():
+        import json
+
+        from trlrecipes.evaluate import evaluate_run, format_metrics, save_metrics
+
+        result = evaluate_run(run_dir, data, max_rows=max_rows, batch_size=batch_size)
+        save_metrics(run_dir, result)
+        print(json.dumps(result, indent=2) if as_json else format_metrics(result))
+
+    _exit(action, debug)
+
+
+@app.command("generate")
+def generate(run_dir: Path = typer.Argument(..., help="A finished run folder."),
+             prompt: list[str] = typer.Option(..., "--prompt", help="A user message (repeatable)."),
+             compare: bool = typer.Option(False, "--compare", help="Also answer with the reference model."),
+             max_new_tokens: int = typer.Option(128, "--max-new-tokens"),
+             debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """Answer prompts with the trained adapter (greedy), optionally next to the reference."""
+
+    def action():
+        from trlrecipes.generate import format_answers, generate_answers
+
+        print(format_answers(generate_answers(run_dir, prompt, compare=compare, max_new_tokens=max_new_tokens)))
+
+    _exit(action, debug)
+
+
+@data_app.command("inspect", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a data file (read with --recipe's "
+                                                        "settings)."),
+                 overrides: Optional[list[str]] = typer.Argument(None, help="Recipe settings as key=value."),
+                 recipe: str = typer.Option("hh-dpo", "--recipe", help="Recipe whose model/format/max_length apply "
+                                                                      "when TARGET is a data file."),
+                 demo: bool = typer.Option(False, "--demo", help="Use the --demo settings."),
+                 max_rows: int = typer.Option(5000, "--max-rows", help="Inspect the first N converted pairs (0=all)."),
+                 preview: int = typer.Option(3, "--preview", help="Rendered examples to show."),
+                 as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+                 debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """Lint and preview the pairs a recipe would train on: skips, token lengths, truncation, length bias."""
+
+    def action():
+        import json
+
+        from trlrecipes.data import explanations, get_format, load_pairs
+        from trlrecipes.data.common import LOCAL_SUFFIXES
+        from trlrecipes.data.inspect import format_report, inspect_pairs
+        from trlrecipes.registry import load_recipe, resolve_recipe
+        from trlrecipes.runner import RunOptions, resolve
+
+        settings = list(overrides or [])
+        recipe_name = recipe
+        if target.endswith(LOCAL_SUFFIXES):
+            settings.insert(0, f"dataset={target}")
+        else:
+            recipe_name = target
+        module = load_recipe(resolve_recipe(recipe_name))
+        cfg = resolve(module, RunOptions(demo=demo, overrides=settings))
+        pairs, summary = load_pairs(cfg.data_format, cfg.dataset, split=getattr(cfg, "split", None),
+                                    subset=getattr(cfg, "subset", "") or None)
+        if max_rows and len(pairs) > max_rows:
+            pairs = pairs.select(range(max_rows))
+        report = inspect_pairs(pairs, _tokenizer_for(cfg), cfg.max_length, preview=preview)
+        summary_text = summary.format(explanations(get_format(cfg.data_format)))
+        if as_json:
+            print(json.dumps({"conversion": summary.to_dict(), **report}, indent=2, ensure_ascii=False))
+        else:
+            print(format_report(report, summary_text))
+
+    _exit(action, debug)
+
+
+def _tokenizer_for(cfg):
+    from transformers import AutoTokenizer
+
+    from trlrecipes.models import resolve_model
+
+    try:
+        return AutoTokenizer.from_pretrained(resolve_model(cfg.model), trust_remote_code=cfg.trust_remote_code)
+    except OSError as err:
+        raise UserError(f"could not load the tokenizer of model {cfg.model!r} ({str(err).splitlines()[0]}); "
+                        f"pass model=<local folder> or check your network")
+
+
 @data_app.command("convert")
 def data_convert(data_format: str = typer.Argument(..., metavar="FORMAT", help="hh-rlhf, ultrafeedback, ..."),
                  input: str = typer.Option(..., "--input", help="Local file or Hub dataset id."),

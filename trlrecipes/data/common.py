@@ -76,7 +76,18 @@ def pair_features():
     return Features({"prompt": messages, "chosen": messages, "rejected": messages, SKIP_COLUMN: Value("string")})
 
 
-def _apply(row: dict, convert_row: Callable, options: dict, empty: dict) -> dict:
+def _code_version(convert_row: Callable) -> str:
+    """Hash of the converter's module source: `datasets` fingerprints a function by name, not code, so without
+    this an edited or upgraded converter would silently be served its old cached output."""
+    import hashlib
+    import sys
+
+    module = sys.modules.get(convert_row.__module__)
+    source = Path(module.__file__).read_bytes() if module and getattr(module, "__file__", None) else b""
+    return hashlib.sha256(source + Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _apply(row: dict, convert_row: Callable, options: dict, empty: dict, code_version: str) -> dict:
     try:
         out = convert_row(row, **options)
     except Skip as skip:
@@ -95,7 +106,8 @@ def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, 
              for name, feat in features.items() if name not in (SKIP_COLUMN, NOTE_COLUMN)}
     if num_proc is None and len(raw) >= PARALLEL_MIN_ROWS:
         num_proc = min(2, os.cpu_count() or 1)
-    mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty},
+    mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty,
+                                          "code_version": _code_version(convert_row)},
                      remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
     reasons = Counter(mapped[SKIP_COLUMN])
     converted_count = reasons.pop("", 0)

@@ -1,0 +1,211 @@
+"""Held-out evaluation of a finished run, as in the DPO literature.
+
+For each pair the implicit reward of a reply is beta * (log pi(reply | prompt) - log pi_ref(reply | prompt)), with
+log-probabilities summed over the reply tokens only (the prompt masked) and pi_ref = the same model with the LoRA
+adapter disabled. Reported: accuracy (share of pairs with chosen reward > rejected reward; ties are counted
+apart, since at step 0 every reward is exactly 0), mean margin, mean chosen/rejected rewards.
+
+ORPO has no reference model, so ORPO runs report its own criterion instead: the share of pairs whose log odds
+ratio (average per-token log-probabilities, as ORPO defines it) favours chosen, for the trained model and for the
+base model.
+
+Prompts and replies are rendered with the run's own tokenizer and chat template and split into prompt and
+completion tokens exactly as TRL's DPOTrainer does (completion = tokens after the common prefix).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from trlrecipes import rundir
+from trlrecipes.errors import UserError
+
+
+@dataclass
+class PairScores:
+    """Summed and per-token-averaged reply log-probabilities under the policy and the reference."""
+    policy_chosen: float
+    policy_rejected: float
+    ref_chosen: float
+    ref_rejected: float
+    chosen_tokens: int
+    rejected_tokens: int
+
+
+def load_run_config(run_dir: Path) -> dict:
+    import yaml
+
+    path = Path(run_dir) / rundir.CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{run_dir}: not a trlrecipes run folder (no {rundir.CONFIG_FILE})")
+    if not (Path(run_dir) / "adapter_config.json").is_file():
+        raise UserError(f"{run_dir}: holds no trained adapter yet (adapter_config.json missing); finish or resume "
+                        f"the run first")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def run_method(run_dir: Path) -> str:
+    """DPO/IPO/ORPO/KTO, read from the recipe copy saved with the run (without executing it)."""
+    import ast
+
+    source = (Path(run_dir) / rundir.RECIPE_COPY).read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "METHOD" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return "DPO"
+
+
+def load_policy(run_dir: Path, cfg: dict):
+    """The base model with the run's adapter, in fp32 on CPU or the run's precision on GPU; and the tokenizer."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trlrecipes.hardware import pick_precision
+    from trlrecipes.models import resolve_model
+
+    precision = pick_precision(cfg.get("precision", "auto"))
+    trust = bool(cfg.get("trust_remote_code", False))
+    base = AutoModelForCausalLM.from_pretrained(resolve_model(cfg["model"]), dtype=precision.torch_dtype,
+                                                trust_remote_code=trust)
+    model = PeftModel.from_pretrained(base, str(run_dir))
+    if not precision.trl_kwargs.get("use_cpu"):
+        model.to("cuda")
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(run_dir), trust_remote_code=trust)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def tokenize_pair(tokenizer, row: dict, max_length: int | None):
+    """(prompt_ids, chosen_ids, rejected_ids) split as TRL's DPOTrainer does, truncated keep_start as its collator."""
+    from trlrecipes.data.inspect import tokenize_pair as trl_split
+
+    ids = trl_split(row, tokenizer)
+    prompt, chosen, rejected = ids["prompt_ids"], ids["chosen_ids"], ids["rejected_ids"]
+    if max_length:
+        room = max(0, max_length - len(prompt))
+        prompt, chosen, rejected = prompt[:max_length], chosen[:room], rejected[:room]
+    return prompt, chosen, rejected
+
+
+def _sequence_logps(model, sequences: list[tuple[list[int], list[int]]], pad_id: int) -> list[float]:
+    """Summed log-probability of each completion given its prompt, for a batch of (prompt, completion)."""
+    import torch
+
+    device = next(model.parameters()).device
+    length = max(len(p) + len(c) for p, c in sequences)
+    input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    attention = torch.zeros_like(input_ids)
+    mask = torch.zeros_like(input_ids, dtype=torch.bool)
+    for i, (prompt, completion) in enumerate(sequences):
+        ids = prompt + completion
+        input_ids[i, :len(ids)] = torch.tensor(ids)
+        attention[i, :len(ids)] = 1
+        mask[i, len(prompt):len(ids)] = True
+    input_ids, attention, mask = input_ids.to(device), attention.to(device), mask.to(device)
+    with torch.no_grad():
+        logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
+    targets = input_ids[:, 1:]
+    token_logps = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return (token_logps * mask[:, 1:]).sum(-1).tolist()
+
+
+def score_pairs(model, tokenizer, rows, max_length: int | None, batch_size: int = 8) -> list[PairScores]:
+    scores = []
+    pad_id = tokenizer.pad_token_id
+    for start in range(0, len(rows), batch_size):
+        batch = [tokenize_pair(tokenizer, rows[i], max_length) for i in range(start, min(start + batch_size, len(rows)))]
+        sequences = [(p, c) for p, c, _ in batch] + [(p, r) for p, _, r in batch]
+        policy = _sequence_logps(model, sequences, pad_id)
+        with model.disable_adapter():
+            reference = _sequence_logps(model, sequences, pad_id)
+        n = len(batch)
+        for i, (_, chosen, rejected) in enumerate(batch):
+            scores.append(PairScores(policy[i], policy[n + i], reference[i], reference[n + i], len(chosen),
+                                     len(rejected)))
+    return scores
+
+
+def dpo_metrics(scores: list[PairScores], beta: float) -> dict:
+    chosen = [beta * (s.policy_chosen - s.ref_chosen) for s in scores]
+    rejected = [beta * (s.policy_rejected - s.ref_rejected) for s in scores]
+    margins = [c - r for c, r in zip(chosen, rejected)]
+    n = len(scores)
+    return {"criterion": "implicit reward beta*(log pi - log pi_ref), reply tokens only", "pairs": n, "beta": beta,
+            "accuracy": sum(m > 0 for m in margins) / n, "ties": sum(m == 0 for m in margins) / n,
+            "margin": sum(margins) / n, "chosen_reward": sum(chosen) / n, "rejected_reward": sum(rejected) / n,
+            "odds_accuracy": odds_preference(scores, policy=True)[0],
+            "base_odds_accuracy": odds_preference(scores, policy=False)[0]}
+
+
+def _log_odds(avg_logp: float) -> float:
+    """log(p / (1 - p)) for p = exp(avg_logp), computed stably (avg_logp < 0)."""
+    return avg_logp - math.log(-math.expm1(min(avg_logp, -1e-9)))
+
+
+def odds_preference(scores: list[PairScores], policy: bool) -> tuple[float, float]:
+    """Share of pairs whose log odds ratio (average per-token log-probabilities) favours chosen, and its mean."""
+    ratios = []
+    for s in scores:
+        c = (s.policy_chosen if policy else s.ref_chosen) / max(s.chosen_tokens, 1)
+        r = (s.policy_rejected if policy else s.ref_rejected) / max(s.rejected_tokens, 1)
+        ratios.append(_log_odds(c) - _log_odds(r))
+    return sum(x > 0 for x in ratios) / len(ratios), sum(ratios) / len(ratios)
+
+
+def orpo_metrics(scores: list[PairScores]) -> dict:
+    trained_acc, trained_ratio = odds_preference(scores, policy=True)
+    base_acc, base_ratio = odds_preference(scores, policy=False)
+    return {"criterion": "ORPO log odds ratio (average per-token log-probabilities) favours chosen",
+            "pairs": len(scores), "accuracy": trained_acc, "mean_log_odds_ratio": trained_ratio,
+            "base_accuracy": base_acc, "base_mean_log_odds_ratio": base_ratio}
+
+
+def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, batch_size: int = 8,
+                 model_and_tokenizer=None) -> dict:
+    """Evaluate a finished run on held-out pairs (the run's eval data unless `data` is given)."""
+    from trlrecipes.data import load_pairs
+    from trlrecipes.data.common import default_eval_source
+
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    source = data or cfg.get("eval_dataset") or default_eval_source(cfg.get("dataset", ""))
+    if not source:
+        raise UserError(f"{run_dir}: the run has no held-out data; pass --data PATH")
+    data_format = cfg.get("data_format", "hh-rlhf")
+    rows, summary = load_pairs(data_format, source, split=cfg.get("eval_split", "test"), subset=cfg.get("subset") or None)
+    limit = max_rows or cfg.get("max_eval_rows") or 0
+    if limit and len(rows) > limit:
+        rows = rows.select(range(limit))
+    model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
+    scores = score_pairs(model, tokenizer, list(rows), cfg.get("max_length"), batch_size)
+    method = run_method(run_dir)
+    metrics = orpo_metrics(scores) if method == "ORPO" else dpo_metrics(scores, float(cfg.get("beta", 0.1)))
+    return {"run": str(run_dir), "method": method, "data": source, "skipped": summary.skipped, **metrics}
+
+
+def format_metrics(result: dict) -> str:
+    lines = [f"{result['method']} run {result['run']} on {result['pairs']} held-out pairs ({result['data']})",
+             f"criterion: {result['criterion']}"]
+    if "margin" in result:
+        lines += [f"{'':<12}{'accuracy':>10}{'ties':>8}{'margin':>10}{'chosen':>10}{'rejected':>10}",
+                  f"{'reference':<12}{0.0:>10.3f}{1.0:>8.2f}{0.0:>10.3f}{0.0:>10.3f}{0.0:>10.3f}",
+                  f"{'trained':<12}{result['accuracy']:>10.3f}{result['ties']:>8.2f}{result['margin']:>10.3f}"
+                  f"{result['chosen_reward']:>10.3f}{result['rejected_reward']:>10.3f}",
+                  f"likelihood check (ORPO-style log odds favour chosen): base {result['base_odds_accuracy']:.3f}"
+                  f" -> trained {result['odds_accuracy']:.3f}"]
+    else:
+        lines += [f"{'':<12}{'accuracy':>10}{'mean log odds ratio':>22}",
+                  f"{'base':<12}{result['base_accuracy']:>10.3f}{result['base_mean_log_odds_ratio']:>22.3f}",
+                  f"{'trained':<12}{result['accuracy']:>10.3f}{result['mean_log_odds_ratio']:>22.3f}"]
+    return "\n".join(lines)
+
+
+def save_metrics(run_dir: Path, result: dict) -> Path:
+    path = Path(run_dir) / "eval.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

@@ -1,0 +1,49 @@
+"""Answer prompts with a run's adapter, optionally next to the reference (the same model, adapter disabled)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def generate_answers(run_dir: Path, prompts: list[str], *, compare: bool = False, max_new_tokens: int = 128,
+                     model_and_tokenizer=None) -> list[dict]:
+    """Greedy answers (deterministic, so before/after differences come from training, not sampling)."""
+    import torch
+
+    from trlrecipes.evaluate import load_policy, load_run_config
+
+    model, tokenizer = model_and_tokenizer or load_policy(Path(run_dir), load_run_config(Path(run_dir)))
+    device = next(model.parameters()).device
+
+    def answer(prompt: str) -> str:
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            return_tensors="pt", return_dict=True)
+        ids = {k: v.to(device) for k, v in ids.items()}
+        with torch.no_grad():
+            out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
+        return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+    results = []
+    for prompt in prompts:
+        row = {"prompt": prompt, "trained": answer(prompt)}
+        if compare:
+            with model.disable_adapter():
+                row["reference"] = answer(prompt)
+        results.append(row)
+    return results
+
+
+def format_answers(rows: list[dict], width: int = 100) -> str:
+    import textwrap
+
+    blocks = []
+    for row in rows:
+        lines = [f"prompt: {row['prompt']}"]
+        for label in ("reference", "trained"):
+            if label in row:
+                body = textwrap.fill(row[label] or "(empty)", width=width, initial_indent="    ",
+                                     subsequent_indent="    ")
+                lines.append(f"  {label}:\n{body}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
