@@ -1,0 +1,455 @@
+"""Explain a preference-training run while it happens, from what the trainer logs and nothing else.
+
+`HealthMonitor` is pure: it is fed one log dict at a time and raises verdicts (a failure pattern, its likely
+cause and a fix), each at most once per run. `TrainingHealthCallback` plugs it into a `transformers.Trainer`:
+it appends every log event to `<output_dir>/metrics.jsonl`, prints one live line per event, prints and records
+verdicts in `verdicts.json`, stops training on a non-finite loss, and at the end writes `summary.json` and
+`metrics.png`.
+
+Metric keys read (TRL 1.16; eval logs carry the same keys prefixed "eval_"):
+  DPO/IPO  loss, rewards/{chosen,rejected,margins,accuracies}, logps/{chosen,rejected}   (rewards = beta * log-ratio)
+  ORPO     the same, plus nll_loss, log_odds_ratio, log_odds_chosen        (rewards = beta * mean token logp)
+  KTO      loss, kl, rewards/{chosen,rejected,margins}, logps/{chosen,rejected}   (no rewards/accuracies)
+Any key may be missing; a check that lacks its keys simply does not run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import textwrap
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from trlrecipes.errors import UserError
+from trlrecipes.plot import log_kind, plot_metrics, read_metrics
+
+LOSS, ACC, MARGIN = "loss", "rewards/accuracies", "rewards/margins"
+CHOSEN, REJECTED, LOGPS_CHOSEN = "rewards/chosen", "rewards/rejected", "logps/chosen"
+
+# Sigmoid DPO loss -log σ(β·margin) at zero margin (DPO paper, eq. 7): what the loss reads while the policy
+# still equals the reference. Other losses start elsewhere (IPO: (1/(2β))²), so the callback takes it as an option.
+LN2 = math.log(2)
+# Reward accuracy counts pairs with chosen > rejected strictly: 0.5 is a coin flip.
+CHANCE_ACCURACY = 0.5
+# Binomial noise of one logged accuracy over 8–64 pairs is ±0.06–0.18 (sd 0.5/√n); 0.1 is "at chance".
+CHANCE_BAND = 0.1
+# |margin| below this is an exact tie: with LoRA and ref = base with adapters off, step 0 rewards are exactly 0.
+TIE_EPS = 1e-6
+# 5% of ln 2: -log σ(m) ≈ ln 2 − m/2, so a loss within 5% of ln 2 means a mean β-margin below ~0.07.
+LOSS_AT_CHANCE_RTOL = 0.05
+# Same 0.07 β-margin, used for KTO, which logs no accuracy.
+FLAT_MARGIN = 0.07
+# Practice: the first logs average over LR warm-up and the step-0 tie; judge "not learning" only after at least
+# 5 train logs and 20% of max_steps.
+WARMUP_MIN_LOGS, WARMUP_SHARE = 5, 0.2
+# Consecutive logs a pattern must hold for, so one noisy batch raises nothing.
+WINDOW = 3
+# "Plateau around 0.55–0.60" with ±0.02 for eval noise; and no more than +0.02 gained over those evals.
+PLATEAU_LOW, PLATEAU_HIGH, PLATEAU_MIN_GAIN = 0.53, 0.62, 0.02
+# A β-scaled reward of −0.5 at β = 0.1 means the answer became e^5 ≈ 150× less likely than under the reference.
+REWARD_DROP_MIN = 0.5
+# "Accuracy ~1.0": at most one mis-ranked pair in 50.
+OVERFIT_TRAIN_ACC = 0.98
+# Train margin up ≥ 25% between two evals while the eval margin gains < 2% (or falls): the gap is not transferring.
+OVERFIT_TRAIN_GROWTH, OVERFIT_EVAL_GROWTH = 0.25, 0.02
+# Chosen sequence log-prob 50% below its start (e.g. −100 → −150 nats): the preferred answers themselves are
+# being unlearned ("likelihood displacement"); the 1-nat floor ignores small moves of per-token averages (ORPO).
+LOGPS_COLLAPSE_SHARE, LOGPS_COLLAPSE_MIN_NATS = 0.5, 1.0
+# fp16 loss scaling skips steps with inf gradients and lowers the scale (torch.amp.GradScaler): a few in a row
+# are normal; in bf16/fp32 a single non-finite grad_norm already means the weights are being corrupted.
+GRAD_NORM_PATIENCE_FP16 = 3
+# Keys whose non-finite value means the forward/backward pass broke. transformers' logging_nan_inf_filter
+# replaces a NaN step's loss with the running mean, so the TRL reward/logp metrics are where a NaN shows.
+FINITE_KEY_PARTS = ("loss", "rewards/", "logps/", "logits/", "log_odds", "kl")
+
+NON_FINITE = "non_finite_loss"
+
+
+@dataclass
+class Verdict:
+    code: str
+    step: int
+    message: str
+    cause: str
+    fix: str
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite(value) -> bool:
+    return not isinstance(value, (int, float)) or math.isfinite(value)
+
+
+def _growth(old: float, new: float) -> float:
+    return (new - old) / max(abs(old), 1e-8)
+
+
+class HealthMonitor:
+    """Feed it `observe(step, logs)` per log event; it returns the verdicts newly raised by that event."""
+
+    def __init__(self, *, zero_margin_loss: float | None = LN2, max_steps: int = 0, grad_norm_patience: int = 1):
+        self.zero_margin_loss = zero_margin_loss
+        self.max_steps = max_steps
+        self.grad_norm_patience = grad_norm_patience
+        self.train: list[dict] = []
+        self.evals: list[dict] = []
+        self.raised: set[str] = set()
+        self.last_finite_step: int | None = None
+        self._bad_grad_norms = 0
+
+    def observe(self, step: int, logs: dict) -> list[Verdict]:
+        found = [self._non_finite(step, logs)]
+        kind = log_kind(logs)
+        point = {key: float(value) for key, value in logs.items() if _is_number(value)} | {"step": step}
+        if kind == "train":
+            if found[0] is None:
+                self.last_finite_step = step
+            self.train.append(point)
+            found += [self._no_learning(step), self._both_rewards_falling(step), self._chosen_logps_collapse(step)]
+        elif kind == "eval":
+            point |= {"train_margin": self._last("train", MARGIN), "train_acc": self._train_acc_since_last_eval()}
+            self.evals.append(point)
+            found += [self._eval_plateau(step), self._overfitting(step)]
+        new = [v for v in found if v is not None and v.code not in self.raised]
+        self.raised.update(v.code for v in new)
+        return new
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    def _series(self, kind: str, key: str) -> list[float]:
+        points = self.train if kind == "train" else self.evals
+        prefix = "eval_" if kind == "eval" else ""
+        return [p[prefix + key] for p in points if p.get(prefix + key) is not None]
+
+    def _last(self, kind: str, key: str) -> float | None:
+        values = self._series(kind, key)
+        return values[-1] if values else None
+
+    def _train_acc_since_last_eval(self) -> float | None:
+        since = self.evals[-1]["step"] if self.evals else -1
+        accs = [p[ACC] for p in self.train if ACC in p and p["step"] > since] or self._series("train", ACC)[-1:]
+        return sum(accs) / len(accs) if accs else None
+
+    def _past_warmup(self, step: int) -> bool:
+        return len(self.train) >= WARMUP_MIN_LOGS and step >= WARMUP_SHARE * self.max_steps
+
+    def _at_chance(self, point: dict) -> bool:
+        acc, margin, loss = point.get(ACC), point.get(MARGIN), point.get(LOSS)
+        tie = margin is not None and abs(margin) < TIE_EPS
+        if acc is not None:
+            chance = tie or abs(acc - CHANCE_ACCURACY) <= CHANCE_BAND
+        elif margin is not None:
+            chance = abs(margin) <= FLAT_MARGIN
+        else:
+            return False
+        if "log_odds_ratio" in point:  # ORPO logs mean log σ(log odds): −ln 2 at zero log odds (ORPO paper, eq. 7)
+            at_zero, loss = LN2, -point["log_odds_ratio"]
+        elif "kl" in point or self.zero_margin_loss is None or loss is None:  # KTO: no fixed zero-margin loss
+            return chance
+        else:
+            at_zero = self.zero_margin_loss
+        return chance and abs(loss - at_zero) <= LOSS_AT_CHANCE_RTOL * abs(at_zero)
+
+    # -- checks: each returns a Verdict or None ---------------------------------------------------------------
+    def _non_finite(self, step: int, logs: dict) -> Verdict | None:
+        bad = [k for k, v in logs.items() if any(p in k for p in FINITE_KEY_PARTS) and not _finite(v)]
+        if "grad_norm" in logs:
+            self._bad_grad_norms = 0 if _finite(logs["grad_norm"]) else self._bad_grad_norms + 1
+            if self._bad_grad_norms >= self.grad_norm_patience:
+                bad.append("grad_norm")
+        if not bad:
+            return None
+        return Verdict(
+            NON_FINITE, step, f"non-finite values at step {step}: " + ", ".join(f"{k}={logs[k]}" for k in bad),
+            "The loss or gradients overflowed: learning rate too high, fp16 overflow, or a degenerate example "
+            "(empty completion, extreme log-ratio).",
+            "Resume from the last good checkpoint with a lower learning_rate, use bf16 instead of fp16, "
+            "keep max_grad_norm set (e.g. 1.0), and check the data for empty or truncated completions.",
+        )
+
+    def _no_learning(self, step: int) -> Verdict | None:
+        window = self.train[-WINDOW:]
+        if not self._past_warmup(step) or not all(self._at_chance(p) for p in window):
+            return None
+        last = window[-1]
+        names = [("accuracy", ACC, "0.5"), ("margin", MARGIN, "0")]
+        names += [("log_odds_ratio", "log_odds_ratio", "-0.693")] if "log_odds_ratio" in last else []
+        names += [("loss", LOSS, f"{self.zero_margin_loss:.3f}")] if self.zero_margin_loss and not (
+            {"kl", "log_odds_ratio"} & last.keys()) else []
+        seen = ", ".join(f"{name} {last[key]:.3f} (chance {chance})" for name, key, chance in names if key in last)
+        return Verdict(
+            "no_learning", step, f"after {len(self.train)} train logs the rewards are still at chance: {seen}",
+            "The policy is not moving away from the reference: the learning rate is too low (or the adapters are "
+            "not being trained), or chosen/rejected are swapped or inconsistent, so the pairs carry no signal.",
+            "Raise learning_rate (try 5-10x), check that the LoRA adapters are trainable, and read a few pairs to "
+            "confirm that `chosen` really is the better answer.",
+        )
+
+    def _eval_plateau(self, step: int) -> Verdict | None:
+        untied = [p for p in self.evals if abs(p.get("eval_" + MARGIN, 1.0)) >= TIE_EPS]
+        window = [p["eval_" + ACC] for p in untied if "eval_" + ACC in p][-WINDOW:]
+        if len(window) < WINDOW or not all(PLATEAU_LOW <= a <= PLATEAU_HIGH for a in window):
+            return None
+        if window[-1] - window[0] > PLATEAU_MIN_GAIN:
+            return None
+        return Verdict(
+            "eval_plateau", step,
+            f"eval reward accuracy has stayed around 0.55-0.60 for {WINDOW} evals "
+            f"({', '.join(f'{a:.2f}' for a in window)})",
+            "The pairs are too ambiguous for this model (chosen and rejected too similar, or noisy labels), or beta "
+            "does not suit the data.",
+            "Filter or relabel ambiguous pairs (keep those with a clear quality gap) and try another beta "
+            "(e.g. 0.05 or 0.3 instead of 0.1); more epochs on the same pairs rarely help.",
+        )
+
+    def _both_rewards_falling(self, step: int) -> Verdict | None:
+        chosen, rejected = self._series("train", CHOSEN), self._series("train", REJECTED)
+        if min(len(chosen), len(rejected)) <= WINDOW:
+            return None
+        drop = chosen[0] - chosen[-1]
+        margin = self._last("train", MARGIN)
+        margin = chosen[-1] - rejected[-1] if margin is None else margin
+        falling = chosen[-1] < chosen[-WINDOW] and rejected[-1] < rejected[-WINDOW] and rejected[-1] < rejected[0]
+        if not (falling and drop >= REWARD_DROP_MIN and drop > margin):
+            return None
+        return Verdict(
+            "both_rewards_falling", step,
+            f"chosen reward fell {chosen[0]:.2f} -> {chosen[-1]:.2f} and rejected {rejected[0]:.2f} -> "
+            f"{rejected[-1]:.2f}; the chosen drop exceeds the margin ({margin:.2f})",
+            "The policy drifts away from the reference on both answers: it wins the comparison mostly by making "
+            "every response less likely, which tends to hurt generation quality.",
+            "Raise beta (keeps the policy nearer the reference) or lower learning_rate; adding an SFT term "
+            "(DPO loss_type ['sigmoid', 'sft']) anchors the chosen answers.",
+        )
+
+    def _overfitting(self, step: int) -> Verdict | None:
+        if len(self.evals) < 2:
+            return None
+        prev, now = self.evals[-2], self.evals[-1]
+        values = (now["train_acc"], prev["train_margin"], now["train_margin"],
+                  prev.get("eval_" + MARGIN), now.get("eval_" + MARGIN))
+        if any(v is None for v in values):
+            return None
+        train_acc, train_prev, train_now, eval_prev, eval_now = values
+        train_growth, eval_growth = _growth(train_prev, train_now), _growth(eval_prev, eval_now)
+        if train_acc < OVERFIT_TRAIN_ACC or train_growth < OVERFIT_TRAIN_GROWTH or eval_growth >= OVERFIT_EVAL_GROWTH:
+            return None
+        return Verdict(
+            "overfitting", step,
+            f"train accuracy {train_acc:.2f}, train margin {train_prev:.2f} -> {train_now:.2f} since the last eval, "
+            f"but eval margin {eval_prev:.2f} -> {eval_now:.2f}",
+            "The policy is memorising the training pairs: the train margin keeps growing but does not carry over "
+            "to held-out pairs.",
+            "Keep the checkpoint with the best eval margin and stop earlier (fewer epochs), lower learning_rate or "
+            "raise beta, or add more varied pairs.",
+        )
+
+    def _chosen_logps_collapse(self, step: int) -> Verdict | None:
+        logps = self._series("train", LOGPS_CHOSEN)
+        if len(logps) <= WINDOW:
+            return None
+        floor = logps[0] - max(LOGPS_COLLAPSE_MIN_NATS, LOGPS_COLLAPSE_SHARE * abs(logps[0]))
+        if not all(v < floor for v in logps[-WINDOW:]):
+            return None
+        return Verdict(
+            "chosen_logps_collapse", step,
+            f"log-probability of the chosen answers fell {logps[0]:.1f} -> {logps[-1]:.1f} (more than "
+            f"{LOGPS_COLLAPSE_SHARE:.0%} below its start)",
+            "The preferred answers themselves are being unlearned: the DPO loss only rewards the gap, so chosen "
+            "and rejected can fall together (likelihood displacement), often when pairs are near-duplicates.",
+            "Lower learning_rate or raise beta, add an SFT term on the chosen answers (DPO loss_type "
+            "['sigmoid', 'sft'], or ORPO), and drop pairs whose chosen and rejected are nearly identical.",
+        )
+
+
+# -- the Trainer callback -------------------------------------------------------------------------------------
+LIVE_WIDTH = 100
+BAR_WIDTH = 10
+
+
+def _progress(step: int, max_steps: int) -> str:
+    if max_steps <= 0:
+        return f"step {step}"
+    filled = min(BAR_WIDTH, round(BAR_WIDTH * step / max_steps))
+    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {step}/{max_steps}"
+
+
+def live_line(record: dict, max_steps: int) -> str:
+    """One terminal line: progress, then loss, margin, accuracy, chosen/rejected rewards of this log event."""
+    kind = log_kind(record)
+    prefix = "eval_" if kind == "eval" else ""
+    fields = [("loss", LOSS, ".4f"), ("margin", MARGIN, ".3f"), ("acc", ACC, ".2f"),
+              ("chosen", CHOSEN, ".3f"), ("rejected", REJECTED, ".3f")]
+    if kind == "other":  # the final log: train_loss, train_runtime, ...
+        prefix, fields = "train_", [("done: train loss", LOSS, ".4f")]
+    parts = [_progress(record["step"], max_steps)] + (["eval"] if kind == "eval" else [])
+    for name, key, fmt in fields:
+        value = record.get(prefix + key)
+        if _is_number(value):
+            parts.append(f"{name} {value:{fmt}}")
+        elif prefix + key in record and value is None:
+            parts.append(f"{name} nan")  # metrics.jsonl stores non-finite values as null
+    line = " ".join(parts)
+    return line if len(line) <= LIVE_WIDTH else line[: LIVE_WIDTH - 1] + "…"
+
+
+def format_verdict(verdict: Verdict) -> str:
+    """The verdict as a few lines wrapped to the live-line width."""
+    def wrap(label: str, text: str) -> str:
+        return textwrap.fill(text, LIVE_WIDTH, initial_indent=label, subsequent_indent=" " * len(label))
+
+    return "\n".join([wrap(f"! {verdict.code} (step {verdict.step}): ", verdict.message),
+                      wrap("    cause: ", verdict.cause), wrap("    fix:   ", verdict.fix)])
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN/Infinity; null marks a non-finite value
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _checkpoint_step(path: Path) -> int:
+    match = re.fullmatch(r"checkpoint-(\d+)", path.name)
+    return int(match.group(1)) if match else -1
+
+
+class TrainingHealthCallback(TrainerCallback):
+    """Writes metrics.jsonl / verdicts.json / summary.json / metrics.png under `output_dir` and prints progress.
+
+    `verdicts=False` keeps the log files and live line but neither prints nor records verdicts; training still
+    stops on a non-finite loss. `live=False` silences the per-log line. `stream` defaults to stdout.
+    `zero_margin_loss` is the loss value at zero reward margin (ln 2 for sigmoid DPO; pass (1/(2β))² for IPO,
+    or None to judge "no learning" on accuracy/margin alone).
+    """
+
+    def __init__(self, output_dir, *, verdicts: bool = True, live: bool = True, stream=None,
+                 zero_margin_loss: float | None = LN2):
+        self.output_dir = Path(output_dir)
+        self.verdicts_enabled = verdicts
+        self.live = live
+        self.stream = stream
+        self.monitor = HealthMonitor(zero_margin_loss=zero_margin_loss)
+        self.history: list[dict] = []
+        self.last_logs: dict = {}
+        self.verdicts: list[Verdict] = []
+        self.stopped_on_non_finite = False
+        self.last_good_checkpoint: Path | None = None
+        self._started = False
+
+    metrics_path = property(lambda self: self.output_dir / "metrics.jsonl")
+    verdicts_path = property(lambda self: self.output_dir / "verdicts.json")
+    summary_path = property(lambda self: self.output_dir / "summary.json")
+    plot_path = property(lambda self: self.output_dir / "metrics.png")
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stdout, flush=True)
+
+    def _continue_previous_run(self, first_step: int) -> None:
+        """On a resumed run, keep what earlier runs logged before `first_step` and drop the steps being redone,
+        so metrics.jsonl stays one run; a fresh run (first step 0 or 1) thereby starts clean."""
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        if self.metrics_path.exists():
+            kept = [r for r in read_metrics(self.metrics_path, dedupe=False) if r["step"] < first_step]
+            self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+            for record in kept:
+                self.history.append(record)
+                self.monitor.observe(record["step"], record)
+        if self.verdicts_path.exists():
+            try:
+                earlier = [Verdict(**v) for v in json.loads(self.verdicts_path.read_text(encoding="utf-8"))]
+            except (ValueError, TypeError):
+                earlier = []
+            self.verdicts = [v for v in earlier if v.step < first_step]
+        if self.verdicts_enabled:
+            self._write_verdicts()  # present from the first log on, [] while the run is healthy
+        self.monitor.raised |= {v.code for v in self.verdicts}
+        self.monitor.raised.discard(NON_FINITE)  # a NaN in the resumed run must still stop it
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        if not self._started:
+            self._started = True
+            self._continue_previous_run(state.global_step)
+        self.monitor.max_steps = state.max_steps or 0
+        self.monitor.grad_norm_patience = GRAD_NORM_PATIENCE_FP16 if getattr(args, "fp16", False) else 1
+        epoch = logs.get("epoch", state.epoch)
+        record = {"step": state.global_step, "epoch": epoch}
+        record |= {k: _jsonable(v) for k, v in logs.items() if k not in record}
+        with self.metrics_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        self.history.append(record)
+        self.last_logs = record
+        if self.live:
+            self._print(live_line(record, state.max_steps or 0))
+        for verdict in self.monitor.observe(state.global_step, logs):
+            self._raise(verdict, args, control)
+
+    def _raise(self, verdict: Verdict, args, control) -> None:
+        if verdict.code == NON_FINITE:
+            control.should_training_stop = True
+            control.should_save = False  # never write a checkpoint with NaN weights
+            control.should_evaluate = False
+            self.stopped_on_non_finite = True
+        if self.verdicts_enabled:
+            self.verdicts.append(verdict)
+            self._write_verdicts()
+            self._print(format_verdict(verdict))
+        if verdict.code == NON_FINITE:
+            self.last_good_checkpoint = self._last_good_checkpoint(Path(getattr(args, "output_dir", self.output_dir)))
+            kept = (f"the last good checkpoint is kept: {self.last_good_checkpoint}" if self.last_good_checkpoint
+                    else "no checkpoint was saved before the failure")
+            self._print(f"! training stopped at step {verdict.step} on a non-finite loss; {kept}")
+
+    def _last_good_checkpoint(self, directory: Path) -> Path | None:
+        good = self.monitor.last_finite_step
+        if good is None or not directory.is_dir():
+            return None
+        candidates = [p for p in directory.glob("checkpoint-*") if p.is_dir() and 0 <= _checkpoint_step(p) <= good]
+        return max(candidates, key=_checkpoint_step, default=None)
+
+    def _write_verdicts(self) -> None:
+        text = json.dumps([asdict(v) for v in self.verdicts], indent=2)
+        self.verdicts_path.write_text(text + "\n", encoding="utf-8")
+
+    def summary(self) -> dict:
+        """Start and end of loss, margin and accuracy for train and eval, plus the verdict codes."""
+        def start_end(kind: str, key: str):
+            values = [r[key] for r in self.history if log_kind(r) == kind and isinstance(r.get(key), (int, float))]
+            return {"start": values[0], "end": values[-1]} if values else None
+
+        result = {"steps": self.last_logs.get("step"), "stopped_on_non_finite": self.stopped_on_non_finite}
+        for kind, prefix in (("train", ""), ("eval", "eval_")):
+            result[kind] = {name: start_end(kind, prefix + key) for name, key in
+                            (("loss", LOSS), ("margin", MARGIN), ("accuracy", ACC))}
+        result["verdicts"] = [v.code for v in self.verdicts]
+        return result
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        summary = self.summary()
+        summary["steps"] = state.global_step
+        self.summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        lines = [f"training summary ({state.global_step} steps):"]
+        for kind in ("train", "eval"):
+            ends = {name: v for name, v in summary[kind].items() if v and name != "loss"}
+            shown = [f"{name} {v['start']:.3f} -> {v['end']:.3f}" for name, v in ends.items()]
+            if shown:
+                lines.append(f"  {kind:<5} " + ", ".join(shown))
+        lines.append("  verdicts: " + (", ".join(summary["verdicts"]) + f" (see {self.verdicts_path})"
+                                       if summary["verdicts"] else "none"))
+        try:
+            lines.append(f"  plot: {plot_metrics(self.metrics_path, self.plot_path)}")
+        except (UserError, ImportError) as error:
+            lines.append(f"  plot: not written ({error})")
+        self._print("\n".join(lines))

@@ -1,0 +1,98 @@
+"""Read a run's metrics.jsonl and draw metrics.png (loss, reward margin, accuracy, chosen/rejected rewards).
+
+Kept free of torch/transformers imports so `trlrecipes plot RUN_DIR` starts fast; matplotlib is imported
+inside `plot_metrics` and used through its Agg canvas only (no pyplot, no display needed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from trlrecipes.errors import UserError
+
+# (panel title, [(metric key, legend label, line style, colour)]): train solid, eval dashed.
+PANELS = [
+    ("loss", [("loss", "train", "-", "C0"), ("eval_loss", "eval", "--", "C1")]),
+    ("reward margin", [("rewards/margins", "train", "-", "C0"), ("eval_rewards/margins", "eval", "--", "C1")]),
+    ("reward accuracy", [("rewards/accuracies", "train", "-", "C0"),
+                         ("eval_rewards/accuracies", "eval", "--", "C1")]),
+    (
+        "chosen / rejected rewards",
+        [
+            ("rewards/chosen", "chosen", "-", "C2"),
+            ("rewards/rejected", "rejected", "-", "C3"),
+            ("eval_rewards/chosen", "eval chosen", "--", "C2"),
+            ("eval_rewards/rejected", "eval rejected", "--", "C3"),
+        ],
+    ),
+]
+CHANCE_ACCURACY = 0.5  # a coin flip between chosen and rejected
+
+def log_kind(logs: dict) -> str:
+    """'eval' for an evaluation log, 'train' for a training-step log, 'other' (e.g. the final train_runtime log)."""
+    if any(key.startswith("eval_") for key in logs):
+        return "eval"
+    return "train" if "loss" in logs else "other"
+
+
+def read_metrics(path: Path, *, dedupe: bool = True) -> list[dict]:
+    """Records of a metrics.jsonl; unreadable lines (a write cut short by a crash) are skipped.
+
+    With `dedupe`, a step logged twice (a resumed run redoing steps) keeps its latest record per kind.
+    """
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    if not dedupe:
+        return records
+    latest = {(record["step"], log_kind(record)): record for record in records}
+    return sorted(latest.values(), key=lambda record: record["step"])
+
+
+def _series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
+    points = [(r["step"], r[key]) for r in records if isinstance(r.get(key), (int, float))]
+    return [step for step, _ in points], [value for _, value in points]
+
+
+def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
+    """Draw the four training panels from `metrics_jsonl` into `out_png`; returns `out_png`."""
+    metrics_jsonl, out_png = Path(metrics_jsonl), Path(out_png)
+    if not metrics_jsonl.is_file():
+        raise UserError(f"no metrics file at {metrics_jsonl}: point to a run directory written by a training run")
+    records = read_metrics(metrics_jsonl)
+    keys = {key for _, series in PANELS for key, *_ in series}
+    if not any(_series(records, key)[0] for key in keys):
+        raise UserError(f"{metrics_jsonl} has no loss or reward metrics to plot (was the run stopped before its first "
+                        "log?)")
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 7.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    for ax, (title, series) in zip(fig.subplots(2, 2).flat, PANELS, strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        drawn = 0
+        for key, label, style, colour in series:
+            steps, values = _series(records, key)
+            if steps:
+                marker = "o" if len(steps) < 30 else None
+                ax.plot(steps, values, style, color=colour, marker=marker, markersize=3, label=label)
+                drawn += 1
+        if drawn and title == "reward accuracy":
+            ax.axhline(CHANCE_ACCURACY, color="grey", linewidth=0.8, linestyle=":", label="chance")
+        if drawn:
+            ax.legend(fontsize="small")
+            ax.grid(alpha=0.3)
+        else:
+            ax.text(0.5, 0.5, "not logged by this trainer", ha="center", va="center", transform=ax.transAxes)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=100)
+    return out_png
