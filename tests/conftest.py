@@ -65,6 +65,7 @@ def hh_sample() -> Path:
 def tiny_overrides(model: Path, train: Path, test: Path, output_dir: Path) -> list[str]:
     """Settings that make any built-in recipe run a few quick steps on the tiny model."""
     return [f"model={model}", f"dataset={train}", f"eval_dataset={test}", f"output_dir={output_dir}",
+            "data_format=hh-rlhf",  # the tiny files are hh-rlhf; every recipe has a data_format field
             "max_steps=3", "logging_steps=1", "save_steps=3", "eval_steps=3", "learning_rate=1e-3",
             "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "per_device_eval_batch_size=4",
             "max_length=96", "max_eval_rows=8", "activation_checkpointing=false"]

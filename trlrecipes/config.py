@@ -21,8 +21,10 @@ TRL_PREFIX = "trl."
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _NONE = {"none", "null", "~"}
-# Config keys whose values must never be written to disk or logs.
-SECRET_MARKERS = ("token", "secret", "password", "api_key")
+# Credentials among config keys: redacted when saved, left out of printed commands, free to differ on resume.
+# A tokenizer's pad_token and the like are real settings, not credentials.
+_CREDENTIAL_WORDS = ("secret", "password", "passwd", "api_key", "apikey")
+_TOKENIZER_TOKENS = {"pad_token", "eos_token", "bos_token", "unk_token", "sep_token", "cls_token", "mask_token"}
 
 
 def _type_name(tp: Any) -> str:
@@ -233,7 +235,10 @@ def check_values(cfg) -> None:
 
 
 def is_secret(key: str) -> bool:
-    return any(marker in key.lower() for marker in SECRET_MARKERS)
+    name = key.lower().lstrip("-").rsplit(".", 1)[-1]
+    if any(word in name for word in _CREDENTIAL_WORDS):
+        return True
+    return (name == "token" or name.endswith("_token")) and name not in _TOKENIZER_TOKENS
 
 
 def to_dict(cfg) -> dict[str, Any]:

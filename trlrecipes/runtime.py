@@ -11,7 +11,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from trlrecipes import rundir
 from trlrecipes.errors import RunStopped, UserError
@@ -32,8 +32,29 @@ class Run:
     resume_command: str
     resume_from: Path | None = None
     data_summaries: dict[str, Any] = field(default_factory=dict)
+    # Writes that turn the folder into a run (overwrite, config, recipe copy, run.json, resume trimming). They are
+    # deferred to `begin()`, just before training, so a start that fails (bad data, a model that does not load,
+    # Ctrl-C while loading) leaves an existing run folder untouched and creates no half-made one.
+    setup: Callable[[bool], None] | None = None
+    started: bool = False
     _health: Any = None
     _stopper: Any = None
+
+    def begin(self, *, before_training: bool = True) -> None:
+        """Make the folder a run: called by `train()` right before training (idempotent). `before_training=False`
+        (a recipe that trained on its own) records the run without emptying or trimming anything."""
+        if self.started:
+            return
+        self.started = True
+        if self.setup is not None:
+            self.setup(before_training)
+        if is_main_process():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._write_data_summary()
+
+    def _write_data_summary(self) -> None:
+        if self.data_summaries:
+            (self.dir / "data_summary.json").write_text(json.dumps(self.data_summaries, indent=2) + "\n")
 
     # --- data -------------------------------------------------------------------------------------------------
     def load_pairs(self, name: str, data_format: str, source: str, *, split: str = "train", subset: str | None = None,
@@ -49,8 +70,8 @@ class Run:
             _say(f"[{name}] using the first {max_rows} converted rows (max rows setting)")
         self.data_summaries[name] = {"source": source, "subset": subset, "split": split, "used": len(dataset),
                                      **summary.to_dict()}
-        if is_main_process():
-            (self.dir / "data_summary.json").write_text(json.dumps(self.data_summaries, indent=2) + "\n")
+        if self.started and is_main_process():
+            self._write_data_summary()
         return dataset
 
     # --- trainer plumbing ---------------------------------------------------------------------------------------
@@ -85,17 +106,30 @@ class Run:
         """Train (resuming when asked), then save the adapter and tokenizer into the run folder.
 
         Ctrl-C / SIGTERM: stop after the current step, checkpoint, save, print the resume command, exit 130/143.
-        Non-finite loss: stop, keep the last good checkpoint, exit 1 with the reason.
+        Non-finite loss: stop, keep the last good checkpoint (the NaN step is not saved), exit 1 with the reason.
         """
         if self._stopper is None:
             raise RuntimeError("pass callbacks=run.callbacks() to the trainer before run.train(trainer)")
-        if self.resume_from is not None:
-            _say(f"resuming from {self.resume_from}")
+        # Installed before the folder is written and kept until the adapter is saved: a signal at any point from
+        # here on finishes what is being written instead of cutting it short.
         self._stopper.install()
         try:
-            trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
+            self.begin()
+            accelerator = getattr(trainer, "accelerator", None)
+            if accelerator is not None:
+                accelerator.wait_for_everyone()  # rank 0 may have emptied the folder (--overwrite)
+            if self.resume_from is not None:
+                _say(f"resuming from {self.resume_from}")
+            try:
+                trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
+            except BaseException:
+                self._set_status("failed", trainer.state.global_step)
+                raise
+            self._finish(trainer)
         finally:
             self._stopper.uninstall()
+
+    def _finish(self, trainer) -> None:
         step = trainer.state.global_step
         if self._health is not None and getattr(self._health, "stopped_on_non_finite", False):
             good = rundir.newest_valid_checkpoint(self.dir)
@@ -104,20 +138,24 @@ class Run:
             raise RunStopped(f"training stopped at step {step}: the loss became NaN/inf; {kept}. Lower learning_rate "
                              f"(or raise beta) and start again", exit_code=1)
         trainer.save_model(str(self.dir))
-        if self._stopper.signum is not None:
+        signum = self._stopper.signum
+        finished = bool(trainer.state.max_steps) and step >= trainer.state.max_steps
+        if signum is not None and not finished:
             self._set_status("interrupted", step)
-            name = signal.Signals(self._stopper.signum).name
+            name = signal.Signals(signum).name
             raise RunStopped(f"{name}: stopped after step {step}; checkpoint, adapter and metrics are saved in "
-                             f"{self.dir}.\nresume with: {self.resume_command}",
-                             exit_code=_EXIT_CODES[self._stopper.signum])
+                             f"{self.dir}.\nresume with: {self.resume_command}", exit_code=_EXIT_CODES[signum])
         self._set_status("completed", step)
         _say(f"adapter and tokenizer saved in {self.dir}")
 
     def _set_status(self, status: str, step: int) -> None:
-        if not is_main_process():
+        if not is_main_process() or not self.started:
             return
         path = self.dir / rundir.RUN_INFO
-        info = json.loads(path.read_text()) if path.is_file() else {}
+        try:
+            info = json.loads(path.read_text()) if path.is_file() else {}
+        except ValueError:
+            info = {}
         info.update(status=status, global_step=step)
         path.write_text(json.dumps(info, indent=2) + "\n")
 
@@ -147,14 +185,21 @@ def _run_control():
             self._previous.clear()
 
         def _handle(self, signum, frame) -> None:
+            # os.write, not print: the signal may arrive while the main thread is inside a print to the same
+            # stream, and a buffered write from the handler would then raise "reentrant call".
+            name = signal.Signals(signum).name
             if self.signum is not None:
+                _write_stderr(f"\n{name} received again: exiting now; the newest checkpoint with a "
+                              f"{rundir.COMPLETE_MARKER} marker is still the one to resume from\n")
                 os._exit(_EXIT_CODES[signum])
             self.signum = signum
-            _say(f"\n{signal.Signals(signum).name} received: stopping after this step and saving a checkpoint "
-                 f"(press Ctrl-C again to quit at once)")
+            if is_main_process():
+                _write_stderr(f"\n{name} received: stopping after this step and saving a checkpoint "
+                              f"(press Ctrl-C again to quit at once)\n")
 
         def on_step_end(self, args, state, control, **kwargs):
             if self.signum is not None:
+                control.should_log = True  # the steps since the last log are written to metrics.jsonl too
                 control.should_save = True
                 control.should_training_stop = True
             return control
@@ -168,8 +213,24 @@ def _run_control():
     return RunControl()
 
 
+def _write_stderr(text: str) -> None:
+    try:
+        os.write(2, text.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
 def trl_args(config_cls, settings: dict):
-    """Build a TRL config; its own validation errors are the user's settings, so they become one-line UserErrors."""
+    """Build a TRL config; its own validation errors are the user's settings, so they become one-line UserErrors.
+
+    A `hub_token` is moved into the HF_TOKEN environment variable of this process (where huggingface_hub reads it
+    for a push) instead of the config: transformers pickles the whole config into every checkpoint's
+    training_args.bin, and a token must never be written to the run folder.
+    """
+    settings = dict(settings)
+    token = settings.pop("hub_token", None)
+    if token:
+        os.environ["HF_TOKEN"] = str(token)
     try:
         return config_cls(**settings)
     except (ValueError, TypeError) as err:

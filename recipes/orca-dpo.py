@@ -1,0 +1,154 @@
+"""DPO with LoRA on Intel's Orca DPO pairs: GPT-4/3.5 answers preferred over Llama-2-13B-chat's.
+
+The Hub dataset (Apache-2.0) has a single `train` split of 12,859 pairs and no held-out split, so unless you pass
+an eval file, a fixed-seed share of the converted pairs is held out for evaluation and never trained on.
+
+Copy it (`trlrecipes cp orca-dpo my-dpo.py`), edit the defaults below, and run it with
+`trlrecipes run my-dpo.py key=value ...`, `python my-dpo.py key=value ...` or `accelerate launch my-dpo.py ...`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+METHOD = "DPO"
+DATASET = "Intel/orca_dpo_pairs"
+TRL_CONFIG = "trl:DPOConfig"  # fields of this class not mirrored below are set as trl.<field>=value
+
+
+@dataclass
+class Config:
+    # --- model ---
+    model: str = "Qwen/Qwen2.5-0.5B-Instruct"  # small instruct model with a chat template; LoRA DPO fits 8 GB
+    precision: str = "auto"  # bf16 on Ampere+ GPUs, fp16 on older GPUs, fp32 on CPU (bf16 there is ~14x slower)
+    load_in_4bit: bool = False  # QLoRA (nf4): for 3B+ models on 8-12 GB cards; a 0.5B model does not need it
+    trust_remote_code: bool = False  # never run Python code shipped with a Hub model unless you ask for it
+    # --- data ---
+    dataset: str = "Intel/orca_dpo_pairs"  # Hub id, or a local .jsonl/.json/.parquet in its layout
+    data_format: str = "orca-dpo"  # which converter reads `dataset` (see `trlrecipes data convert --help`)
+    subset: str = ""  # the dataset has no subsets
+    split: str = "train"  # its only split
+    eval_dataset: str = ""  # a file of held-out pairs; empty: hold out eval_share of `dataset` instead
+    eval_split: str = "train"  # Hub split of eval_dataset when that is a Hub id
+    eval_share: float = 0.04  # no eval split on the Hub: 4% of the pairs (~510) are held out with seed; 0 = no eval
+    max_train_rows: int = 0  # 0 = all pairs that are not held out
+    max_eval_rows: int = 500  # 500 held-out pairs measure accuracy to about +-2 points in a few minutes
+    # --- LoRA: all linear layers so attention and MLP both adapt; alpha = 2r keeps the update scale at 2 ---
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    # --- DPO ---
+    loss_type: str = "sigmoid"  # the DPO paper's loss; "ipo" for IPO
+    beta: float = 0.1  # the DPO paper's default pull towards the reference
+    learning_rate: float = 5e-6  # TRL's LoRA DPO example; full fine-tuning wants ~10x lower
+    max_length: int = 1024  # many questions carry a passage to work on: at 512 tokens their answers get cut
+    per_device_train_batch_size: int = 2  # twice hh-dpo's length, so half its batch for the same memory
+    gradient_accumulation_steps: int = 8  # 2 x 8 = 16 pairs per optimizer step
+    per_device_eval_batch_size: int = 4
+    num_train_epochs: float = 1.0  # one pass: DPO overfits quickly on repeated pairs
+    max_steps: int = 0  # 0 = run num_train_epochs; set it for a fixed budget
+    warmup: float = 0.1  # share of steps spent warming up the learning rate (avoids an early jump away from ref)
+    activation_checkpointing: bool = True  # recompute activations: ~30% slower, much less memory on a small GPU
+    logging_steps: int = 10
+    eval_steps: int = 100  # ~760 optimizer steps per epoch: 7 evaluations
+    save_steps: int = 100  # a checkpoint every 100 steps (a multiple of logging_steps); the newest 2 are kept
+    seed: int = 42  # also picks the held-out pairs: the same seed holds out the same pairs
+    output_dir: str = ""  # empty: runs/orca-dpo-<date>-<time>
+    report_to: str = "none"  # e.g. "wandb" or "tensorboard"; off so nothing leaves the machine unasked
+    verdicts: bool = True  # print and record the health callback's advice
+    trl: dict = field(default_factory=dict)  # extra TRL settings, set as trl.<field>=value
+
+
+def load_data(cfg: Config, run):
+    if cfg.eval_dataset:
+        train = run.load_pairs("train", cfg.data_format, cfg.dataset, split=cfg.split, subset=cfg.subset,
+                               max_rows=cfg.max_train_rows)
+        evaluation = run.load_pairs("eval", cfg.data_format, cfg.eval_dataset, split=cfg.eval_split,
+                                    subset=cfg.subset, max_rows=cfg.max_eval_rows)
+        return train, evaluation
+    # No eval split on the Hub: convert all pairs, then hold out a fixed-seed share before capping the training rows,
+    # so that held-out pairs are never trained on, whatever max_train_rows is.
+    pairs = run.load_pairs("train", cfg.data_format, cfg.dataset, split=cfg.split, subset=cfg.subset)
+    return hold_out(cfg, run, pairs)
+
+
+def hold_out(cfg: Config, run, pairs):
+    """Split `eval_share` of `pairs` off for evaluation (seeded), cap both parts, and record it in the run's data
+    summary (written to data_summary.json when training starts)."""
+    from trlrecipes.errors import UserError
+    from trlrecipes.hardware import is_main_process
+
+    held = math.ceil(cfg.eval_share * len(pairs)) if cfg.eval_share > 0 else 0
+    if held and len(pairs) - held < 1:
+        raise UserError(f"{cfg.dataset}: {len(pairs)} converted pair(s) are too few to hold out eval_share="
+                        f"{cfg.eval_share}; pass eval_dataset=path/to/eval.jsonl or eval_share=0")
+    train, evaluation = pairs, None
+    if held:
+        parts = pairs.train_test_split(test_size=held, seed=cfg.seed)
+        train, evaluation = parts["train"], parts["test"]
+        if cfg.max_eval_rows and len(evaluation) > cfg.max_eval_rows:
+            evaluation = evaluation.select(range(cfg.max_eval_rows))
+    if cfg.max_train_rows and len(train) > cfg.max_train_rows:
+        train = train.select(range(cfg.max_train_rows))
+    summaries = run.data_summaries
+    summaries["train"].update(used=len(train), held_out_for_eval=held)
+    if evaluation is not None:
+        summaries["eval"] = {"source": cfg.dataset, "subset": cfg.subset, "split": f"held out from {cfg.split}",
+                             "eval_share": cfg.eval_share, "seed": cfg.seed, "held_out": held, "used": len(evaluation)}
+    if is_main_process():
+        print(f"[eval] held out {held} of {len(pairs)} converted pairs (eval_share {cfg.eval_share}, seed {cfg.seed});"
+              f" training on {len(train)}, evaluating on {len(evaluation) if evaluation is not None else 0}",
+              flush=True)
+    return train, evaluation
+
+
+def main(cfg: Config, run) -> None:
+    from peft import LoraConfig
+    from transformers import AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    from trlrecipes.hardware import pick_precision, quantization_config
+    from trlrecipes.models import resolve_model
+    from trlrecipes.runtime import trl_args
+
+    train, evaluation = load_data(cfg, run)
+    precision = pick_precision(cfg.precision)
+    model_path = resolve_model(cfg.model)
+    settings = run.trl_settings(precision, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
+                                eval_steps=cfg.eval_steps, has_eval=evaluation is not None, report_to=cfg.report_to)
+    settings.update(
+        loss_type=cfg.loss_type,
+        beta=cfg.beta,
+        learning_rate=cfg.learning_rate,
+        max_length=cfg.max_length,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps or -1,
+        warmup_steps=cfg.warmup,  # below 1: a share of the total steps
+        activation_checkpointing=cfg.activation_checkpointing,
+        seed=cfg.seed,
+        model_init_kwargs={"dtype": precision.torch_dtype, "trust_remote_code": cfg.trust_remote_code},
+    )
+    settings.update(cfg.trl)
+    trainer = DPOTrainer(
+        model=model_path,
+        ref_model=None,  # with a peft_config, the reference is the base model with adapters disabled: no copy
+        args=trl_args(DPOConfig, settings),
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=AutoTokenizer.from_pretrained(model_path, trust_remote_code=cfg.trust_remote_code),
+        peft_config=LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                               target_modules="all-linear", task_type="CAUSAL_LM"),
+        quantization_config=quantization_config(precision) if cfg.load_in_4bit else None,
+        callbacks=run.callbacks(verdicts=cfg.verdicts),
+    )
+    run.train(trainer)
+
+
+if __name__ == "__main__":
+    from trlrecipes.runner import main_from_argv
+
+    main_from_argv(__file__)
