@@ -113,7 +113,8 @@ def main(cfg: Config, run) -> None:
         peft_config=LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                                target_modules="all-linear", task_type="CAUSAL_LM"),
         quantization_config=quantization_config(precision) if cfg.load_in_4bit else None,
-        callbacks=run.callbacks(verdicts=cfg.verdicts),
+        # IPO loss at zero margin is (1/(2*beta))**2, not ln 2: the "no learning" verdict compares against it.
+        callbacks=run.callbacks(verdicts=cfg.verdicts, zero_margin_loss=(1 / (2 * cfg.beta)) ** 2),
     )
     run.train(trainer)
 

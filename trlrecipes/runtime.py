@@ -60,11 +60,11 @@ class Run:
     def load_pairs(self, name: str, data_format: str, source: str, *, split: str = "train", subset: str | None = None,
                    max_rows: int = 0, options: dict | None = None):
         """Convert one dataset, print its summary (rows read / converted / skipped by reason) and keep it."""
-        from trlrecipes.data import get_format, load_pairs
+        from trlrecipes.data import explanations, get_format, load_pairs
 
         dataset, summary = load_pairs(data_format, source, split=split, subset=subset or None, options=options)
-        explanations = get_format(data_format).SKIP_REASONS
-        _say(f"[{name}] {source}" + (f" ({subset}, {split})" if subset else "") + "\n" + summary.format(explanations))
+        text = summary.format(explanations(get_format(data_format)))
+        _say(f"[{name}] {source}" + (f" ({subset}, {split})" if subset else "") + "\n" + text)
         if max_rows and len(dataset) > max_rows:
             dataset = dataset.select(range(max_rows))
             _say(f"[{name}] using the first {max_rows} converted rows (max rows setting)")
@@ -75,10 +75,15 @@ class Run:
         return dataset
 
     # --- trainer plumbing ---------------------------------------------------------------------------------------
-    def callbacks(self, *, verdicts: bool = True) -> list:
-        from trlrecipes.callbacks import TrainingHealthCallback
+    def callbacks(self, *, verdicts: bool = True, zero_margin_loss: float | None = None) -> list:
+        """The health callback (metrics.jsonl, live line, verdicts) and the interrupt/checkpoint control.
 
-        self._health = TrainingHealthCallback(self.dir, verdicts=verdicts)
+        `zero_margin_loss` is the loss at zero reward margin, which the "no learning" verdict compares against:
+        ln 2 for DPO's sigmoid loss (the default), (1/(2*beta))**2 for IPO, None where there is no such value."""
+        from trlrecipes.callbacks import LN2, TrainingHealthCallback
+
+        self._health = TrainingHealthCallback(self.dir, verdicts=verdicts,
+                                              zero_margin_loss=LN2 if zero_margin_loss is None else zero_margin_loss)
         self._stopper = _run_control()
         return [self._health, self._stopper]
 
@@ -120,6 +125,8 @@ class Run:
                 accelerator.wait_for_everyone()  # rank 0 may have emptied the folder (--overwrite)
             if self.resume_from is not None:
                 _say(f"resuming from {self.resume_from}")
+            _quiet_printer(trainer)
+            _check_trainable_rows(trainer, self.data_summaries)
             try:
                 trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
             except BaseException:
@@ -158,6 +165,28 @@ class Run:
             info = {}
         info.update(status=status, global_step=step)
         path.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _quiet_printer(trainer) -> None:
+    """With tqdm off, transformers prints every raw log dict; the health callback's live line replaces it."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+def _check_trainable_rows(trainer, summaries: dict) -> None:
+    """TRL silently drops pairs whose prompt alone fills max_length; say how many, and stop if none are left."""
+    dataset = getattr(trainer, "train_dataset", None)
+    converted = summaries.get("train", {}).get("used")
+    if dataset is None or not hasattr(dataset, "__len__") or converted is None:
+        return
+    kept = len(dataset)
+    if kept == 0:
+        raise UserError(f"all {converted} training pairs have a prompt that fills max_length={trainer.args.max_length}"
+                        f" (TRL drops them); raise max_length (see `trlrecipes data inspect`)")
+    if kept < converted:
+        _say(f"[train] TRL dropped {converted - kept} of {converted} pairs whose prompt alone fills max_length="
+             f"{trainer.args.max_length} (see `trlrecipes data inspect`)")
 
 
 def _run_control():
