@@ -3,8 +3,8 @@
 IPO regresses the policy/reference log-ratio gap towards a fixed target of 1/(2*beta) instead of pushing it up
 without bound, so it overfits less when the same pairs are seen again.
 
-Copy it (`trlrecipes cp hh-ipo my-ipo.py`), edit the defaults below, and run it with `trlrecipes run my-ipo.py key=value ...`,
-`python my-ipo.py key=value ...` or `accelerate launch my-ipo.py ...`.
+Copy it (`trlrecipes cp hh-ipo my-ipo.py`), edit the defaults below, and run it with
+`trlrecipes run my-ipo.py key=value ...`, `python my-ipo.py key=value ...` or `accelerate launch my-ipo.py ...`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Config:
     # --- LoRA: all linear layers so attention and MLP both adapt; alpha = 2r keeps the update scale at 2 ---
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0  # TRL disables all dropout (trl.disable_dropout) so log-ratios are not noisy: LoRA's too
     # --- DPO ---
     loss_type: str = "ipo"  # squared loss towards a target gap instead of DPO's log-sigmoid
     # For IPO, beta is the paper's tau: the log-ratio gap is pulled towards 1/(2*tau) = 5 nats at 0.1.

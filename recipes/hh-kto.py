@@ -39,7 +39,7 @@ class Config:
     # --- LoRA: all linear layers so attention and MLP both adapt; alpha = 2r keeps the update scale at 2 ---
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0  # TRL disables all dropout (trl.disable_dropout) so log-ratios are not noisy: LoRA's too
     # --- KTO (desirable/undesirable weights come from the class balance; override with trl.desirable_weight=...) ---
     beta: float = 0.1  # strength of the pull towards the reference; 0.1 is the KTO paper's default
     # TRL's KTOConfig default (1e-6) is for full fine-tuning and TRL finds KTO's best settings close to DPO's: LoRA

@@ -38,7 +38,7 @@ class Config:
     # --- LoRA: all linear layers so attention and MLP both adapt; alpha = 2r keeps the update scale at 2 ---
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0  # TRL disables all dropout (trl.disable_dropout) so log-ratios are not noisy: LoRA's too
     # --- ORPO ---
     beta: float = 0.1  # lambda, the weight of the odds-ratio term against the SFT loss; 0.1 is the paper's choice
     learning_rate: float = 2e-5  # ORPO also fine-tunes on chosen (SFT), which needs more than DPO's 5e-6 with LoRA

@@ -38,7 +38,7 @@ class Config:
     # --- LoRA: all linear layers so attention and MLP both adapt; alpha = 2r keeps the update scale at 2 ---
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0  # TRL disables all dropout (trl.disable_dropout) so log-ratios are not noisy: LoRA's too
     # --- DPO ---
     loss_type: str = "sigmoid"  # the DPO paper's loss; "ipo" is more robust if the upvote labels prove noisy
     beta: float = 0.1  # the DPO paper's default pull towards the reference

@@ -144,6 +144,81 @@ def generate(run_dir: Path = typer.Argument(..., help="A finished run folder."),
     _exit(action, debug)
 
 
+@app.command("synth")
+def synth(prompts: Path = typer.Argument(..., help="Prompts: a text file (one per line) or .jsonl with a 'prompt' "
+                                                   "field (a string or a message list)."),
+          output: Path = typer.Option(..., "--output", help="JSON-lines file to append pairs to (resumable)."),
+          model: str = typer.Option(..., "--model", help="Policy: local folder, Hub id or smollm2-135m-offline."),
+          reward_model: Optional[str] = typer.Option(None, "--reward-model", help="Sequence-classification reward "
+                                                                                  "model (folder or Hub id)."),
+          reward: Optional[str] = typer.Option(None, "--reward", help="Python reward module:function, called as "
+                                                                      "fn(prompt, response) -> float."),
+          num_samples: int = typer.Option(4, "--num-samples", help="Replies sampled per prompt (N)."),
+          max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
+          temperature: float = typer.Option(1.0, "--temperature"),
+          min_gap: float = typer.Option(0.0, "--min-gap", help="Drop pairs whose best-worst score gap is below this."),
+          seed: int = typer.Option(42, "--seed"),
+          batch_size: int = typer.Option(8, "--batch-size", help="Prompts per generate call."),
+          retry_dropped: bool = typer.Option(False, "--retry-dropped", help="Sample again the prompts an earlier run "
+                                                                            "dropped (OUTPUT.dropped.jsonl)."),
+          trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+          debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """Synthetic preference pairs by best-of-N sampling: best reply = chosen, worst = rejected (data_format=custom)."""
+
+    def action():
+        from trlrecipes.synth import synthesize
+
+        summary = synthesize(prompts, output, model=model, reward_model=reward_model, reward_spec=reward,
+                             num_samples=num_samples, max_new_tokens=max_new_tokens, temperature=temperature,
+                             min_gap=min_gap, seed=seed, batch_size=batch_size, trust_remote_code=trust_remote_code,
+                             retry_dropped=retry_dropped)
+        print(summary.format())
+        if summary.written or summary.already_done:
+            print(f"train on it with: trlrecipes run hh-dpo dataset={output} data_format=custom "
+                  f"[eval_dataset=<held-out pairs>]")
+
+    _exit(action, debug)
+
+
+@app.command("merge")
+def merge(run_dir: Path = typer.Argument(..., help="A finished run folder (adapter + config.yaml)."),
+          output: Path = typer.Option(..., "--output", help="Folder for the merged transformers model."),
+          force: bool = typer.Option(False, "--force", help="Replace a non-empty --output folder."),
+          debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """Merge the LoRA adapter into the base model (its original dtype, unquantized) with tokenizer and model card."""
+
+    def action():
+        from trlrecipes.merge import merge_run
+
+        print(merge_run(run_dir, output, force=force).format())
+
+    _exit(action, debug)
+
+
+@app.command("plan", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def plan(recipe: str = typer.Argument(..., help="Built-in recipe name or path to a recipe .py file."),
+         overrides: Optional[list[str]] = typer.Argument(None, help="key=value settings, as for `trlrecipes run`."),
+         gpu_memory: Optional[str] = typer.Option(None, "--gpu-memory", help="Budget, e.g. 8GB (read as GiB); "
+                                                                             "proposes settings that fit."),
+         model_config: Optional[Path] = typer.Option(None, "--model-config", help="A config.json (or its folder) "
+                                                                                 "to use instead of the model's."),
+         device: str = typer.Option("gpu", "--device", help="gpu, or cpu: fp32 and the process runtime instead of "
+                                                             "the CUDA context."),
+         config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings (below key=value)."),
+         demo: bool = typer.Option(False, "--demo", help="Plan the --demo settings."),
+         debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """Estimate peak GPU memory of a recipe from the model config alone; propose settings that fit a budget."""
+
+    def action():
+        from trlrecipes.plan import plan_recipe
+
+        print(plan_recipe(recipe, list(overrides or []), budget=gpu_memory,
+                          model_config=str(model_config) if model_config else None, device=device,
+                          config_file=str(config) if config else None, demo=demo).format())
+
+    _exit(action, debug)
+
+
 @data_app.command("inspect", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a data file (read with --recipe's "
                                                         "settings)."),

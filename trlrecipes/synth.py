@@ -1,0 +1,458 @@
+"""Synthetic preference pairs by best-of-N sampling: `trlrecipes synth`.
+
+For each prompt, N replies are sampled from a policy model (its chat template applied), each reply is scored by a
+reward function, and the best-scored reply becomes `chosen`, the worst `rejected`. Rows are written as JSON lines
+in the project's conversational format (`prompt` / `chosen` / `rejected` message lists), which
+`data_format=custom` reads as is; the scores ride along as extra columns (`score_chosen`, `score_rejected` and
+all N `scores`), which the converter ignores.
+
+Reward functions:
+  * a Hugging Face sequence-classification reward model (one logit per sequence): the prompt and reply are rendered
+    with the reward model's own chat template when its tokenizer has one, else fed as a plain (prompt, reply) text
+    pair, the way reward models without a template (e.g. DeBERTa ones) were trained;
+  * a Python callable `module:function` with signature `fn(prompt: str, response: str) -> float` (the module may
+    live in the current directory, or be given as a file path `path/to/file.py:function`). `prompt` is the prompt
+    text: the line of a text file, the `prompt` string of a JSONL row, or, for a message-list prompt, the content of
+    its last user message.
+
+Resuming: the output is appended to. Prompts already in it are skipped and counted, and so are prompts recorded in
+the `<output>.dropped.jsonl` side file (pairs dropped earlier because the score gap was below `--min-gap`, or because
+there were not two different replies), so an interrupted run continues where it stopped without sampling again.
+Each batch is seeded from `--seed` and the batch's first prompt, so a rerun on the same input reproduces its samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from trlrecipes.errors import UserError
+
+DROPPED_SUFFIX = ".dropped.jsonl"
+
+
+@dataclass
+class Prompt:
+    messages: list[dict]  # the conversation to reply to, ending with a user message
+    text: str  # what a callable reward sees (the prompt line / string, or the last user message)
+
+    @property
+    def key(self) -> str:
+        return json.dumps(self.messages, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass
+class SynthSummary:
+    read: int = 0
+    duplicates: int = 0  # the same prompt more than once in the input: synthesized once
+    already_done: int = 0  # in the output (or its dropped side file) from an earlier run
+    written: int = 0
+    dropped_small_gap: int = 0
+    dropped_no_pair: int = 0  # fewer than two different non-empty replies among the N samples
+    cut_replies: int = 0  # sampled replies that hit --max-new-tokens before the end-of-turn token
+    sampled: int = 0
+    min_gap: float = 0.0
+    output: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {key: value for key, value in self.__dict__.items()}
+
+    def format(self) -> str:
+        lines = [f"prompts read {self.read}" + (f" ({self.duplicates} duplicates ignored)" if self.duplicates else ""),
+                 f"  already done   {self.already_done:>6}  (in {self.output} or its {DROPPED_SUFFIX} file)",
+                 f"  written        {self.written:>6}",
+                 f"  dropped        {self.dropped_small_gap:>6}  score gap below --min-gap {self.min_gap:g}",
+                 f"  dropped        {self.dropped_no_pair:>6}  fewer than two different non-empty replies"]
+        if self.sampled:
+            lines.append(f"  replies cut at --max-new-tokens: {self.cut_replies} of {self.sampled}")
+        lines += self.notes
+        return "\n".join(lines)
+
+
+# --- prompts ----------------------------------------------------------------------------------------------------
+
+
+def _prompt_from_value(value, where: str) -> Prompt:
+    from trlrecipes.data.common import ROLES
+
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise UserError(f"{where}: the prompt is empty")
+        return Prompt([{"role": "user", "content": text}], text)
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+        turns = []
+        for m in value:
+            role, content = m.get("role"), m.get("content")
+            if role not in ROLES or not isinstance(content, str):
+                raise UserError(f"{where}: a prompt message must be {{role: system|user|assistant, content: text}}")
+            turns.append({"role": role, "content": content.strip()})
+        if turns[-1]["role"] != "user":
+            raise UserError(f"{where}: a message-list prompt must end with a user message")
+        return Prompt(turns, turns[-1]["content"])
+    raise UserError(f"{where}: the prompt field must be a string or a list of {{role, content}} messages")
+
+
+def read_prompts(path: str | Path) -> list[Prompt]:
+    """Prompts from a text file (one per line; blank lines ignored) or a .jsonl file with a `prompt` field."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"{path}: prompts file not found")
+    prompts = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text ({err})")
+    if path.name.lower().endswith((".jsonl", ".json")):
+        for lineno, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg}); expected one object per line")
+            if not isinstance(row, dict) or "prompt" not in row:
+                raise UserError(f"{path}:{lineno}: expected a JSON object with a 'prompt' field")
+            prompts.append(_prompt_from_value(row["prompt"], f"{path}:{lineno}"))
+    else:
+        prompts = [_prompt_from_value(line, f"{path}:{n}") for n, line in enumerate(lines, start=1) if line.strip()]
+    if not prompts:
+        raise UserError(f"{path}: no prompts in the file")
+    return prompts
+
+
+# --- resuming ---------------------------------------------------------------------------------------------------
+
+
+def _read_done(path: Path) -> set[str]:
+    """Prompt keys of the rows already in a JSONL file. A torn last line (a crash mid-write) is cut off."""
+    if not path.is_file():
+        return set()
+    raw = path.read_text(encoding="utf-8")
+    lines = raw.splitlines(keepends=True)
+    done = set()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if lineno == len(lines) and not line.endswith("\n"):
+                print(f"synth: {path}: the last line was cut off mid-write; removing it", file=sys.stderr)
+                path.write_text("".join(lines[:-1]), encoding="utf-8")
+                break
+            raise UserError(f"{path}:{lineno}: not valid JSON; this output cannot be resumed (choose another --output)")
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), list):
+            raise UserError(f"{path}:{lineno}: not a synth row (no prompt message list); choose another --output")
+        done.add(json.dumps(row["prompt"], sort_keys=True, ensure_ascii=False))
+    return done
+
+
+def dropped_path(output: Path) -> Path:
+    return output.with_name(output.name + DROPPED_SUFFIX)
+
+
+# --- reward functions --------------------------------------------------------------------------------------------
+
+
+def load_callable(spec: str) -> Callable[[str, str], float]:
+    """`module:function` (importable, also from the current directory) or `path/to/file.py:function`."""
+    module_name, sep, attr = spec.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise UserError(f"--reward {spec!r}: use module:function, e.g. my_rewards:score")
+    if module_name.endswith(".py"):
+        path = Path(module_name).expanduser()
+        if not path.is_file():
+            raise UserError(f"--reward {spec!r}: {path} not found")
+        loader_spec = importlib.util.spec_from_file_location(f"_trlrecipes_reward_{path.stem}", path)
+        module = importlib.util.module_from_spec(loader_spec)
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as err:
+            raise UserError(f"--reward {spec!r}: importing {path} failed ({type(err).__name__}: {err})".splitlines()[0])
+    else:
+        cwd = str(Path.cwd())
+        added = cwd not in sys.path
+        if added:
+            sys.path.insert(0, cwd)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name and module_name.startswith(err.name):
+                raise UserError(f"--reward {spec!r}: no module {module_name!r} (looked in the current directory and "
+                                f"on the Python path)")
+            raise UserError(f"--reward {spec!r}: importing {module_name} failed ({err})")
+        except Exception as err:
+            raise UserError(f"--reward {spec!r}: importing {module_name} failed ({type(err).__name__}: {err})"
+                            .splitlines()[0])
+        finally:
+            if added:
+                sys.path.remove(cwd)
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise UserError(f"--reward {spec!r}: {module_name} has no function {attr!r}")
+    return fn
+
+
+class CallableReward:
+    def __init__(self, fn: Callable[[str, str], float], name: str = ""):
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "reward")
+
+    def __call__(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
+        scores = []
+        for prompt, response in zip(prompts, responses):
+            value = self.fn(prompt.text, response)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise UserError(f"reward {self.name} returned {value!r} (a {type(value).__name__}), not a number")
+            if not math.isfinite(value):
+                raise UserError(f"reward {self.name} returned {value} for prompt {prompt.text[:60]!r}; it must be "
+                                f"a finite number")
+            scores.append(value)
+        return scores
+
+
+class RewardModel:
+    """A sequence-classification model with one output: the logit is the score."""
+
+    def __init__(self, path: str, *, batch_size: int = 8, trust_remote_code: bool = False, device: str | None = None):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from trlrecipes.models import resolve_model
+
+        local = resolve_model(path)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
+            dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+            self.model = AutoModelForSequenceClassification.from_pretrained(local, dtype=dtype,
+                                                                            trust_remote_code=trust_remote_code)
+        except OSError as err:
+            raise UserError(f"--reward-model {path!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local "
+                            f"folder or check your network")
+        if self.model.config.num_labels != 1:
+            raise UserError(f"--reward-model {path!r} has {self.model.config.num_labels} outputs; a reward model has "
+                            f"exactly one (num_labels=1)")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if self.model.config.pad_token_id is None:
+            self.model.config.pad_token_id = self.tokenizer.pad_token_id
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device).eval()
+        self.batch_size = batch_size
+        self.name = path
+        self.use_template = bool(getattr(self.tokenizer, "chat_template", None))
+        limit = getattr(self.model.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
+        self.max_length = min(int(limit), int(self.tokenizer.model_max_length or limit), 1 << 16)
+
+    def encode(self, prompts: list[Prompt], responses: list[str]) -> dict:
+        """prompt + response as the reward model expects it: its chat template, else a (prompt, reply) text pair."""
+        if self.use_template:
+            texts = [self.tokenizer.apply_chat_template(p.messages + [{"role": "assistant", "content": r}],
+                                                        tokenize=False) for p, r in zip(prompts, responses)]
+            return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                                  add_special_tokens=False, return_tensors="pt")
+        firsts = ["\n\n".join(m["content"] for m in p.messages) for p in prompts]
+        return self.tokenizer(firsts, responses, padding=True, truncation=True, max_length=self.max_length,
+                              return_tensors="pt")
+
+    def __call__(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
+        import torch
+
+        scores = []
+        for start in range(0, len(responses), self.batch_size):
+            batch = self.encode(prompts[start:start + self.batch_size], responses[start:start + self.batch_size])
+            with torch.no_grad():
+                logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
+            scores += logits[:, 0].float().tolist()
+        return scores
+
+
+# --- sampling ---------------------------------------------------------------------------------------------------
+
+
+def load_policy(model: str, *, trust_remote_code: bool = False):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trlrecipes.models import resolve_model
+
+    path = resolve_model(model)
+    on_gpu = torch.cuda.is_available()
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if on_gpu else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        raise UserError(f"--model {model!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local model "
+                        f"folder, the offline alias smollm2-135m-offline, or check your network")
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserError(f"--model {model!r} has no chat template, so prompts cannot be rendered as conversations; "
+                        f"use an instruct/chat model")
+    tokenizer.padding_side = "left"  # generation continues from the right end of every row
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    policy.to("cuda" if on_gpu else "cpu").eval()
+    return policy, tokenizer
+
+
+def _stop_ids(policy, tokenizer) -> set[int]:
+    ids = set()
+    for source in (getattr(policy.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif source:
+            ids.update(source)
+    return ids
+
+
+def sample_replies(policy, tokenizer, prompts: list[Prompt], *, num_samples: int, max_new_tokens: int,
+                   temperature: float, seed: int) -> tuple[list[list[str]], int]:
+    """N sampled replies per prompt (one batched generate, left padding); also how many hit max_new_tokens."""
+    import torch
+
+    texts = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in prompts]
+    batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
+    device = next(policy.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        out = policy.generate(**batch, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+                              max_new_tokens=max_new_tokens, num_return_sequences=num_samples,
+                              pad_token_id=tokenizer.pad_token_id)
+    new = out[:, batch["input_ids"].shape[1]:].cpu()
+    stops = _stop_ids(policy, tokenizer)
+    cut = sum(1 for row in new.tolist() if not stops.intersection(row))
+    decoded = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+    return [decoded[i * num_samples:(i + 1) * num_samples] for i in range(len(prompts))], cut
+
+
+def _batch_seed(seed: int, prompt: Prompt) -> int:
+    digest = hashlib.sha256(f"{seed}\0{prompt.key}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def best_and_worst(replies: list[str], scores: list[float]) -> tuple[int, int] | None:
+    """Indices of the best and worst non-empty replies, which must differ in text; None when there is no such pair."""
+    candidates = [i for i, reply in enumerate(replies) if reply]
+    if len({replies[i] for i in candidates}) < 2:
+        return None
+    best = max(candidates, key=lambda i: (scores[i], -i))
+    worst = min((i for i in candidates if replies[i] != replies[best]), key=lambda i: (scores[i], i))
+    return best, worst
+
+
+def make_row(prompt: Prompt, chosen: str, rejected: str, score_chosen: float, score_rejected: float,
+             scores: list[float]) -> dict:
+    return {"prompt": prompt.messages,
+            "chosen": [{"role": "assistant", "content": chosen}],
+            "rejected": [{"role": "assistant", "content": rejected}],
+            "score_chosen": score_chosen, "score_rejected": score_rejected, "scores": scores}
+
+
+def synthesize(prompts_file: str | Path, output: str | Path, *, model: str, reward: Callable | None = None,
+               reward_model: str | None = None, reward_spec: str | None = None, num_samples: int = 4,
+               max_new_tokens: int = 256, temperature: float = 1.0, min_gap: float = 0.0, seed: int = 42,
+               batch_size: int = 8, trust_remote_code: bool = False, retry_dropped: bool = False,
+               policy_and_tokenizer=None, progress=None) -> SynthSummary:
+    """Best-of-N pairs for every prompt of `prompts_file` not yet in `output`; returns the summary."""
+    if num_samples < 2:
+        raise UserError(f"--num-samples {num_samples}: need at least 2 replies per prompt to form a pair")
+    if max_new_tokens < 1 or batch_size < 1:
+        raise UserError("--max-new-tokens and --batch-size must be at least 1")
+    if not temperature > 0:
+        raise UserError(f"--temperature {temperature}: must be above 0 (sampling; 0 would give N identical replies)")
+    if min_gap < 0:
+        raise UserError(f"--min-gap {min_gap}: must be 0 or more")
+    if sum(x is not None for x in (reward, reward_model, reward_spec)) != 1:
+        raise UserError("pass exactly one reward: --reward-model PATH or --reward module:function")
+    output = Path(output).expanduser()
+    if output.is_dir():
+        raise UserError(f"--output {output} is a folder; pass a .jsonl file path")
+    if not output.name.endswith(".jsonl"):
+        raise UserError(f"--output {output}: use a .jsonl file name, so `data_format=custom` can read it")
+
+    summary = SynthSummary(min_gap=min_gap, output=str(output))
+    prompts = read_prompts(prompts_file)
+    summary.read = len(prompts)
+    done = _read_done(output) | (set() if retry_dropped else _read_done(dropped_path(output)))
+    todo, seen = [], set()
+    for prompt in prompts:
+        if prompt.key in seen:
+            summary.duplicates += 1
+            continue
+        seen.add(prompt.key)
+        if prompt.key in done:
+            summary.already_done += 1
+        else:
+            todo.append(prompt)
+    say = progress or (lambda text: print(text, file=sys.stderr, flush=True))
+    if not todo:
+        summary.notes.append("nothing to do: every prompt is already in the output")
+        return summary
+
+    if reward_spec is not None:
+        reward = CallableReward(load_callable(reward_spec), reward_spec)
+    elif reward is not None and not isinstance(reward, (CallableReward, RewardModel)):
+        reward = CallableReward(reward)
+    policy, tokenizer = policy_and_tokenizer or load_policy(model, trust_remote_code=trust_remote_code)
+    if reward_model is not None:
+        reward = RewardModel(reward_model, batch_size=max(batch_size, num_samples), trust_remote_code=trust_remote_code)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    say(f"synth: {len(todo)} prompts to do ({summary.already_done} already done), {num_samples} samples each, "
+        f"batches of {batch_size} prompts")
+    for first in range(0, len(todo), batch_size):
+        batch = todo[first:first + batch_size]
+        replies, cut = sample_replies(policy, tokenizer, batch, num_samples=num_samples, max_new_tokens=max_new_tokens,
+                                      temperature=temperature, seed=_batch_seed(seed, batch[0]))
+        summary.sampled += len(batch) * num_samples
+        summary.cut_replies += cut
+        flat_prompts = [p for p in batch for _ in range(num_samples)]
+        flat_scores = reward(flat_prompts, [r for group in replies for r in group])
+        rows, dropped = [], []
+        for i, prompt in enumerate(batch):
+            scores = [float(s) for s in flat_scores[i * num_samples:(i + 1) * num_samples]]
+            pick = best_and_worst(replies[i], scores)
+            if pick is None:
+                summary.dropped_no_pair += 1
+                dropped.append({"prompt": prompt.messages, "reason": "no_two_different_replies", "scores": scores})
+                continue
+            best, worst = pick
+            if scores[best] - scores[worst] < min_gap:
+                summary.dropped_small_gap += 1
+                dropped.append({"prompt": prompt.messages, "reason": "small_gap",
+                                "gap": scores[best] - scores[worst], "scores": scores})
+                continue
+            rows.append(make_row(prompt, replies[i][best], replies[i][worst], scores[best], scores[worst], scores))
+        _append(output, rows)
+        _append(dropped_path(output), dropped)
+        summary.written += len(rows)
+        finished = first + len(batch)
+        elapsed = time.monotonic() - start
+        say(f"synth: {finished}/{len(todo)} prompts  written {summary.written}  dropped "
+            f"{summary.dropped_small_gap + summary.dropped_no_pair}  {elapsed / finished:.2f} s/prompt  "
+            f"eta {elapsed / finished * (len(todo) - finished):.0f} s")
+    summary.seconds = time.monotonic() - start
+    return summary
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        handle.flush()
