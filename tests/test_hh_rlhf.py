@@ -280,3 +280,22 @@ def test_load_pairs_all_rows_skipped(tmp_path):
     path.write_text(json.dumps(pair("\n\nHuman: a", "\n\nAssistant: b", "\n\nAssistant: b")) + "\n")
     with pytest.raises(UserError, match="no usable rows.*identical_replies"):
         load_pairs("hh-rlhf", str(path))
+
+
+def test_trl_extract_prompt_cuts_rows_mid_reply_where_we_do_not(sample):
+    """README's figure: TRL's character-level implicit prompt ends inside the reply on 61 of the 295 well-formed
+    sample rows (those whose replies share leading text); our split always ends at the final Assistant marker."""
+    from trl.data_utils import extract_prompt
+
+    rows, tags = sample
+    cut_mid_reply = 0
+    for row, tag in zip(rows, tags):
+        if expected_reason(row) is not None:
+            continue
+        ours = hh_rlhf.convert_row(row)
+        assert ours["prompt"][-1]["role"] == "user"
+        trl_prompt = extract_prompt({"chosen": row["chosen"], "rejected": row["rejected"]})["prompt"]
+        if not trl_prompt.rstrip().endswith("Assistant:"):
+            cut_mid_reply += 1
+            assert "responses_share_leading_text" in tag
+    assert cut_mid_reply == 61

@@ -89,7 +89,8 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe name or p
         if run is not None and demo:
             from trlrecipes.demo import report_demo
 
-            report_demo(run)
+            shortened = any(item.split("=", 1)[0] in ("max_steps", "learning_rate") for item in overrides or [])
+            report_demo(run, strict=not shortened)
 
     _exit(action, debug)
 

@@ -13,7 +13,9 @@ def demo_learned(result: dict) -> bool:
     return result["accuracy"] > 0.5 and result["margin"] > 0
 
 
-def report_demo(run, max_new_tokens: int = 48) -> dict:
+def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
+    """Evaluate and show before/after answers. `strict` (the full demo budget): exit 1 unless it learned; with
+    a shortened budget (e.g. max_steps overridden) only warn."""
     from trlrecipes.demo_data import DEMO_PROMPTS
     from trlrecipes.evaluate import evaluate_run, format_metrics, load_policy, load_run_config, save_metrics
     from trlrecipes.generate import format_answers, generate_answers
@@ -26,6 +28,9 @@ def report_demo(run, max_new_tokens: int = 48) -> dict:
                                model_and_tokenizer=loaded)
     print("\n== before (reference) and after (trained adapter) ==\n" + format_answers(answers))
     if not demo_learned(result):
+        if not strict:
+            print("\nnote: held-out accuracy did not rise above the reference with this shortened budget")
+            return result
         raise RunStopped("the demo did not learn: held-out accuracy did not rise above the reference; this is a bug, "
                          "please report it with the run folder", exit_code=1)
     print(f"\nrun folder: {run.dir}  (try: trlrecipes eval {run.dir}; trlrecipes generate {run.dir} --prompt '...' "
