@@ -98,7 +98,6 @@ def _last_logits(model, input_ids):
 
 def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, check: bool = True) -> MergeResult:
     """Merge `run_dir`'s adapter into its base model (original dtype, unquantized) and save it to `output`."""
-    import torch
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 

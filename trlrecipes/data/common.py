@@ -194,7 +194,7 @@ def is_local_source(source: str) -> bool:
     return Path(source).exists() or source.endswith(LOCAL_SUFFIXES) or source.startswith((".", "/", "~"))
 
 
-def _open_text(path: Path):
+def open_text(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
 
 
@@ -203,7 +203,7 @@ def validate_json_lines(path: Path, required: Iterable[str] = ()) -> int:
     required = tuple(required)
     rows = 0
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             for lineno, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
