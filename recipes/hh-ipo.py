@@ -42,7 +42,9 @@ class Config:
     # Larger tau = smaller target = stays closer to the reference (the opposite intuition to a "learning rate").
     beta: float = 0.1
     learning_rate: float = 5e-6  # TRL's LoRA DPO example; full fine-tuning wants ~10x lower
-    max_length: int = 512  # prompt + reply tokens; longer pairs are truncated (see `trlrecipes data inspect`)
+    # prompt + reply tokens. On 300 real hh-rlhf rows (SmolLM2 tokenizer) 512 keeps 93 % of pairs whole and drops
+    # 3 % whose prompt alone is longer; 1024 keeps all at ~2x the memory. Check yours: `trlrecipes data inspect`.
+    max_length: int = 512
     per_device_train_batch_size: int = 4
     gradient_accumulation_steps: int = 4  # 4 x 4 = 16 pairs per optimizer step
     per_device_eval_batch_size: int = 8

