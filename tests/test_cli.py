@@ -144,3 +144,5 @@ def test_wheel_ships_the_same_recipes(tmp_path):
     folder, names = listed.stdout.splitlines()
     assert folder.startswith(str(tmp_path / "site"))
     assert names.split() == builtin_names()
+    demo_data = tmp_path / "site" / "trlrecipes" / "demo_data"
+    assert (demo_data / "train.jsonl").is_file() and (demo_data / "test.jsonl").is_file()
