@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 METHOD = "ORPO"
 DATASET = "Anthropic/hh-rlhf"
 TRL_CONFIG = "trl.experimental.orpo:ORPOConfig"  # TRL 1.x keeps ORPO under trl.experimental
-# ORPO's SFT term wants a higher learning rate than DPO on the tiny demo budget.
-DEMO = {"learning_rate": 1e-4}
 
 
 @dataclass

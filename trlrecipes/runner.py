@@ -47,13 +47,15 @@ def demo_layer(module: ModuleType) -> dict:
         "eval_dataset": str(DEMO_TEST),
         "data_format": "hh-rlhf",
         "subset": "",
-        "max_length": 192,  # the demo pairs are short; 192 tokens hold every one of them
+        "max_length": 192,  # the demo pairs are short; 192 tokens hold every one of them (the longest is 141)
+        "learning_rate": 1e-4,  # 30 steps instead of thousands: LoRA needs large steps to move in that budget
         "per_device_train_batch_size": 4,
         "gradient_accumulation_steps": 1,
-        "max_steps": 40,  # ~3 min on 2 CPU cores for a 135M model
+        # 30 steps x 4 pairs took held-out accuracy from 0 (ties) to 0.97 in a learnability probe
+        "max_steps": 30,
         "logging_steps": 5,
-        "save_steps": 20,
-        "eval_steps": 20,
+        "save_steps": 15,
+        "eval_steps": 1000,  # no evaluation during the short run: the demo evaluates the held-out pairs once, after
         "max_eval_rows": 0,
         "activation_checkpointing": False,  # costs ~30% time; the 135M model fits without it
     }
