@@ -22,6 +22,7 @@ def test_notebook_executes(tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
     monkeypatch.setenv("QUICKSTART_STEPS", "4")
+    monkeypatch.setenv("QUICKSTART_EVAL_ROWS", "8")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = "".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", []))
