@@ -35,7 +35,8 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
     result = CliRunner().invoke(app, ["run", name, *tiny_overrides(tiny_model, *hh_files, out)])
     assert result.exit_code == 0, result.output
     for name_ in ("adapter_model.safetensors", "adapter_config.json", "config.yaml", "recipe.py", "run.json",
-                  "metrics.jsonl", "data_summary.json", "tokenizer.json"):
+                  "metrics.jsonl", "metrics.png", "summary.json", "verdicts.json", "data_summary.json",
+                  "tokenizer.json"):
         assert (out / name_).is_file(), name_
     assert (out / "recipe.py").read_text() == (builtin_dir() / f"{name}.py").read_text()
     # LoRA initialises B to zero: any non-zero B means the adapter learned something.
@@ -48,3 +49,6 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
     assert any(key.startswith(("rewards/", "log_odds")) for key in train_logs[-1])
     assert json.loads((out / "run.json").read_text())["status"] == "completed"
     PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), out)
+    (out / "metrics.png").unlink()
+    replot = CliRunner().invoke(app, ["plot", str(out)])
+    assert replot.exit_code == 0 and (out / "metrics.png").stat().st_size > 0
