@@ -162,7 +162,8 @@ def main(argv=None) -> int:
         work = Path(temp.name)
     env = B.child_env(HF_DATASETS_CACHE=work / "hf-datasets")
     if not on_gpu:
-        env["CUDA_VISIBLE_DEVICES"] = ""
+        # One thread per run: on a busy CPU, OpenMP threads spin-waiting for a core made single steps 20x slower
+        env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     print(f"gpu_check: {device}, torch {torch.__version__}, CUDA {torch.version.cuda}, "
           f"peak bf16 {peak or 'unknown'} TFLOP/s; work folder {work}", flush=True)
 
@@ -245,10 +246,13 @@ def main(argv=None) -> int:
         acc = r["eval_reward_accuracy"]
         checks.append((f"{r['run']}: held-out reward accuracy after {steps} steps (0 at step 0)", acc,
                        acc is not None and acc >= 0.75, ">= 0.75"))
+    if not on_gpu:  # a CPU smoke test checks code paths; its timings on a shared CPU are noise (+-15 % here)
+        checks = [(n, v, None if "vs plain" in n else ok, t) for n, v, ok, t in checks]
     failed = [r["run"] for r in results if r["exit"] != 0]
     print()
     for name, value, ok, target in checks:
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: {fmt(value, '.3f')} (target {target})")
+        label = "info" if ok is None else ("ok  " if ok else "FAIL")
+        print(f"{label} {name}: {fmt(value, '.3f')} (target {target}{', GPU only' if ok is None else ''})")
     if failed:
         print(f"FAIL runs that did not finish: {', '.join(failed)}")
     summary = {"device": device, "peak_bf16_tflops": peak, "torch": torch.__version__, "cuda": torch.version.cuda,
@@ -265,7 +269,7 @@ def main(argv=None) -> int:
     print(f"gpu_check finished in {time.time() - started:.0f} s")
     if temp is not None:
         temp.cleanup()
-    return 0 if not failed and all(ok for _, _, ok, _ in checks) else 1
+    return 0 if not failed and all(ok is not False for _, _, ok, _ in checks) else 1
 
 
 if __name__ == "__main__":

@@ -56,6 +56,9 @@ class Table:
 
 def markdown(rows: list[dict]) -> str:
     """The table as Markdown (for RESULTS.md): python benchmarks/run.py --markdown"""
+    order = ("overhead", "memory", "padding_random", "padding_group", "padding_shuffled", "padding_epoch", "prep",
+             "startup")
+    rows = sorted(rows, key=lambda r: next((i for i, p in enumerate(order) if r["id"].startswith(p)), len(order)))
     lines = ["| row | measured | target | met | note | load (1/5/15 min) |", "|---|---|---|---|---|---|"]
     for r in rows:
         value = "n/a" if r["value"] is None else f"{r['value']:.3g}{r['unit']}"
@@ -420,8 +423,8 @@ def main(argv=None) -> int:
     started = time.time()
     info = machine()
     info["load_at_start"] = B.load_avg()
-    print(f"trlrecipes benchmarks ({'quick' if args.quick else 'full'}): {info['cpus']} CPUs, load {info['load_at_start']}, "
-          f"work folder {work}", flush=True)
+    print(f"trlrecipes benchmarks ({'quick' if args.quick else 'full'}): {info['cpus']} CPUs, load "
+          f"{info['load_at_start']}, work folder {work}", flush=True)
     table = Table()
     poll = 0.01
     try:

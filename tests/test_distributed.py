@@ -57,8 +57,6 @@ def test_two_processes_write_one_run(tiny_model, hh_files, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="needs the runner fix in benchmarks/README.md ('Several processes'): without output_dir each "
-                          "process names its own runs/<recipe>-<second> folder", strict=False)
 def test_several_processes_need_an_output_dir(tiny_model, hh_files, tmp_path):
     """Each process picks runs/<recipe>-<time> itself; when their clocks straddle a second, rank 1 writes its
     checkpoint RNG state into a second folder and the run's checkpoints cannot be resumed exactly. The runner must

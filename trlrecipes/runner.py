@@ -7,6 +7,7 @@ Everything that can be checked without loading a model is checked here first, so
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shlex
 import shutil
@@ -78,6 +79,10 @@ def output_dir_for(cfg, recipe_name: str, options: RunOptions) -> Path:
         if newest is None:
             raise UserError(f"--resume: no earlier run of {recipe_name} under runs/; pass output_dir=... of the run")
         return newest
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Each process would name its own runs/<recipe>-<time> folder; one a second late would split the run.
+        raise UserError(f"{os.environ['WORLD_SIZE']} processes are training together: set output_dir=... so that they "
+                        f"share one run folder")
     return rundir.default_output_dir(recipe_name)
 
 
