@@ -41,8 +41,13 @@ def _check_settings(cfg) -> None:
         if isinstance(value, int) and value < 1:
             raise UserError(f"{name}={value} is impossible: it must be at least 1")
     logging_steps, save_steps = getattr(cfg, "logging_steps", None), getattr(cfg, "save_steps", None)
-    if isinstance(logging_steps, int) and isinstance(save_steps, int) and save_steps % logging_steps:
-        # A checkpoint is only known to be good when a finite loss was logged at its step.
+    if isinstance(logging_steps, int) and isinstance(save_steps, int):
+        check_save_interval(save_steps, logging_steps)
+
+
+def check_save_interval(save_steps: int, logging_steps: int) -> None:
+    """A checkpoint is only known to be good when a finite loss was logged at its step."""
+    if save_steps % logging_steps:
         raise UserError(f"save_steps={save_steps} must be a multiple of logging_steps={logging_steps}; "
                         f"e.g. save_steps={save_steps - save_steps % logging_steps or logging_steps}")
 

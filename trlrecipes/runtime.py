@@ -90,9 +90,9 @@ class Run:
     def trl_settings(self, precision, *, logging_steps: int, save_steps: int, eval_steps: int, has_eval: bool,
                      report_to: str = "none", save_total_limit: int = 2) -> dict:
         """TrainingArguments every recipe sets the same way: folder, precision, logging, checkpoints, evaluation."""
-        if save_steps % logging_steps:
-            # A checkpoint is only known to be good when a finite loss was logged at its step.
-            raise UserError(f"save_steps={save_steps} must be a multiple of logging_steps={logging_steps}")
+        from trlrecipes.preflight import check_save_interval
+
+        check_save_interval(save_steps, logging_steps)  # also for copied recipes whose fields preflight can't see
         return {
             "output_dir": str(self.dir),
             **precision.trl_kwargs,
