@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--head-chunk", type=int, default=0,
                    help="vocabulary chunk of TRL's fused log-prob head (0: TRL's own, 32768)")
     p.add_argument("--length-groups", action="store_true",
-                   help="length-grouped batches in shuffled order (benchmarks/batching.py's proposal)")
+                   help="length-grouped batches in shuffled order (trlrecipes.batching, the recipes' default)")
     p.add_argument("--logging-steps", type=int, default=10)
     p.add_argument("--save-steps", type=int, default=200)
     p.add_argument("--seed", type=int, default=42)
@@ -134,7 +134,7 @@ def main(argv=None) -> None:
         import sys
 
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from batching import use_length_groups
+        from trlrecipes.batching import use_length_groups
 
         use_length_groups(trainer)
     trainer.train()

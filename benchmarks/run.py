@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _bench as B  # noqa: E402
 import batching  # noqa: E402
+from trlrecipes.batching import shuffled_length_groups  # noqa: E402
 
 ROWS = ("overhead", "overhead135m", "memory", "padding", "epoch", "prep", "startup")
 RESULTS = B.HERE / "results.json"
@@ -235,16 +236,16 @@ def padding(table: Table, work: Path, *, pairs: Path, data_desc: str, quick: boo
                 elif name == "group_by_length":
                     order = list(LengthGroupedSampler(group, lengths=longest, generator=gen))
                 else:
-                    order = batching.shuffled_length_groups(longest, group, seed=epoch)
+                    order = shuffled_length_groups(longest, group, seed=epoch)
                 stats = batching.padding_stats(order, seqs, batch)
                 total.real += stats.real
                 total.padded += stats.padded
                 desc.append(batching.descending_share(order, longest, group))
             results[name] = (total, statistics.mean(desc))
         base = results["random"][0].padded
-        role = {"random": "what hh-dpo does today (the Trainer's default); ",
+        role = {"random": "the Trainer's default (recipes with group_by_length=false); ",
                 "group_by_length": "transformers' sampler, not usable as is with TRL's DPO columns; ",
-                "shuffled_groups": "proposed (batching.py), needs the runtime change; "}
+                "shuffled_groups": "the recipes' default (group_by_length=true, trlrecipes.batching); "}
         for name, (stats, descending) in results.items():
             is_target = name == "shuffled_groups" and label != "real rows"
             table.add(f"padding_{name}_{'real' if label == 'real rows' else 'full'}",

@@ -52,8 +52,11 @@ class Config:
     max_steps: int = 0  # 0 = run num_train_epochs; set it for a fixed budget
     warmup: float = 0.1  # share of steps spent warming up the learning rate (avoids an early jump away from ref)
     activation_checkpointing: bool = True  # recompute activations: ~30% slower, much less memory on a small GPU
+    # batches of pairs of similar length, the groups in random order: 0.91 instead of 0.56 of the computed
+    # tokens are real (not padding) on hh-rlhf-like lengths, ~0.6x the time per epoch (benchmarks/)
+    group_by_length: bool = True
     logging_steps: int = 10
-    eval_steps: int = 200
+    eval_steps: int = 200  # 0 = no evaluation during training (evaluate afterwards: trlrecipes eval)
     save_steps: int = 200  # a checkpoint every 200 steps (a multiple of logging_steps); the newest 2 are kept
     seed: int = 42
     output_dir: str = ""  # empty: runs/hh-ipo-<date>-<time>
@@ -118,7 +121,7 @@ def main(cfg: Config, run) -> None:
         # IPO loss at zero margin is (1/(2*beta))**2, not ln 2: the "no learning" verdict compares against it.
         callbacks=run.callbacks(verdicts=cfg.verdicts, zero_margin_loss=(1 / (2 * cfg.beta)) ** 2),
     )
-    run.train(trainer)
+    run.train(trainer, group_by_length=cfg.group_by_length)
 
 
 if __name__ == "__main__":

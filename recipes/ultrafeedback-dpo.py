@@ -50,8 +50,11 @@ class Config:
     max_steps: int = 0  # 0 = run num_train_epochs; set it for a fixed budget
     warmup: float = 0.1  # share of steps spent warming up the learning rate (avoids an early jump away from ref)
     activation_checkpointing: bool = True  # recompute activations: ~30% slower, much less memory on a small GPU
+    # batches of pairs of similar length, the groups in random order: 0.91 instead of 0.56 of the computed
+    # tokens are real (not padding) on hh-rlhf-like lengths, ~0.6x the time per epoch (benchmarks/)
+    group_by_length: bool = True
     logging_steps: int = 10
-    eval_steps: int = 200
+    eval_steps: int = 200  # 0 = no evaluation during training (evaluate afterwards: trlrecipes eval)
     save_steps: int = 200  # a checkpoint every 200 steps (a multiple of logging_steps); the newest 2 are kept
     seed: int = 42
     output_dir: str = ""  # empty: runs/ultrafeedback-dpo-<date>-<time>
@@ -117,7 +120,7 @@ def main(cfg: Config, run) -> None:
         quantization_config=quantization_config(precision) if cfg.load_in_4bit else None,
         callbacks=run.callbacks(verdicts=cfg.verdicts),
     )
-    run.train(trainer)
+    run.train(trainer, group_by_length=cfg.group_by_length)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,15 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
     (out / "metrics.png").unlink()
     replot = CliRunner().invoke(app, ["plot", str(out)])
     assert replot.exit_code == 0 and (out / "metrics.png").stat().st_size > 0
+
+
+def test_eval_steps_zero_means_no_evaluation_during_training(tmp_path):
+    from trlrecipes.hardware import pick_precision
+    from trlrecipes.runtime import Run
+
+    run = Run(dir=tmp_path / "run", recipe_path=builtin_dir() / "hh-dpo.py", resume_command="")
+    common = dict(logging_steps=1, save_steps=2, has_eval=True)
+    off = run.trl_settings(pick_precision("auto"), eval_steps=0, **common)
+    on = run.trl_settings(pick_precision("auto"), eval_steps=5, **common)
+    assert (off["eval_strategy"], off["eval_steps"]) == ("no", None)
+    assert (on["eval_strategy"], on["eval_steps"]) == ("steps", 5)

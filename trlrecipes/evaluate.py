@@ -92,6 +92,17 @@ def tokenize_pair(tokenizer, row: dict, max_length: int | None):
     return prompt, chosen, rejected
 
 
+def _completion_logits(model, input_ids, attention, positions):
+    """Logits at `positions` (a boolean [batch, length] mask) only: the vocabulary projection, the costliest
+    layer of a small model, is applied where a reply token is predicted instead of at every position."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder, head = base.get_decoder(), base.get_output_embeddings()
+    if decoder is None or head is None:  # an architecture without the usual decoder/head split
+        return model(input_ids=input_ids, attention_mask=attention).logits[positions]
+    hidden = decoder(input_ids=input_ids, attention_mask=attention).last_hidden_state
+    return head(hidden[positions])
+
+
 def _sequence_logps(model, sequences: list[tuple[list[int], list[int]]], pad_id: int) -> list[float]:
     """Summed log-probability of each completion given its prompt, for a batch of (prompt, completion)."""
     import torch
@@ -100,33 +111,47 @@ def _sequence_logps(model, sequences: list[tuple[list[int], list[int]]], pad_id:
     length = max(len(p) + len(c) for p, c in sequences)
     input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
     attention = torch.zeros_like(input_ids)
-    mask = torch.zeros_like(input_ids, dtype=torch.bool)
+    predicts_reply = torch.zeros_like(input_ids, dtype=torch.bool)  # position t predicts token t + 1, a reply token
     for i, (prompt, completion) in enumerate(sequences):
         ids = prompt + completion
         input_ids[i, :len(ids)] = torch.tensor(ids)
         attention[i, :len(ids)] = 1
-        mask[i, len(prompt):len(ids)] = True
-    input_ids, attention, mask = input_ids.to(device), attention.to(device), mask.to(device)
-    with torch.no_grad():
-        logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
-    targets = input_ids[:, 1:]
-    token_logps = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return (token_logps * mask[:, 1:]).sum(-1).tolist()
+        predicts_reply[i, max(len(prompt) - 1, 0):len(ids) - 1] = True
+    input_ids, attention, predicts_reply = input_ids.to(device), attention.to(device), predicts_reply.to(device)
+    targets = torch.roll(input_ids, shifts=-1, dims=1)[predicts_reply]
+    with torch.inference_mode():
+        logits = _completion_logits(model, input_ids, attention, predicts_reply).float()
+        token_logps = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        owner = predicts_reply.nonzero()[:, 0]  # the sequence each selected position belongs to
+        sums = torch.zeros(len(sequences), device=device).index_add_(0, owner, token_logps)
+    return sums.tolist()
 
 
 def score_pairs(model, tokenizer, rows, max_length: int | None, batch_size: int = 8) -> list[PairScores]:
-    scores = []
-    pad_id = tokenizer.pad_token_id
-    for start in range(0, len(rows), batch_size):
-        batch = [tokenize_pair(tokenizer, rows[i], max_length) for i in range(start, min(start + batch_size, len(rows)))]
-        sequences = [(p, c) for p, c, _ in batch] + [(p, r) for p, _, r in batch]
-        policy = _sequence_logps(model, sequences, pad_id)
+    """Policy and reference log-probabilities of every pair's replies. Each distinct (prompt, reply) sequence is
+    scored once (held-out sets often repeat a chosen reply across pairs), in batches of similar length so that
+    little of the compute goes to padding; `batch_size` counts pairs (2 sequences each)."""
+    pairs = [tokenize_pair(tokenizer, row, max_length) for row in rows]
+    index: dict[tuple, int] = {}
+    for prompt, chosen, rejected in pairs:
+        for completion in (chosen, rejected):
+            index.setdefault((tuple(prompt), tuple(completion)), len(index))
+    unique = list(index)
+    order = sorted(range(len(unique)), key=lambda i: len(unique[i][0]) + len(unique[i][1]))
+    policy, reference = [0.0] * len(unique), [0.0] * len(unique)
+    step = max(1, 2 * batch_size)
+    for start in range(0, len(order), step):
+        members = order[start:start + step]
+        sequences = [(list(unique[i][0]), list(unique[i][1])) for i in members]
+        for i, value in zip(members, _sequence_logps(model, sequences, tokenizer.pad_token_id)):
+            policy[i] = value
         with model.disable_adapter():
-            reference = _sequence_logps(model, sequences, pad_id)
-        n = len(batch)
-        for i, (_, chosen, rejected) in enumerate(batch):
-            scores.append(PairScores(policy[i], policy[n + i], reference[i], reference[n + i], len(chosen),
-                                     len(rejected)))
+            for i, value in zip(members, _sequence_logps(model, sequences, tokenizer.pad_token_id)):
+                reference[i] = value
+    scores = []
+    for prompt, chosen, rejected in pairs:
+        c, r = index[(tuple(prompt), tuple(chosen))], index[(tuple(prompt), tuple(rejected))]
+        scores.append(PairScores(policy[c], policy[r], reference[c], reference[r], len(chosen), len(rejected)))
     return scores
 
 

@@ -36,7 +36,7 @@ def _check_settings(cfg) -> None:
     warmup = getattr(cfg, "warmup", None)
     if isinstance(warmup, (int, float)) and warmup < 0:
         raise UserError(f"warmup={warmup} is impossible: use a share of the steps below 1 (e.g. 0.1) or a step count")
-    for name in ("logging_steps", "save_steps", "eval_steps"):
+    for name in ("logging_steps", "save_steps"):
         value = getattr(cfg, name, None)
         if isinstance(value, int) and value < 1:
             raise UserError(f"{name}={value} is impossible: it must be at least 1")

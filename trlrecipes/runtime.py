@@ -100,15 +100,19 @@ class Run:
             "save_strategy": "steps",
             "save_steps": save_steps,
             "save_total_limit": save_total_limit,
-            "eval_strategy": "steps" if has_eval else "no",
-            "eval_steps": eval_steps if has_eval else None,
+            # eval_steps=0: no evaluation during training (transformers would otherwise also evaluate after the last step)
+            "eval_strategy": "steps" if has_eval and eval_steps > 0 else "no",
+            "eval_steps": eval_steps if has_eval and eval_steps > 0 else None,
             "report_to": [] if report_to in ("", "none") else report_to.split(","),
             "disable_tqdm": True,  # the health callback prints one compact line per log event instead
         }
 
     # --- training -------------------------------------------------------------------------------------------
-    def train(self, trainer) -> None:
+    def train(self, trainer, *, group_by_length: bool = True) -> None:
         """Train (resuming when asked), then save the adapter and tokenizer into the run folder.
+
+        `group_by_length`: micro-batches of pairs of similar length, the groups in random order (trlrecipes.batching)
+        instead of the Trainer's random batches: far less padding for the same randomness between steps.
 
         Ctrl-C / SIGTERM: stop after the current step, checkpoint, save, print the resume command, exit 130/143.
         Non-finite loss: stop, keep the last good checkpoint (the NaN step is not saved), exit 1 with the reason.
@@ -127,6 +131,8 @@ class Run:
                 _say(f"resuming from {self.resume_from}")
             _quiet_printer(trainer)
             _check_trainable_rows(trainer, self.data_summaries)
+            if group_by_length:
+                _group_by_length(trainer)
             try:
                 trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
             except BaseException:
@@ -165,6 +171,13 @@ class Run:
             info = {}
         info.update(status=status, global_step=step)
         path.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _group_by_length(trainer) -> None:
+    from trlrecipes.batching import use_length_groups
+
+    if not use_length_groups(trainer):
+        _say("group_by_length: the training data has no tokenized columns this knows; batches are drawn at random")
 
 
 def _quiet_printer(trainer) -> None:
