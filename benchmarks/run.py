@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench as B  # noqa: E402
 import batching  # noqa: E402
 from trlrecipes.batching import shuffled_length_groups  # noqa: E402
+from trlrecipes.runtime import CPU_LOGPROB_CHUNK  # noqa: E402
 
 ROWS = ("overhead", "overhead135m", "memory", "padding", "epoch", "prep", "startup")
 RESULTS = B.HERE / "results.json"
@@ -92,6 +93,9 @@ def plain_cmd(model: Path, pairs: Path, out: Path, knobs: dict, *extra: str) -> 
     return cmd + list(extra)
 
 
+WRAPPER_DEFAULTS = ("--head-chunk", str(CPU_LOGPROB_CHUNK), "--length-groups")
+
+
 def overhead(table: Table, work: Path, env: dict, *, label: str, model: Path, raw: Path, pairs: Path, knobs: dict,
              skip: int, pairs_of_runs: int, poll: float) -> None:
     # One thread per run: no OpenMP spin-waiting, so the CPU time of a step is its work, whatever else the machine does.
@@ -106,7 +110,9 @@ def overhead(table: Table, work: Path, env: dict, *, label: str, model: Path, ra
         for who in (("plain", "trlrecipes") if rep % 2 == 0 else ("trlrecipes", "plain")):
             out = work / f"overhead-{label.replace(' ', '-')}-{who}-{rep}"
             shutil.rmtree(out, ignore_errors=True)
-            cmd = (plain_cmd(model, pairs, out, knobs) if who == "plain" else wrapper_cmd(model, raw, out, knobs))
+            # the plain script mirrors what `trlrecipes run` adds on CPU: narrow head chunks, length-grouped batches
+            cmd = (plain_cmd(model, pairs, out, knobs, *WRAPPER_DEFAULTS) if who == "plain"
+                   else wrapper_cmd(model, raw, out, knobs))
             result = B.check(B.run_child(cmd, metrics=out / "metrics.jsonl", env=env, cwd=work, poll=poll),
                              f"{who} run")
             cpu[who].append(result.step_time(skip, cpu=True))
@@ -135,12 +141,12 @@ def memory(table: Table, work: Path, env: dict, *, model: Path, model_desc: str,
              "max_steps": 3, "logging_steps": 1, "save_steps": 1000}
     env = {**env, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # CPU time per step = work (see overhead)
     no_ac = {**knobs, "activation_checkpointing": False}
-    chunk = ("--head-chunk", "4096")
+    chunk = ("--head-chunk", str(CPU_LOGPROB_CHUNK))
     malloc = {"MALLOC_MMAP_THRESHOLD_": "131072"}
     # (key, description, program, knobs, extra plain-script flags, extra environment)
     configs = [
         ("textbook", "full fine-tuning + frozen reference copy", "plain", no_ac, ("--full-ft",), {}),
-        ("hh-dpo", "trlrecipes run hh-dpo (recipe defaults: LoRA, act. ckpt)", "wrapper", knobs, (), {}),
+        ("hh-dpo", "trlrecipes run hh-dpo (defaults: LoRA, act. ckpt, 4096-column head chunks on CPU)", "wrapper", knobs, (), {}),
     ]
     if not quick:
         configs += [

@@ -9,7 +9,6 @@ Copy it (`trlrecipes cp orca-dpo my-dpo.py`), edit the defaults below, and run i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 METHOD = "DPO"
@@ -73,37 +72,8 @@ def load_data(cfg: Config, run):
     # No eval split on the Hub: convert all pairs, then hold out a fixed-seed share before capping the training rows,
     # so that held-out pairs are never trained on, whatever max_train_rows is.
     pairs = run.load_pairs("train", cfg.data_format, cfg.dataset, split=cfg.split, subset=cfg.subset)
-    return hold_out(cfg, run, pairs)
-
-
-def hold_out(cfg: Config, run, pairs):
-    """Split `eval_share` of `pairs` off for evaluation (seeded), cap both parts, and record it in the run's data
-    summary (written to data_summary.json when training starts)."""
-    from trlrecipes.errors import UserError
-    from trlrecipes.hardware import is_main_process
-
-    held = math.ceil(cfg.eval_share * len(pairs)) if cfg.eval_share > 0 else 0
-    if held and len(pairs) - held < 1:
-        raise UserError(f"{cfg.dataset}: {len(pairs)} converted pair(s) are too few to hold out eval_share="
-                        f"{cfg.eval_share}; pass eval_dataset=path/to/eval.jsonl or eval_share=0")
-    train, evaluation = pairs, None
-    if held:
-        parts = pairs.train_test_split(test_size=held, seed=cfg.seed)
-        train, evaluation = parts["train"], parts["test"]
-        if cfg.max_eval_rows and len(evaluation) > cfg.max_eval_rows:
-            evaluation = evaluation.select(range(cfg.max_eval_rows))
-    if cfg.max_train_rows and len(train) > cfg.max_train_rows:
-        train = train.select(range(cfg.max_train_rows))
-    summaries = run.data_summaries
-    summaries["train"].update(used=len(train), held_out_for_eval=held)
-    if evaluation is not None:
-        summaries["eval"] = {"source": cfg.dataset, "subset": cfg.subset, "split": f"held out from {cfg.split}",
-                             "eval_share": cfg.eval_share, "seed": cfg.seed, "held_out": held, "used": len(evaluation)}
-    if is_main_process():
-        print(f"[eval] held out {held} of {len(pairs)} converted pairs (eval_share {cfg.eval_share}, seed {cfg.seed});"
-              f" training on {len(train)}, evaluating on {len(evaluation) if evaluation is not None else 0}",
-              flush=True)
-    return train, evaluation
+    return run.hold_out(pairs, cfg.eval_share, seed=cfg.seed, max_train_rows=cfg.max_train_rows,
+                        max_eval_rows=cfg.max_eval_rows)
 
 
 def main(cfg: Config, run) -> None:

@@ -70,28 +70,14 @@ def load_data(cfg: Config, run):
     # min_score_ratio belongs to the shp converter; another data_format (e.g. hh-rlhf files) takes no options.
     options = {"min_score_ratio": cfg.min_score_ratio} if cfg.data_format == "shp" else None
     train = run.load_pairs("train", cfg.data_format, cfg.dataset, split=cfg.split, subset=cfg.subset, options=options)
-    train = sample(cfg, run, "train", train, cfg.max_train_rows)
+    train = run.sample("train", train, cfg.max_train_rows, seed=cfg.seed)
     eval_source = cfg.eval_dataset or default_eval_source(cfg.dataset)
     evaluation = None
     if eval_source:
         evaluation = run.load_pairs("eval", cfg.data_format, eval_source, split=cfg.eval_split, subset=cfg.subset,
                                     options=options)
-        evaluation = sample(cfg, run, "eval", evaluation, cfg.max_eval_rows)
+        evaluation = run.sample("eval", evaluation, cfg.max_eval_rows, seed=cfg.seed)
     return train, evaluation
-
-
-def sample(cfg: Config, run, name: str, pairs, max_rows: int):
-    """A seeded random `max_rows` of `pairs` (all of them when 0), recorded as `used` in the run's data summary."""
-    from trlrecipes.hardware import is_main_process
-
-    if not max_rows or len(pairs) <= max_rows:
-        return pairs
-    pairs = pairs.shuffle(seed=cfg.seed).select(range(max_rows))
-    run.data_summaries[name].update(used=max_rows, sampled_with_seed=cfg.seed)
-    if is_main_process():
-        print(f"[{name}] using a random {max_rows} of the converted rows (seed {cfg.seed}; max rows setting)",
-              flush=True)
-    return pairs
 
 
 def main(cfg: Config, run) -> None:

@@ -1,4 +1,4 @@
-"""Length-grouped batches in shuffled order (the recipes' group_by_length=True default)."""
+"""Length-grouped batches in shuffled order (the recipes' group_by_length=True default) and the CPU head chunks."""
 
 import random
 
@@ -98,3 +98,34 @@ def test_a_real_dpo_trainer_draws_length_grouped_batches(tiny_model, tmp_path):
     grouped_share, grouped_seen = real_token_share()
     assert random_seen == grouped_seen == len(lengths) == 48
     assert grouped_share > 0.85 and grouped_share > random_share + 0.15
+
+
+@pytest.mark.parametrize("device, expected", [("cpu", 4096), ("cuda", 32768)])
+def test_fused_head_chunks_are_narrowed_on_cpu_only(monkeypatch, device, expected):
+    """The memory default rests on a private TRL constant: this fails loudly if a TRL upgrade renames it."""
+    from types import SimpleNamespace
+
+    import trl.trainer.utils as trl_utils
+
+    from trlrecipes.runtime import _narrow_head_chunks_on_cpu
+
+    assert isinstance(getattr(trl_utils, "_CHUNKED_LOGPROB_CHUNK_SIZE", None), int)
+    monkeypatch.setattr(trl_utils, "_CHUNKED_LOGPROB_CHUNK_SIZE", 32768)
+    _narrow_head_chunks_on_cpu(SimpleNamespace(args=SimpleNamespace(device=SimpleNamespace(type=device))))
+    assert trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == expected
+
+
+def test_tokenizer_processes_only_for_large_training_sets(tmp_path, monkeypatch):
+    from trlrecipes.data.common import PARALLEL_MIN_ROWS
+    from trlrecipes.registry import builtin_dir
+    from trlrecipes.runtime import Run
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    run = Run(dir=tmp_path / "run", recipe_path=builtin_dir() / "hh-dpo.py", resume_command="")
+    assert run.tokenizer_processes() is None  # no data loaded yet
+    run.data_summaries["train"] = {"used": PARALLEL_MIN_ROWS - 1}
+    assert run.tokenizer_processes() is None
+    run.data_summaries["train"] = {"used": PARALLEL_MIN_ROWS}
+    assert run.tokenizer_processes() == 8
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert run.tokenizer_processes() is None

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,22 @@ def test_several_processes_need_an_output_dir(tiny_model, hh_files, tmp_path):
     assert proc.returncode != 0
     assert "output_dir" in proc.stdout + proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+ACCELERATE_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
+
+
+@pytest.mark.parametrize("name, engine, shard", [("ddp", "MULTI_GPU", "none"), ("deepspeed-zero2", "DEEPSPEED", "zero2"),
+                                                 ("deepspeed-zero3", "DEEPSPEED", "zero3"), ("fsdp", "FSDP", "fsdp")])
+def test_accelerate_configs_load_and_name_their_plan(name, engine, shard):
+    """Each shipped launch config is read by accelerate's own loader, and its comment's plan command matches it."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    path = ACCELERATE_CONFIGS / f"{name}.yaml"
+    config = load_config_from_file(str(path))
+    assert config.distributed_type.name == engine and config.num_processes > 1
+    plan_line = next(line for line in path.read_text().splitlines() if "trlrecipes plan" in line)
+    assert f"--processes {config.num_processes}" in plan_line
+    assert (f"--shard {shard}" in plan_line) == (shard != "none")
+    if engine == "DEEPSPEED":
+        assert config.deepspeed_config["zero_stage"] == int(shard[-1])

@@ -188,3 +188,37 @@ def test_evaluation_batch_is_lowered_when_evaluation_is_the_peak(qwen_config):
     proposal = propose(plan.shape, plan.settings, budget, "cpu")
     assert proposal.overrides.get("per_device_eval_batch_size", 8) < 8
     assert "per_device_train_batch_size" not in proposal.overrides and proposal.estimate.total <= budget
+
+
+LLAMA_8B = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+            "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+            "vocab_size": 128256, "tie_word_embeddings": False, "max_position_embeddings": 8192}
+
+
+def test_sharded_launches_split_what_each_engine_splits(tmp_path):
+    path = tmp_path / "llama8b" / "config.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(LLAMA_8B))
+
+    def plan(**launch):
+        return plan_recipe("hh-dpo", [], model_config=str(path), **launch).estimate
+
+    single, ddp = plan(), plan(processes=4)
+    zero2, zero3, fsdp = (plan(processes=4, shard=engine) for engine in ("zero2", "zero3", "fsdp"))
+    assert ddp.train_peak == single.train_peak  # DDP: a full copy on every GPU
+    assert zero2.get("weights") == single.get("weights") and zero2.get("LoRA + AdamW") < single.get("LoRA + AdamW")
+    weights = single.get("weights")  # 8.03B params x 2 B (bf16) ~ 15 GiB
+    unit = (128256 * 4096 * 2) * 2  # the largest gathered unit: embeddings + untied head, bf16
+    assert zero3.get("weights") == pytest.approx(weights / 4 + 2 * unit, rel=1e-3)
+    assert fsdp.train_peak == zero3.train_peak < zero2.train_peak < single.train_peak
+    assert zero3.get("LoRA + AdamW") == pytest.approx(single.get("LoRA + AdamW") / 4)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--shard", "zero4", "--processes", "2"], "--shard 'zero4'"),
+    (["--shard", "zero3", "--processes", "2", "--device", "cpu"], "multi-GPU"),
+    (["--processes", "0"], "--processes 0"),
+])
+def test_plan_rejects_bad_launch_settings(args, fragment):
+    result = CliRunner().invoke(app, ["plan", "hh-dpo", *args])
+    assert result.exit_code == 2 and fragment in result.output, result.output

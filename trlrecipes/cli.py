@@ -207,6 +207,9 @@ def plan(recipe: str = typer.Argument(..., help="Built-in recipe name or path to
                                                              "the CUDA context."),
          config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings (below key=value)."),
          demo: bool = typer.Option(False, "--demo", help="Plan the --demo settings."),
+         processes: int = typer.Option(1, "--processes", help="GPUs the run is launched on (accelerate launch)."),
+         shard: str = typer.Option("none", "--shard", help="none (DDP), zero2, zero3 or fsdp: what the engine splits "
+                                                           "across the GPUs (configs/accelerate/)."),
          debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
     """Estimate peak GPU memory of a recipe from the model config alone; propose settings that fit a budget."""
 
@@ -215,7 +218,8 @@ def plan(recipe: str = typer.Argument(..., help="Built-in recipe name or path to
 
         print(plan_recipe(recipe, list(overrides or []), budget=gpu_memory,
                           model_config=str(model_config) if model_config else None, device=device,
-                          config_file=str(config) if config else None, demo=demo).format())
+                          config_file=str(config) if config else None, demo=demo, processes=processes,
+                          shard=shard).format())
 
     _exit(action, debug)
 

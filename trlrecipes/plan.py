@@ -29,7 +29,8 @@ r LoRA rank, P parameters.
                    transient. Trainers that build full logits (ORPO) keep T*V*(c + 4) (logits, fp32 log-softmax).
   transient        the largest of the moments that do not overlap, each on top of the saved activations:
                    LM head forward (policy, then the reference): a min(T,4096) x min(V,32768) tile in c on GPU
-                   (Triton folds it in place), about 5 fp32 tiles on CPU (TRL's torch fallback);
+                   (Triton folds it in place), about 5 fp32 tiles on CPU (TRL's torch fallback), where `run`
+                   narrows the tile to min(V,4096) columns (runtime.CPU_LOGPROB_CHUNK);
                    LM head backward: the tile + the fp32 gradient of the hidden states (T*h*4) on GPU (torch >= 2.8
                    accumulates into fp32 without upcast copies), about 8 fp32 tiles + T*h*4 on CPU (full logits:
                    the logits' fp32 gradient T*V*4);
@@ -66,6 +67,13 @@ TILE_TOKENS, TILE_VOCAB = 4096, 32768  # TRL's chunked log-prob kernel (trl/kern
 CPU_HEAD_TILES = (5, 8)
 FULL_LOGITS_TRAINERS = ("ORPOConfig",)  # trainers whose loss builds the full (tokens x vocab) logits
 MIN_MAX_LENGTH = 64
+# What each multi-GPU engine splits across N processes (configs/accelerate/ holds a launch config for each).
+# DDP keeps a full copy everywhere. ZeRO-2 splits gradients and optimizer states (for LoRA runs: only the adapters').
+# ZeRO-3 and FSDP (full shard) also split the weights, gathering one wrapped unit (a decoder layer, or the embeddings
+# and head) at a time; with prefetching the next one arrives early, so two units are counted in full.
+SHARDING = {"none": "DDP: every GPU holds everything", "zero2": "DeepSpeed ZeRO-2: LoRA grads + AdamW states split",
+            "zero3": "DeepSpeed ZeRO-3: weights and LoRA states split", "fsdp": "FSDP full shard: weights and LoRA "
+            "states split"}
 
 
 @dataclass
@@ -106,6 +114,8 @@ class Settings:
     full_logits: bool = False
     reference_pass: bool = True
     dropout_disabled: bool = False  # TRL's disable_dropout (default True) also zeroes the LoRA dropout layers
+    processes: int = 1  # data-parallel processes (GPUs) the run is launched on
+    shard: str = "none"  # none (DDP) | zero2 | zero3 | fsdp: what is split across the processes (SHARDING)
 
     @property
     def c(self) -> int:
@@ -301,8 +311,10 @@ def layer_activation_bytes(shape: ModelShape, s: Settings, device: str = "gpu") 
     return 8 * h + 4 * a + c * (4 * a * d + 3 * i + 7 * r + kept_inputs) + masks
 
 
-def head_tile_elements(tokens: int, shape: ModelShape) -> int:
-    return min(tokens, TILE_TOKENS) * min(shape.vocab, TILE_VOCAB)
+def head_tile_elements(tokens: int, shape: ModelShape, device: str = "gpu") -> int:
+    from trlrecipes.runtime import CPU_LOGPROB_CHUNK  # `run` narrows the vocabulary tiles on CPU
+
+    return min(tokens, TILE_TOKENS) * min(shape.vocab, TILE_VOCAB if device == "gpu" else CPU_LOGPROB_CHUNK)
 
 
 def head_transients(tokens: int, shape: ModelShape, s: Settings, device: str) -> tuple[float, float]:
@@ -310,7 +322,7 @@ def head_transients(tokens: int, shape: ModelShape, s: Settings, device: str) ->
     h, c, V = shape.hidden, s.c, shape.vocab
     if s.full_logits:
         return tokens * V * 4, tokens * V * 4 + tokens * h * 4  # an fp32 working copy / the logits' gradient
-    tile = head_tile_elements(tokens, shape)
+    tile = head_tile_elements(tokens, shape, device)
     if device == "gpu":  # Triton folds each tile in place; torch >= 2.8 accumulates the bf16 GEMMs into fp32 directly
         return tile * c, tile * c + tokens * h * 4
     # no Triton on CPU: TRL folds each tile with torch ops, which hold about 5 (forward) / 8 (backward) fp32 copies
@@ -329,10 +341,20 @@ def estimate(shape: ModelShape, s: Settings, device: str = "gpu") -> Estimate:
     else:
         weights = shape.params * c
         note = f"{count(shape.params)} params x {c} B ({s.precision})"
+    n = max(1, s.processes)
+    if s.shard in ("zero3", "fsdp") and n > 1:
+        layer = shape.linear_params / shape.layers * (NF4_BYTES_PER_PARAM if s.load_in_4bit else c)
+        unit = max(layer, (shape.params - shape.linear_params) * c)  # largest gathered: a layer or embeddings + head
+        weights = weights / n + 2 * unit
+        note += f"; split over {n} GPUs + 2 gathered units of {_gib(unit)} GiB"
     comps.append(Component("weights", weights, note))
 
     lora = shape.lora_params(s.lora_r)
-    comps.append(Component("LoRA + AdamW", lora * 16, f"{count(lora)} params x 16 B (fp32 param, grad, 2 moments)"))
+    lora_bytes, lora_note = lora * 16, f"{count(lora)} params x 16 B (fp32 param, grad, 2 moments)"
+    if s.shard != "none" and n > 1:
+        lora_bytes = lora * 4 * (1 / n if s.shard != "zero2" else 1) + lora * 12 / n
+        lora_note += f"; grads and moments split over {n} GPUs" + ("" if s.shard == "zero2" else ", params too")
+    comps.append(Component("LoRA + AdamW", lora_bytes, lora_note))
 
     per_layer = layer_activation_bytes(shape, s, device)
     tail = 4 * h + c * h  # final norm's fp32 input, hidden states kept by the LM head
@@ -486,6 +508,8 @@ class Plan:
                  f" (all linear layers), " + ("lora_dropout off (TRL's disable_dropout=true zeroes it; "
                                               "trl.disable_dropout=false turns it on)" if s.dropout_disabled
                                               else f"lora_dropout {s.lora_dropout:g}"),
+                 *([f"  launch: {s.processes} processes, {SHARDING[s.shard]} (per-GPU figures below)"]
+                   if s.processes > 1 else []),
                  "", f"  {'component':<14}{'GiB':>8}  how", f"  {'-' * 14}{'-' * 8}  {'-' * 40}"]
         for comp in e.components:
             lines.append(f"  {comp.name:<14}{comp.bytes / GIB:>8.2f}  {comp.note}")
@@ -519,12 +543,18 @@ class Plan:
 
 def plan_recipe(recipe: str, overrides: list[str] | None = None, *, budget: str | float | None = None,
                 model_config: str | None = None, device: str = "gpu", config_file: str | None = None,
-                demo: bool = False) -> Plan:
+                demo: bool = False, processes: int = 1, shard: str = "none") -> Plan:
     from trlrecipes.registry import load_recipe, resolve_recipe
     from trlrecipes.runner import RunOptions, resolve
 
     if device not in ("gpu", "cpu"):
         raise UserError(f"--device {device!r}: use gpu or cpu")
+    if shard not in SHARDING:
+        raise UserError(f"--shard {shard!r}: use one of {', '.join(SHARDING)}")
+    if processes < 1:
+        raise UserError(f"--processes {processes}: use 1 or more")
+    if shard != "none" and device == "cpu":
+        raise UserError("--shard plans multi-GPU engines; use --device gpu")
     overrides = list(overrides or [])
     path = resolve_recipe(recipe)
     module = load_recipe(path)
@@ -534,6 +564,7 @@ def plan_recipe(recipe: str, overrides: list[str] | None = None, *, budget: str 
     config = load_model_config(model, model_config=model_config, trust_remote_code=trust)
     shape = model_shape(config, model_config or model, trust_remote_code=trust)
     settings = settings_from_config(cfg, module, device)
+    settings = dataclasses.replace(settings, processes=processes, shard=shard)
     if settings.load_in_4bit and device == "cpu":
         raise UserError("load_in_4bit=true needs a CUDA GPU; plan it with --device gpu")
     result = estimate(shape, settings, device)

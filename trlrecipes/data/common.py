@@ -109,12 +109,20 @@ def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, 
     mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty,
                                           "code_version": _code_version(convert_row)},
                      remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
-    reasons = Counter(mapped[SKIP_COLUMN])
+    reasons = _value_counts(mapped.data.column(SKIP_COLUMN))  # counted in Arrow: 43k rows in ms, not seconds
     converted_count = reasons.pop("", 0)
-    notes = Counter(note for flags in mapped[NOTE_COLUMN] for note in flags)
+    notes = _value_counts(mapped.data.column(NOTE_COLUMN), flatten=True)
     kept = mapped.filter(lambda reason: reason == "", input_columns=[SKIP_COLUMN], num_proc=num_proc)
     kept = kept.remove_columns([SKIP_COLUMN, NOTE_COLUMN])
     return kept, ConversionSummary(read=len(raw), converted=converted_count, skipped=dict(reasons), notes=dict(notes))
+
+
+def _value_counts(column, *, flatten: bool = False) -> Counter:
+    import pyarrow.compute as pc
+
+    if flatten:
+        column = pc.list_flatten(column)
+    return Counter({item["values"].as_py(): item["counts"].as_py() for item in pc.value_counts(column)})
 
 
 def convert_records(records: Iterable[dict], convert_row: Callable, **options) -> tuple[list[dict], ConversionSummary]:
