@@ -188,7 +188,9 @@ def main(argv=None) -> int:
     plain = [str(B.PLAIN), "--model", str(model), "--data", str(conv_train), "--eval-data", str(conv_eval),
              "--eval-steps", str(steps), "--max-steps", str(steps), "--logging-steps", str(log_every),
              "--save-steps", str(steps * 10), "--learning-rate", "1e-4", "--batch", str(batch),
-             "--grad-accum", str(accum), "--max-length", str(max_length)]
+             "--grad-accum", str(accum), "--max-length", str(max_length),
+             # what `trlrecipes run` adds to TRL's defaults, so both sides batch and compute alike
+             "--length-groups", *([] if on_gpu else ["--head-chunk", "4096"])]
     runs = [("plain TRL, LoRA", plain, []), ("trlrecipes hh-dpo", wrapper, [])]
     try:
         import bitsandbytes  # noqa: F401

@@ -175,8 +175,7 @@ def synth(prompts: Path = typer.Argument(..., help="Prompts: a text file (one pe
                              retry_dropped=retry_dropped)
         print(summary.format())
         if summary.written or summary.already_done:
-            print(f"train on it with: trlrecipes run hh-dpo dataset={output} data_format=custom "
-                  f"[eval_dataset=<held-out pairs>]")
+            print(f"train on it with: trlrecipes run custom-dpo dataset={output}  (holds out eval_share for evaluation)")
 
     _exit(action, debug)
 
