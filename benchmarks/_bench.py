@@ -13,6 +13,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,17 @@ def child_env(**extra) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def work_folder(path: str | None, prefix: str):
+    """(folder, temporary): the folder given (created, kept afterwards), or a new temporary one; call
+    `temporary.cleanup()` when done if it is not None."""
+    if path:
+        work = Path(path).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        return work, None
+    temporary = tempfile.TemporaryDirectory(prefix=prefix)
+    return Path(temporary.name), temporary
 
 
 def trlrecipes_cmd() -> list[str]:

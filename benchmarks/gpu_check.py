@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -153,13 +152,7 @@ def main(argv=None) -> int:
         return 2
     device = torch.cuda.get_device_name(0) if on_gpu else "CPU"
     peak = peak_tflops(device, args.peak_tflops) if on_gpu else None
-    temp = None
-    if args.work:
-        work = Path(args.work).resolve()
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        temp = tempfile.TemporaryDirectory(prefix="trlrecipes-gpu-check-")
-        work = Path(temp.name)
+    work, temp = B.work_folder(args.work, prefix="trlrecipes-gpu-check-")
     env = B.child_env(HF_DATASETS_CACHE=work / "hf-datasets")
     if not on_gpu:
         # One thread per run: on a busy CPU, OpenMP threads spin-waiting for a core made single steps 20x slower

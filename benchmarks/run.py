@@ -16,7 +16,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -420,13 +419,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown row(s) {', '.join(sorted(unknown))}; choose from {', '.join(ROWS)}")
     os.environ.update(B.ENV)
-    temp = None
-    if args.work:
-        work = Path(args.work).resolve()
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        temp = tempfile.TemporaryDirectory(prefix="trlrecipes-bench-")
-        work = Path(temp.name)
+    work, temp = B.work_folder(args.work, prefix="trlrecipes-bench-")
     env = B.child_env(HF_DATASETS_CACHE=work / "hf-datasets")
     os.environ["HF_DATASETS_CACHE"] = str(work / "hf-datasets")
     started = time.time()

@@ -131,6 +131,8 @@ class Run:
         from trlrecipes.preflight import check_save_interval
 
         check_save_interval(save_steps, logging_steps)  # also for copied recipes whose fields preflight can't see
+        # eval_steps=0: no evaluation during training (transformers would otherwise also evaluate after the last step)
+        evaluate = has_eval and eval_steps > 0
         return {
             "output_dir": str(self.dir),
             **precision.trl_kwargs,
@@ -138,9 +140,8 @@ class Run:
             "save_strategy": "steps",
             "save_steps": save_steps,
             "save_total_limit": save_total_limit,
-            # eval_steps=0: no evaluation during training (transformers would otherwise also evaluate after the last step)
-            "eval_strategy": "steps" if has_eval and eval_steps > 0 else "no",
-            "eval_steps": eval_steps if has_eval and eval_steps > 0 else None,
+            "eval_strategy": "steps" if evaluate else "no",
+            "eval_steps": eval_steps if evaluate else None,
             "report_to": [] if report_to in ("", "none") else report_to.split(","),
             "disable_tqdm": True,  # the health callback prints one compact line per log event instead
             "dataset_num_proc": self.tokenizer_processes(),
@@ -148,13 +149,11 @@ class Run:
 
     def tokenizer_processes(self) -> int | None:
         """Processes for TRL's tokenization: one per core (up to 8) for a large training set (2 processes made the
-        first run on 43,835 hh-rlhf pairs 0.61x as long on 2 cores), else None: starting workers costs more than
-        it saves on a small set. Stable per machine, so the tokenization cache still hits on the next run."""
-        from trlrecipes.data.common import PARALLEL_MIN_ROWS
+        first run on 43,835 hh-rlhf pairs 0.69x as long on 2 cores), else None: starting workers costs more than
+        it saves on a small set."""
+        from trlrecipes.data.common import parallel_processes
 
-        rows = self.data_summaries.get("train", {}).get("used", 0)
-        cores = min(8, os.cpu_count() or 1)
-        return cores if rows >= PARALLEL_MIN_ROWS and cores > 1 else None
+        return parallel_processes(self.data_summaries.get("train", {}).get("used", 0), most=8)
 
     # --- training -------------------------------------------------------------------------------------------
     def train(self, trainer, *, group_by_length: bool = True) -> None:
@@ -224,7 +223,7 @@ class Run:
 
 
 # TRL's fused log-prob head folds [tokens x 32768-column] vocabulary tiles with torch ops that hold several such
-# temporaries at once; on CPU, 4096-column tiles cut hh-dpo's peak RSS from 0.58x to 0.41x of the textbook setup
+# temporaries at once; on CPU, 4096-column tiles cut hh-dpo's peak RSS from 0.58x to 0.39x of the textbook setup
 # with the same log-probs and no slower steps (benchmarks/RESULTS.md, memory rows). GPUs take TRL's own path.
 CPU_LOGPROB_CHUNK = 4096
 

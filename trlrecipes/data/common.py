@@ -31,6 +31,13 @@ LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".csv", ".parquet"
 PARALLEL_MIN_ROWS = 20_000
 
 
+def parallel_processes(rows: int, most: int) -> int | None:
+    """Worker processes for a `datasets` map over `rows` rows: one per core up to `most`, or None (work in this
+    process) below PARALLEL_MIN_ROWS or on one core. Stable per machine, so cached results still match."""
+    cores = min(most, os.cpu_count() or 1)
+    return cores if rows >= PARALLEL_MIN_ROWS and cores > 1 else None
+
+
 class Skip(Exception):
     """Raised by a converter for a row that cannot be converted faithfully; `reason` is a short snake_case name."""
 
@@ -104,8 +111,8 @@ def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, 
     features = Features({**(features or pair_features()), NOTE_COLUMN: List(Value("string"))})
     empty = {name: ([] if hasattr(feat, "feature") or isinstance(feat, list) else None)
              for name, feat in features.items() if name not in (SKIP_COLUMN, NOTE_COLUMN)}
-    if num_proc is None and len(raw) >= PARALLEL_MIN_ROWS:
-        num_proc = min(2, os.cpu_count() or 1)
+    if num_proc is None:
+        num_proc = parallel_processes(len(raw), most=2)
     mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty,
                                           "code_version": _code_version(convert_row)},
                      remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
