@@ -10,7 +10,7 @@ Samplers compared (each yields dataset indices; consecutive runs of B indices fo
   mega-batches of 50 groups of B x grad_accum, sorts each mega-batch by length, longest first. Within a mega-batch the
   groups therefore arrive longest to shortest: 50 optimizer steps of descending length, then a jump (a saw-tooth in
   every logged per-sequence quantity such as logps/* and rewards/*).
-- shuffled_length_groups (trlrecipes.batching, the recipes' default since group_by_length=True): the same
+- shuffled_length_groups (trlrecipes.data.batching, the recipes' default since group_by_length=True): the same
   mega-batches and sorted groups, then the groups of the whole epoch are shuffled, so batch lengths are uncorrelated
   with time while each group stays homogeneous.
 """

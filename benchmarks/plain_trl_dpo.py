@@ -5,7 +5,7 @@ It is what a user would write without trlrecipes: load pairs that are already in
 with a LoRA config, train, save. The only addition is a five-line callback that appends every log event to
 `<output_dir>/metrics.jsonl`, because the benchmark times steps by watching that file in both programs.
 
-The defaults mirror recipes/hh-dpo.py and trlrecipes.runtime.Run.trl_settings; benchmarks/run.py checks that
+The defaults mirror recipes/hh-dpo.py and trlrecipes.run.session.Run.trl_settings; benchmarks/run.py checks that
 the two runs' saved training_args.bin agree field by field, so a drift between them shows up as a note.
 
     python benchmarks/plain_trl_dpo.py --model PATH --data pairs.jsonl --output-dir OUT [--max-steps 10 ...]
@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--head-chunk", type=int, default=0,
                    help="vocabulary chunk of TRL's fused log-prob head (0: TRL's own, 32768)")
     p.add_argument("--length-groups", action="store_true",
-                   help="length-grouped batches in shuffled order (trlrecipes.batching, the recipes' default)")
+                   help="length-grouped batches in shuffled order (trlrecipes.data.batching, the recipes' default)")
     p.add_argument("--logging-steps", type=int, default=10)
     p.add_argument("--save-steps", type=int, default=200)
     p.add_argument("--seed", type=int, default=42)
@@ -134,7 +134,7 @@ def main(argv=None) -> None:
         import sys
 
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from trlrecipes.batching import use_length_groups
+        from trlrecipes.data.batching import use_length_groups
 
         use_length_groups(trainer)
     trainer.train()

@@ -47,8 +47,8 @@ BASELINE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_a
 CHILD = r"""
 import json, os, resource, sys, threading, time
 import psutil
-from trlrecipes.registry import load_recipe, resolve_recipe
-from trlrecipes.runner import RunOptions, execute
+from trlrecipes.run.programs import load_recipe, resolve_recipe
+from trlrecipes.run.launch import RunOptions, execute
 from transformers import TrainerCallback
 
 proc = psutil.Process()
@@ -67,7 +67,7 @@ class Mark(TrainerCallback):
     def on_train_end(self, args, st, control, **kw):
         state["sampling"] = False
 
-import trlrecipes.runtime as runtime
+import trlrecipes.run.session as runtime
 original = runtime.Run.callbacks
 runtime.Run.callbacks = lambda self, **kw: original(self, **kw) + [Mark()]
 path = resolve_recipe("hh-dpo")
@@ -142,7 +142,7 @@ def main() -> None:
     if args.mmap_threshold:
         os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)
 
-    from trlrecipes.plan import GIB, RUNTIME_BASELINE_GIB, plan_recipe
+    from trlrecipes.tools.plan import GIB, RUNTIME_BASELINE_GIB, plan_recipe
 
     cases = [("tiny", TINY, False), ("tiny", TINY, True)]
     if not args.quick:

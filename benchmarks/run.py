@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _bench as B  # noqa: E402
 import batching  # noqa: E402
-from trlrecipes.batching import shuffled_length_groups  # noqa: E402
-from trlrecipes.runtime import CPU_LOGPROB_CHUNK  # noqa: E402
+from trlrecipes.data.batching import shuffled_length_groups  # noqa: E402
+from trlrecipes._compat import CPU_LOGPROB_CHUNK  # noqa: E402
 
 ROWS = ("overhead", "overhead135m", "memory", "padding", "epoch", "prep", "startup")
 RESULTS = B.HERE / "results.json"
@@ -212,7 +212,7 @@ def padding(table: Table, work: Path, *, pairs: Path, data_desc: str, quick: boo
     from torch.utils.data import RandomSampler
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from trlrecipes.registry import builtin_dir, load_recipe
+    from trlrecipes.run.programs import builtin_dir, load_recipe
 
     cfg = load_recipe(builtin_dir() / "hh-dpo.py").Config()
     batch, accum, max_length = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps, cfg.max_length
@@ -250,7 +250,7 @@ def padding(table: Table, work: Path, *, pairs: Path, data_desc: str, quick: boo
         base = results["random"][0].padded
         role = {"random": "the Trainer's default (recipes with group_by_length=false); ",
                 "group_by_length": "transformers' sampler, not usable as is with TRL's DPO columns; ",
-                "shuffled_groups": "the recipes' default (group_by_length=true, trlrecipes.batching); "}
+                "shuffled_groups": "the recipes' default (group_by_length=true, trlrecipes.data.batching); "}
         for name, (stats, descending) in results.items():
             is_target = name == "shuffled_groups" and label != "real rows"
             table.add(f"padding_{name}_{'real' if label == 'real rows' else 'full'}",
@@ -272,7 +272,7 @@ def realtok_model(work: Path) -> tuple[Path, str]:
 
 
 def epoch_time(table: Table, work: Path, env: dict, *, pairs: Path, poll: float) -> None:
-    from trlrecipes.registry import builtin_dir, load_recipe
+    from trlrecipes.run.programs import builtin_dir, load_recipe
 
     cfg = load_recipe(builtin_dir() / "hh-dpo.py").Config()
     batch, max_length = cfg.per_device_train_batch_size, cfg.max_length

@@ -106,7 +106,7 @@ def main(cfg: Config, run) -> None:
     from trlrecipes.data.kto import kto_weights
     from trlrecipes.hardware import is_main_process, pick_precision, quantization_config
     from trlrecipes.models import resolve_model
-    from trlrecipes.runtime import trl_args
+    from trlrecipes.run.session import trl_args
 
     train, evaluation, balance = load_data(cfg, run)
     # The KTO paper keeps (desirable_weight * desirable rows) / (undesirable_weight * undesirable rows) in [1, 4/3].
@@ -152,6 +152,6 @@ def main(cfg: Config, run) -> None:
 
 
 if __name__ == "__main__":
-    from trlrecipes.runner import main_from_argv
+    from trlrecipes.run.launch import main_from_argv
 
     main_from_argv(__file__)

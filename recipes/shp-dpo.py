@@ -87,7 +87,7 @@ def main(cfg: Config, run) -> None:
 
     from trlrecipes.hardware import pick_precision, quantization_config
     from trlrecipes.models import resolve_model
-    from trlrecipes.runtime import trl_args
+    from trlrecipes.run.session import trl_args
 
     train, evaluation = load_data(cfg, run)
     precision = pick_precision(cfg.precision)
@@ -126,6 +126,6 @@ def main(cfg: Config, run) -> None:
 
 
 if __name__ == "__main__":
-    from trlrecipes.runner import main_from_argv
+    from trlrecipes.run.launch import main_from_argv
 
     main_from_argv(__file__)

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from trlrecipes.batching import shuffled_length_groups, training_lengths, use_length_groups
+from trlrecipes.data.batching import shuffled_length_groups, training_lengths, use_length_groups
 
 
 def skewed_lengths(count: int, seed: int = 0) -> list[int]:
@@ -100,25 +100,10 @@ def test_a_real_dpo_trainer_draws_length_grouped_batches(tiny_model, tmp_path):
     assert grouped_share > 0.85 and grouped_share > random_share + 0.15
 
 
-@pytest.mark.parametrize("device, expected", [("cpu", 4096), ("cuda", 32768)])
-def test_fused_head_chunks_are_narrowed_on_cpu_only(monkeypatch, device, expected):
-    """The memory default rests on a private TRL constant: this fails loudly if a TRL upgrade renames it."""
-    from types import SimpleNamespace
-
-    import trl.trainer.utils as trl_utils
-
-    from trlrecipes.runtime import _narrow_head_chunks_on_cpu
-
-    assert isinstance(getattr(trl_utils, "_CHUNKED_LOGPROB_CHUNK_SIZE", None), int)
-    monkeypatch.setattr(trl_utils, "_CHUNKED_LOGPROB_CHUNK_SIZE", 32768)
-    _narrow_head_chunks_on_cpu(SimpleNamespace(args=SimpleNamespace(device=SimpleNamespace(type=device))))
-    assert trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == expected
-
-
 def test_tokenizer_processes_only_for_large_training_sets(tmp_path, monkeypatch):
     from trlrecipes.data.common import PARALLEL_MIN_ROWS
-    from trlrecipes.registry import builtin_dir
-    from trlrecipes.runtime import Run
+    from trlrecipes.run.programs import builtin_dir
+    from trlrecipes.run.session import Run
 
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     run = Run(dir=tmp_path / "run", recipe_path=builtin_dir() / "hh-dpo.py", resume_command="")

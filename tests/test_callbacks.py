@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from trlrecipes.callbacks import LN2, HealthMonitor, TrainingHealthCallback, live_line
+from trlrecipes.monitor.health import LN2, HealthMonitor, TrainingHealthCallback, live_line
 from trlrecipes.errors import UserError
-from trlrecipes.plot import plot_metrics, read_metrics
+from trlrecipes.monitor.plot import plot_metrics, read_metrics
 
 MAX_STEPS = 200
 

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.registry import builtin_dir, builtin_names
+from trlrecipes.run.programs import builtin_dir, builtin_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,7 +137,7 @@ def test_wheel_ships_the_same_recipes(tmp_path):
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                               str(tmp_path / "site"), str(wheel)], capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr
-    code = "from trlrecipes.registry import builtin_dir, builtin_names; print(builtin_dir()); print(*builtin_names())"
+    code = "from trlrecipes.run.programs import builtin_dir, builtin_names; print(builtin_dir()); print(*builtin_names())"
     listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                             env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert listed.returncode == 0, listed.stderr

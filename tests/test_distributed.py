@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_overrides
-from trlrecipes.registry import builtin_dir
+from trlrecipes.run.programs import builtin_dir
 
 STEPS = 3
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from conftest import hh_rows, write_jsonl
 from trlrecipes.cli import app
-from trlrecipes.registry import builtin_dir
+from trlrecipes.run.programs import builtin_dir
 
 BETA = 0.5
 
@@ -60,7 +60,7 @@ def test_eval_matches_hand_computation(fake_run, tiny_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from trlrecipes.data import load_pairs
-    from trlrecipes.evaluate import evaluate_run
+    from trlrecipes.tools.evaluate import evaluate_run
 
     run, data = fake_run
     result = evaluate_run(run)
@@ -104,7 +104,7 @@ def test_batched_deduplicated_scoring_maps_back_to_each_pair(fake_run):
     """Sequences are deduplicated and sorted by length before batching; every pair must still get its own
     scores, the same as scoring it alone."""
     from trlrecipes.data import load_pairs
-    from trlrecipes.evaluate import load_policy, load_run_config, score_pairs
+    from trlrecipes.tools.evaluate import load_policy, load_run_config, score_pairs
 
     run, data = fake_run
     model, tokenizer = load_policy(run, load_run_config(run))

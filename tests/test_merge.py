@@ -8,7 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.registry import builtin_dir
+from trlrecipes.run.programs import builtin_dir
 
 SAMPLE = [{"role": "user", "content": "How do I boil an egg?"}]
 
@@ -87,7 +87,7 @@ def test_merged_model_matches_base_plus_adapter(run_dir, tiny_model, tmp_path):
 
 
 def test_model_card(run_dir, tmp_path):
-    from trlrecipes.merge import data_summary_hash, merge_run
+    from trlrecipes.tools.merge import data_summary_hash, merge_run
 
     out = tmp_path / "merged"
     merge_run(run_dir, out)

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.plan import (GIB, NF4_BYTES_PER_PARAM, Settings, estimate, layer_activation_bytes, model_shape,
+from trlrecipes.tools.plan import (GIB, NF4_BYTES_PER_PARAM, Settings, estimate, layer_activation_bytes, model_shape,
                              parse_budget, plan_recipe, propose)
 
 # Qwen2.5-0.5B's shape (hh-dpo's default model), so the tests need no network.
@@ -89,8 +89,8 @@ def test_parse_budget():
 
 def test_proposals_fit_when_re_estimated(qwen_config):
     """Each proposal, applied through the recipe's own override machinery, re-estimates within the budget."""
-    from trlrecipes.registry import load_recipe, resolve_recipe
-    from trlrecipes.runner import RunOptions, resolve
+    from trlrecipes.run.programs import load_recipe, resolve_recipe
+    from trlrecipes.run.launch import RunOptions, resolve
 
     start = ["activation_checkpointing=false", "per_device_train_batch_size=8", "gradient_accumulation_steps=2"]
     module = load_recipe(resolve_recipe("hh-dpo"))

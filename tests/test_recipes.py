@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from conftest import tiny_overrides
 from trlrecipes.cli import app
-from trlrecipes.registry import builtin_dir, builtin_names, load_recipe
+from trlrecipes.run.programs import builtin_dir, builtin_names, load_recipe
 
 RECIPES = builtin_names()
 # LoRA preference training is stable roughly between 1e-7 and 1e-4; outside that a default is a bug.
@@ -56,7 +56,7 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
 
 def test_eval_steps_zero_means_no_evaluation_during_training(tmp_path):
     from trlrecipes.hardware import pick_precision
-    from trlrecipes.runtime import Run
+    from trlrecipes.run.session import Run
 
     run = Run(dir=tmp_path / "run", recipe_path=builtin_dir() / "hh-dpo.py", resume_command="")
     common = dict(logging_steps=1, save_steps=2, has_eval=True)

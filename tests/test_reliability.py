@@ -20,12 +20,12 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import hh_rows, tiny_overrides, write_jsonl
-from trlrecipes import rundir
+from trlrecipes.run import folder as run_folder
 from trlrecipes.cli import app
-from trlrecipes.config import is_secret, to_dict
+from trlrecipes.run.config import is_secret, to_dict
 from trlrecipes.errors import UserError
-from trlrecipes.registry import builtin_dir, load_recipe
-from trlrecipes.runner import RunOptions, redact_args, resolve, resume_command
+from trlrecipes.run.programs import builtin_dir, load_recipe
+from trlrecipes.run.launch import RunOptions, redact_args, resolve, resume_command
 
 CLI = [sys.executable, "-m", "trlrecipes.cli"]
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes")
@@ -42,7 +42,7 @@ def snapshot(folder: Path):
 
 def train_steps(folder: Path) -> list[int]:
     steps = []
-    for line in (folder / rundir.METRICS_FILE).read_text().splitlines():
+    for line in (folder / run_folder.METRICS_FILE).read_text().splitlines():
         record = json.loads(line)
         if "loss" in record:
             steps.append(record["step"])
@@ -72,7 +72,7 @@ def start_and_signal(command: list[str], out: Path, logs: Path, signum: int, min
                     pytest.fail(f"run ended before the signal (rc {proc.returncode}):\n{stderr.read_text()[-3000:]}")
                 if time.monotonic() > deadline:
                     pytest.fail(f"no {min_steps} train logs within 180 s:\n{stderr.read_text()[-3000:]}")
-                metrics = out / rundir.METRICS_FILE
+                metrics = out / run_folder.METRICS_FILE
                 if metrics.is_file() and metrics.read_text().count('"loss"') >= min_steps:
                     break
                 time.sleep(0.1)
@@ -111,10 +111,10 @@ def test_sigint_saves_everything_and_the_printed_command_resumes(tiny_model, hh_
     stopped = train_steps(out)[-1]
     assert stopped >= 3
     checkpoint = out / f"checkpoint-{stopped}"  # the step the signal interrupted is checkpointed, whatever save_steps
-    assert (checkpoint / rundir.COMPLETE_MARKER).is_file() and rundir.is_valid_checkpoint(checkpoint)
-    assert rundir.newest_valid_checkpoint(out) == checkpoint
+    assert (checkpoint / run_folder.COMPLETE_MARKER).is_file() and run_folder.is_valid_checkpoint(checkpoint)
+    assert run_folder.newest_valid_checkpoint(out) == checkpoint
     assert (out / "adapter_model.safetensors").is_file()
-    info = json.loads((out / rundir.RUN_INFO).read_text())
+    info = json.loads((out / run_folder.RUN_INFO).read_text())
     assert info["status"] == "interrupted" and info["global_step"] == stopped
     assert "trl.hub_token=<redacted>" in info["command"] and "trl.hub_token=<redacted>" in info["overrides"]
     assert train_steps(out) == list(range(1, stopped + 1))
@@ -129,9 +129,9 @@ def test_sigint_saves_everything_and_the_printed_command_resumes(tiny_model, hh_
     assert f"resuming from {checkpoint}" in resumed.stdout
     # The global step continues: every step logged exactly once, none missing.
     assert train_steps(out) == list(range(1, final + 1))
-    info = json.loads((out / rundir.RUN_INFO).read_text())
+    info = json.loads((out / run_folder.RUN_INFO).read_text())
     assert info["status"] == "completed" and info["global_step"] == final
-    assert rundir.newest_valid_checkpoint(out) == out / f"checkpoint-{final}"
+    assert run_folder.newest_valid_checkpoint(out) == out / f"checkpoint-{final}"
 
     # Secrets: neither the trl.hub_token value nor HF_TOKEN reach any file of the run folder or the printed logs.
     assert_no_secret(out, stdout, stderr, resumed.stdout, resumed.stderr)
@@ -149,14 +149,14 @@ def test_sigterm_then_resume_skips_a_corrupt_newest_checkpoint(tiny_model, hh_fi
     assert "SIGTERM: stopped after step" in stderr
     stopped = train_steps(out)[-1]
     newest = out / f"checkpoint-{stopped}"
-    (previous_step, previous), _ = rundir.checkpoints(out)[-2:]  # save_total_limit=2 keeps two
-    assert rundir.is_valid_checkpoint(previous) and rundir.is_valid_checkpoint(newest)
+    (previous_step, previous), _ = run_folder.checkpoints(out)[-2:]  # save_total_limit=2 keeps two
+    assert run_folder.is_valid_checkpoint(previous) and run_folder.is_valid_checkpoint(newest)
 
     (newest / "trainer_state.json").write_text('{"global_step": ')  # truncated by a crash
     half_written = out / f"checkpoint-{stopped + 1}"  # a save cut short: no .complete marker
     half_written.mkdir()
     (half_written / "adapter_model.safetensors").write_bytes(b"\0" * 8)
-    assert rundir.newest_valid_checkpoint(out) == previous
+    assert run_folder.newest_valid_checkpoint(out) == previous
 
     command = printed_resume_command(stderr)
     assert command[:2] == ["python", str(builtin_dir() / "hh-dpo.py")] and command[-1] == "--resume"
@@ -168,8 +168,8 @@ def test_sigterm_then_resume_skips_a_corrupt_newest_checkpoint(tiny_model, hh_fi
     assert f"resuming from {previous}" in resumed.stdout
     assert f"removed {half_written}" in resumed.stdout
     assert train_steps(out) == list(range(1, final + 1))
-    assert previous_step < stopped and json.loads((out / rundir.RUN_INFO).read_text())["global_step"] == final
-    assert all(rundir.is_valid_checkpoint(path) for _, path in rundir.checkpoints(out))
+    assert previous_step < stopped and json.loads((out / run_folder.RUN_INFO).read_text())["global_step"] == final
+    assert all(run_folder.is_valid_checkpoint(path) for _, path in run_folder.checkpoints(out))
 
 
 @pytest.mark.slow
@@ -177,7 +177,7 @@ def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one(tiny_model, hh_fil
     """Same losses step by step: the resumed run replays the length-grouped batch order (seeded per epoch; 16 steps
     of 12 per epoch cross an epoch boundary), the optimizer, scheduler and RNG states."""
     def losses(folder: Path) -> dict[int, float]:
-        records = [json.loads(line) for line in (folder / rundir.METRICS_FILE).read_text().splitlines()]
+        records = [json.loads(line) for line in (folder / run_folder.METRICS_FILE).read_text().splitlines()]
         return {r["step"]: r["loss"] for r in records if "loss" in r}
 
     settings = ["max_steps=16", "logging_steps=1", "save_steps=1", "eval_steps=0", "group_by_length=true"]
@@ -202,7 +202,7 @@ def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one(tiny_model, hh_fil
 
 # --- NaN --------------------------------------------------------------------------------------------------------
 NAN_RECIPE = '''"""hh-dpo whose LoRA weights turn NaN at the start of step NAN_STEP: a stand-in for a diverging run."""
-from trlrecipes.registry import builtin_dir, load_recipe
+from trlrecipes.run.programs import builtin_dir, load_recipe
 
 _base = load_recipe(builtin_dir() / "hh-dpo.py")
 Config = _base.Config
@@ -239,10 +239,10 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny_model, hh_fil
     assert "Traceback" not in result.output
     last_line = result.stderr.strip().splitlines()[-1]
     assert "the loss became NaN/inf" in last_line and f"the last good checkpoint is {out / 'checkpoint-2'}" in last_line
-    assert [step for step, _ in rundir.checkpoints(out)] == [2]
-    assert rundir.newest_valid_checkpoint(out) == out / "checkpoint-2"
+    assert [step for step, _ in run_folder.checkpoints(out)] == [2]
+    assert run_folder.newest_valid_checkpoint(out) == out / "checkpoint-2"
     assert not (out / "adapter_model.safetensors").exists()  # no adapter with NaN weights
-    assert json.loads((out / rundir.RUN_INFO).read_text())["status"] == "diverged"
+    assert json.loads((out / run_folder.RUN_INFO).read_text())["status"] == "diverged"
 
 
 # --- bad configs, bad data, folder safety: one line, exit 2, nothing heavy, nothing written --------------------
@@ -321,9 +321,9 @@ def make_run_folder(folder: Path, overrides: list[str]) -> None:
     cfg = resolve(load_recipe(builtin_dir() / "hh-dpo.py"), RunOptions(overrides=overrides))
     cfg.output_dir = str(folder)
     folder.mkdir(parents=True)
-    rundir.save_config(folder, to_dict(cfg))
-    (folder / rundir.RUN_INFO).write_text('{"status": "interrupted", "global_step": 2}\n')
-    (folder / rundir.METRICS_FILE).write_text('{"step": 1, "loss": 0.69}\n{"step": 2, "loss": 0.68}\n')
+    run_folder.save_config(folder, to_dict(cfg))
+    (folder / run_folder.RUN_INFO).write_text('{"status": "interrupted", "global_step": 2}\n')
+    (folder / run_folder.METRICS_FILE).write_text('{"step": 1, "loss": 0.69}\n{"step": 2, "loss": 0.68}\n')
     make_checkpoint(folder, 2)
 
 
@@ -334,7 +334,7 @@ def make_checkpoint(folder: Path, step: int, *, complete: bool = True, state: st
     (path / "trainer_state.json").write_text(state if state is not None else json.dumps({"global_step": step}))
     (path / "adapter_model.safetensors").write_bytes(weights)
     if complete:
-        (path / rundir.COMPLETE_MARKER).write_text("ok\n")
+        (path / run_folder.COMPLETE_MARKER).write_text("ok\n")
     return path
 
 
@@ -470,7 +470,7 @@ def test_a_recipe_without_run_train_is_still_recorded(tmp_path):
     result = CliRunner().invoke(app, ["run", str(recipe), f"output_dir={out}"])
     assert result.exit_code == 0, result.output
     assert (out / "weights.txt").read_text() == "trained"
-    assert (out / rundir.CONFIG_FILE).is_file() and (out / rundir.RECIPE_COPY).is_file()
+    assert (out / run_folder.CONFIG_FILE).is_file() and (out / run_folder.RECIPE_COPY).is_file()
     # --overwrite of that run: what the recipe writes is never emptied after the fact
     result = CliRunner().invoke(app, ["run", str(recipe), f"output_dir={out}", "--overwrite"])
     assert result.exit_code == 0 and (out / "weights.txt").is_file()
@@ -484,50 +484,50 @@ def test_newest_valid_checkpoint_skips_incomplete_and_damaged_ones(tmp_path):
     make_checkpoint(tmp_path, 8, state=json.dumps({"global_step": 7}))  # state of another step
     make_checkpoint(tmp_path, 10, weights=b"")  # empty weights
     (tmp_path / "checkpoint-12").write_text("a file, not a folder")
-    assert rundir.newest_valid_checkpoint(tmp_path) == good
-    assert [rundir.is_valid_checkpoint(tmp_path / f"checkpoint-{n}") for n in (2, 4, 6, 8, 10)] == [True] + [False] * 4
-    removed = rundir.remove_checkpoints_after(tmp_path, 2)
+    assert run_folder.newest_valid_checkpoint(tmp_path) == good
+    assert [run_folder.is_valid_checkpoint(tmp_path / f"checkpoint-{n}") for n in (2, 4, 6, 8, 10)] == [True] + [False] * 4
+    removed = run_folder.remove_checkpoints_after(tmp_path, 2)
     assert sorted(p.name for p in removed) == ["checkpoint-10", "checkpoint-4", "checkpoint-6", "checkpoint-8"]
-    assert [step for step, _ in rundir.checkpoints(tmp_path)] == [2]
+    assert [step for step, _ in run_folder.checkpoints(tmp_path)] == [2]
 
 
 def test_folder_rules(tmp_path):
-    run_folder, other = tmp_path / "run", tmp_path / "other"
-    make_checkpoint(run_folder, 2)
+    run_path, other = tmp_path / "run", tmp_path / "other"
+    make_checkpoint(run_path, 2)
     other.mkdir()
     (other / "keep.txt").write_text("x")
     with pytest.raises(UserError, match="pass --resume to continue it or --overwrite"):
-        rundir.check_target(run_folder, overwrite=False, resume=False)
-    rundir.check_target(run_folder, overwrite=False, resume=True)
-    rundir.check_target(run_folder, overwrite=True, resume=False)
+        run_folder.check_target(run_path, overwrite=False, resume=False)
+    run_folder.check_target(run_path, overwrite=False, resume=True)
+    run_folder.check_target(run_path, overwrite=True, resume=False)
     with pytest.raises(UserError, match="holds no trlrecipes run"):
-        rundir.check_target(other, overwrite=True, resume=False)
+        run_folder.check_target(other, overwrite=True, resume=False)
     with pytest.raises(UserError, match="holds no run to continue"):
-        rundir.check_target(tmp_path / "missing", overwrite=False, resume=True)
-    rundir.check_target(tmp_path / "missing", overwrite=False, resume=False)
+        run_folder.check_target(tmp_path / "missing", overwrite=False, resume=True)
+    run_folder.check_target(tmp_path / "missing", overwrite=False, resume=False)
     assert not (tmp_path / "missing").exists()
 
 
 def test_resume_config_check(tmp_path):
     old = {"model": "m", "beta": 0.1, "max_steps": 10, "hub_token": "<redacted>", "trl": {"hub_token": "<redacted>",
                                                                                           "weight_decay": 0.0}}
-    rundir.save_config(tmp_path, old)
-    rundir.check_resume_config(tmp_path, {**old, "max_steps": 50, "output_dir": "elsewhere", "hub_token": "",
+    run_folder.save_config(tmp_path, old)
+    run_folder.check_resume_config(tmp_path, {**old, "max_steps": 50, "output_dir": "elsewhere", "hub_token": "",
                                           "trl": {"weight_decay": 0.0}})
     with pytest.raises(UserError, match=r"beta: 0.1 -> 0.2"):
-        rundir.check_resume_config(tmp_path, {**old, "beta": 0.2})
+        run_folder.check_resume_config(tmp_path, {**old, "beta": 0.2})
     with pytest.raises(UserError, match=r"trl.weight_decay: 0.0 -> 0.1"):
-        rundir.check_resume_config(tmp_path, {**old, "trl": {"weight_decay": 0.1}})
+        run_folder.check_resume_config(tmp_path, {**old, "trl": {"weight_decay": 0.1}})
     # Saved redacted but not a credential: dropping it on resume is a change.
-    rundir.save_config(tmp_path, {**old, "trl": {"pad_token": "<redacted>"}})
+    run_folder.save_config(tmp_path, {**old, "trl": {"pad_token": "<redacted>"}})
     with pytest.raises(UserError, match=r"trl.pad_token"):
-        rundir.check_resume_config(tmp_path, {**old, "trl": {}})
+        run_folder.check_resume_config(tmp_path, {**old, "trl": {}})
 
 
 def test_trim_metrics_drops_redone_steps_and_cut_lines(tmp_path):
     lines = [json.dumps({"step": s, "loss": 0.5}) for s in (1, 2, 3, 4)] + ['{"step": 5, "lo']
-    (tmp_path / rundir.METRICS_FILE).write_text("\n".join(lines) + "\n")
-    assert rundir.trim_metrics(tmp_path, 2) == 3
+    (tmp_path / run_folder.METRICS_FILE).write_text("\n".join(lines) + "\n")
+    assert run_folder.trim_metrics(tmp_path, 2) == 3
     assert train_steps(tmp_path) == [1, 2]
 
 
@@ -544,11 +544,11 @@ def test_secrets_are_redacted_from_saved_command_lines(tmp_path):
 
 
 def test_second_signal_exits_at_once(monkeypatch, capfd):
-    from trlrecipes import runtime
+    from trlrecipes.run import control as run_control
 
     exits = []
-    monkeypatch.setattr(runtime.os, "_exit", exits.append)
-    control = runtime._run_control()
+    monkeypatch.setattr(run_control.os, "_exit", exits.append)
+    control = run_control.run_control()
     control._handle(signal.SIGTERM, None)
     assert control.signum == signal.SIGTERM and exits == []
     control._handle(signal.SIGINT, None)

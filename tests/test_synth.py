@@ -78,7 +78,7 @@ def test_reward_model_pairs_are_best_and_worst(tiny_model, reward_model, tmp_pat
     assert len(rows) == 4 and "written             4" in result.output
     assert [r["prompt"] for r in rows] == [[{"role": "user", "content": p}] for p in PROMPTS[:4]]
 
-    from trlrecipes.synth import Prompt, RewardModel
+    from trlrecipes.tools.synth import Prompt, RewardModel
 
     scorer = RewardModel(str(reward_model))
     for row in rows:
@@ -95,7 +95,7 @@ def test_reward_model_pairs_are_best_and_worst(tiny_model, reward_model, tmp_pat
 def test_reward_model_without_chat_template_scores_a_text_pair(reward_model, tmp_path):
     import shutil
 
-    from trlrecipes.synth import Prompt, RewardModel
+    from trlrecipes.tools.synth import Prompt, RewardModel
 
     folder = tmp_path / "plain-rm"
     shutil.copytree(reward_model, folder)
@@ -144,7 +144,7 @@ def test_callable_reward_resume_and_min_gap(tiny_model, tmp_path, monkeypatch):
 
 
 def test_callable_in_process_and_jsonl_prompts(tiny_model, tmp_path):
-    from trlrecipes.synth import synthesize
+    from trlrecipes.tools.synth import synthesize
 
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text(json.dumps({"prompt": "Tell me a joke."}) + "\n" +
@@ -270,7 +270,7 @@ def test_example_concise_reward_prefers_direct_complete_replies(rewards):
 
 
 def test_example_rewards_load_the_way_the_cli_loads_them(rewards):
-    from trlrecipes.synth import load_callable
+    from trlrecipes.tools.synth import load_callable
 
     for name in ("arithmetic", "concise"):
         fn = load_callable(f"{EXAMPLE_REWARDS}:{name}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def _recipe(name_or_path: str):
-    from trlrecipes.registry import load_recipe, resolve_recipe
+    from trlrecipes.run.programs import load_recipe, resolve_recipe
 
     path = resolve_recipe(name_or_path)
     return path, load_recipe(path)
@@ -19,7 +19,7 @@ def _recipe(name_or_path: str):
 
 def config(recipe: str, *overrides: str, demo: bool = False, config_file: str | None = None):
     """The resolved Config a run would use (defaults < demo < YAML < overrides)."""
-    from trlrecipes.runner import RunOptions, resolve
+    from trlrecipes.run.launch import RunOptions, resolve
 
     _, module = _recipe(recipe)
     return resolve(module, RunOptions(demo=demo, config_file=config_file, overrides=list(overrides)))
@@ -28,7 +28,7 @@ def config(recipe: str, *overrides: str, demo: bool = False, config_file: str | 
 def run(recipe: str, *overrides: str, demo: bool = False, resume: bool = False, overwrite: bool = False,
         config_file: str | None = None):
     """Train a recipe; returns the Run (its folder is `run.dir`). Errors raise UserError / RunStopped."""
-    from trlrecipes.runner import RunOptions, execute
+    from trlrecipes.run.launch import RunOptions, execute
 
     path, module = _recipe(recipe)
     options = RunOptions(resume=resume, overwrite=overwrite, demo=demo, config_file=config_file,
@@ -37,12 +37,12 @@ def run(recipe: str, *overrides: str, demo: bool = False, resume: bool = False, 
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, max_rows: int = 0) -> dict:
-    from trlrecipes.evaluate import evaluate_run
+    from trlrecipes.tools.evaluate import evaluate_run
 
     return evaluate_run(Path(run_dir), data, max_rows=max_rows)
 
 
 def generate(run_dir: str | Path, prompts: list[str], compare: bool = True, max_new_tokens: int = 64) -> list[dict]:
-    from trlrecipes.generate import generate_answers
+    from trlrecipes.tools.generate import generate_answers
 
     return generate_answers(Path(run_dir), prompts, compare=compare, max_new_tokens=max_new_tokens)

@@ -19,7 +19,7 @@ DEBUG_HELP = "Show the full traceback of internal errors."
 
 
 def _exit(action, debug: bool = False) -> None:
-    from trlrecipes.runner import guarded
+    from trlrecipes.run.launch import guarded
 
     code = guarded(action, debug=debug)
     if code:
@@ -29,7 +29,7 @@ def _exit(action, debug: bool = False) -> None:
 @app.command("ls")
 def list_recipes() -> None:
     """List the built-in recipes."""
-    from trlrecipes.registry import list_recipes as recipes
+    from trlrecipes.run.programs import list_recipes as recipes
 
     rows = [(info.name, info.method, info.dataset, info.description) for info in recipes()]
     widths = [max(len(str(row[i])) for row in rows + [("recipe", "method", "dataset", "")]) for i in range(3)]
@@ -47,7 +47,7 @@ def copy_recipe(name: str = typer.Argument(..., help="Built-in recipe name, e.g.
     def action():
         import shutil
 
-        from trlrecipes.registry import builtin_dir, resolve_recipe
+        from trlrecipes.run.programs import builtin_dir, resolve_recipe
 
         source = resolve_recipe(name)
         if source.parent != builtin_dir():
@@ -78,8 +78,8 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe name or p
     """Run a recipe. Settings: recipe defaults < --demo < --config FILE.yaml < key=value."""
 
     def action():
-        from trlrecipes.registry import load_recipe, resolve_recipe
-        from trlrecipes.runner import RunOptions, execute
+        from trlrecipes.run.programs import load_recipe, resolve_recipe
+        from trlrecipes.run.launch import RunOptions, execute
 
         path = resolve_recipe(recipe)
         module = load_recipe(path)
@@ -87,7 +87,7 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe name or p
                              config_file=str(config) if config else None, overrides=list(overrides or []))
         run = execute(module, path, options, entry=f"trlrecipes run {recipe}")
         if run is not None and demo:
-            from trlrecipes.demo import report_demo
+            from trlrecipes.demo.report import report_demo
 
             shortened = any(item.split("=", 1)[0] in ("max_steps", "learning_rate") for item in overrides or [])
             report_demo(run, strict=not shortened)
@@ -100,7 +100,7 @@ def plot(run_dir: Path = typer.Argument(..., help="A run folder with metrics.jso
     """Redraw metrics.png of a run from its metrics.jsonl."""
 
     def action():
-        from trlrecipes.plot import plot_metrics
+        from trlrecipes.monitor.plot import plot_metrics
 
         print(f"wrote {plot_metrics(run_dir / 'metrics.jsonl', run_dir / 'metrics.png')}")
 
@@ -120,7 +120,7 @@ def eval_run(run_dir: Path = typer.Argument(..., help="A finished run folder."),
     def action():
         import json
 
-        from trlrecipes.evaluate import evaluate_run, format_metrics, save_metrics
+        from trlrecipes.tools.evaluate import evaluate_run, format_metrics, save_metrics
 
         result = evaluate_run(run_dir, data, max_rows=max_rows, batch_size=batch_size)
         save_metrics(run_dir, result)
@@ -138,7 +138,7 @@ def generate(run_dir: Path = typer.Argument(..., help="A finished run folder."),
     """Answer prompts with the trained adapter (greedy), optionally next to the reference."""
 
     def action():
-        from trlrecipes.generate import format_answers, generate_answers
+        from trlrecipes.tools.generate import format_answers, generate_answers
 
         print(format_answers(generate_answers(run_dir, prompt, compare=compare, max_new_tokens=max_new_tokens)))
 
@@ -167,7 +167,7 @@ def synth(prompts: Path = typer.Argument(..., help="Prompts: a text file (one pe
     """Synthetic preference pairs by best-of-N sampling: best reply = chosen, worst = rejected (data_format=custom)."""
 
     def action():
-        from trlrecipes.synth import synthesize
+        from trlrecipes.tools.synth import synthesize
 
         summary = synthesize(prompts, output, model=model, reward_model=reward_model, reward_spec=reward,
                              num_samples=num_samples, max_new_tokens=max_new_tokens, temperature=temperature,
@@ -188,7 +188,7 @@ def merge(run_dir: Path = typer.Argument(..., help="A finished run folder (adapt
     """Merge the LoRA adapter into the base model (its original dtype, unquantized) with tokenizer and model card."""
 
     def action():
-        from trlrecipes.merge import merge_run
+        from trlrecipes.tools.merge import merge_run
 
         print(merge_run(run_dir, output, force=force).format())
 
@@ -213,7 +213,7 @@ def plan(recipe: str = typer.Argument(..., help="Built-in recipe name or path to
     """Estimate peak GPU memory of a recipe from the model config alone; propose settings that fit a budget."""
 
     def action():
-        from trlrecipes.plan import plan_recipe
+        from trlrecipes.tools.plan import plan_recipe
 
         print(plan_recipe(recipe, list(overrides or []), budget=gpu_memory,
                           model_config=str(model_config) if model_config else None, device=device,
@@ -242,8 +242,8 @@ def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a 
         from trlrecipes.data import explanations, get_format, load_pairs
         from trlrecipes.data.common import LOCAL_SUFFIXES
         from trlrecipes.data.inspect import format_report, inspect_pairs
-        from trlrecipes.registry import load_recipe, resolve_recipe
-        from trlrecipes.runner import RunOptions, resolve
+        from trlrecipes.run.programs import load_recipe, resolve_recipe
+        from trlrecipes.run.launch import RunOptions, resolve
 
         settings = list(overrides or [])
         recipe_name = recipe

@@ -16,9 +16,9 @@ def demo_learned(result: dict) -> bool:
 def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
     """Evaluate and show before/after answers. `strict` (the full demo budget): exit 1 unless it learned; with
     a shortened budget (e.g. max_steps overridden) only warn."""
-    from trlrecipes.demo_data import DEMO_PROMPTS
-    from trlrecipes.evaluate import evaluate_run, format_metrics, load_policy, load_run_config, save_metrics
-    from trlrecipes.generate import format_answers, generate_answers
+    from trlrecipes.demo import DEMO_PROMPTS
+    from trlrecipes.tools.evaluate import evaluate_run, format_metrics, load_policy, load_run_config, save_metrics
+    from trlrecipes.tools.generate import format_answers, generate_answers
 
     loaded = load_policy(run.dir, load_run_config(run.dir))
     result = evaluate_run(run.dir, model_and_tokenizer=loaded)

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from trlrecipes import rundir
+from trlrecipes.run import folder as run_folder
+from trlrecipes._compat import narrow_head_chunks_on_cpu
 from trlrecipes.errors import RunStopped, UserError
+from trlrecipes.run.control import EXIT_CODES, run_control
 from trlrecipes.hardware import is_main_process
 
-_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def _say(message: str) -> None:
@@ -118,17 +119,17 @@ class Run:
 
         `zero_margin_loss` is the loss at zero reward margin, which the "no learning" verdict compares against:
         ln 2 for DPO's sigmoid loss (the default), (1/(2*beta))**2 for IPO, None where there is no such value."""
-        from trlrecipes.callbacks import LN2, TrainingHealthCallback
+        from trlrecipes.monitor.health import LN2, TrainingHealthCallback
 
         self._health = TrainingHealthCallback(self.dir, verdicts=verdicts,
                                               zero_margin_loss=LN2 if zero_margin_loss is None else zero_margin_loss)
-        self._stopper = _run_control()
+        self._stopper = run_control()
         return [self._health, self._stopper]
 
     def trl_settings(self, precision, *, logging_steps: int, save_steps: int, eval_steps: int, has_eval: bool,
                      report_to: str = "none", save_total_limit: int = 2) -> dict:
         """TrainingArguments every recipe sets the same way: folder, precision, logging, checkpoints, evaluation."""
-        from trlrecipes.preflight import check_save_interval
+        from trlrecipes.run.preflight import check_save_interval
 
         check_save_interval(save_steps, logging_steps)  # also for copied recipes whose fields preflight can't see
         # eval_steps=0: no evaluation during training (transformers would otherwise also evaluate after the last step)
@@ -159,7 +160,7 @@ class Run:
     def train(self, trainer, *, group_by_length: bool = True) -> None:
         """Train (resuming when asked), then save the adapter and tokenizer into the run folder.
 
-        `group_by_length`: micro-batches of pairs of similar length, the groups in random order (trlrecipes.batching)
+        `group_by_length`: micro-batches of pairs of similar length, the groups in random order (trlrecipes.data.batching)
         instead of the Trainer's random batches: far less padding for the same randomness between steps.
 
         Ctrl-C / SIGTERM: stop after the current step, checkpoint, save, print the resume command, exit 130/143.
@@ -181,7 +182,7 @@ class Run:
             _check_trainable_rows(trainer, self.data_summaries)
             if group_by_length:
                 _group_by_length(trainer)
-            _narrow_head_chunks_on_cpu(trainer)
+            narrow_head_chunks_on_cpu(trainer)
             try:
                 trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
             except BaseException:
@@ -194,7 +195,7 @@ class Run:
     def _finish(self, trainer) -> None:
         step = trainer.state.global_step
         if self._health is not None and getattr(self._health, "stopped_on_non_finite", False):
-            good = rundir.newest_valid_checkpoint(self.dir)
+            good = run_folder.newest_valid_checkpoint(self.dir)
             kept = f"the last good checkpoint is {good}" if good else "no checkpoint was saved before it"
             self._set_status("diverged", step)
             raise RunStopped(f"training stopped at step {step}: the loss became NaN/inf; {kept}. Lower learning_rate "
@@ -206,14 +207,14 @@ class Run:
             self._set_status("interrupted", step)
             name = signal.Signals(signum).name
             raise RunStopped(f"{name}: stopped after step {step}; checkpoint, adapter and metrics are saved in "
-                             f"{self.dir}.\nresume with: {self.resume_command}", exit_code=_EXIT_CODES[signum])
+                             f"{self.dir}.\nresume with: {self.resume_command}", exit_code=EXIT_CODES[signum])
         self._set_status("completed", step)
         _say(f"adapter and tokenizer saved in {self.dir}")
 
     def _set_status(self, status: str, step: int) -> None:
         if not is_main_process() or not self.started:
             return
-        path = self.dir / rundir.RUN_INFO
+        path = self.dir / run_folder.RUN_INFO
         try:
             info = json.loads(path.read_text()) if path.is_file() else {}
         except ValueError:
@@ -222,22 +223,8 @@ class Run:
         path.write_text(json.dumps(info, indent=2) + "\n")
 
 
-# TRL's fused log-prob head folds [tokens x 32768-column] vocabulary tiles with torch ops that hold several such
-# temporaries at once; on CPU, 4096-column tiles cut hh-dpo's peak RSS from 0.58x to 0.39x of the textbook setup
-# with the same log-probs and no slower steps (benchmarks/RESULTS.md, memory rows). GPUs take TRL's own path.
-CPU_LOGPROB_CHUNK = 4096
-
-
-def _narrow_head_chunks_on_cpu(trainer) -> None:
-    import trl.trainer.utils as trl_utils
-
-    current = getattr(trl_utils, "_CHUNKED_LOGPROB_CHUNK_SIZE", None)
-    if trainer.args.device.type == "cpu" and isinstance(current, int) and current > CPU_LOGPROB_CHUNK:
-        trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE = CPU_LOGPROB_CHUNK
-
-
 def _group_by_length(trainer) -> None:
-    from trlrecipes.batching import use_length_groups
+    from trlrecipes.data.batching import use_length_groups
 
     if not use_length_groups(trainer):
         _say("group_by_length: the training data has no tokenized columns this knows; batches are drawn at random")
@@ -263,66 +250,6 @@ def _check_trainable_rows(trainer, summaries: dict) -> None:
     if kept < converted:
         _say(f"[train] TRL dropped {converted - kept} of {converted} pairs whose prompt alone fills max_length="
              f"{trainer.args.max_length} (see `trlrecipes data inspect`)")
-
-
-def _run_control():
-    """Build the callback lazily so importing this module does not import transformers."""
-    from transformers import TrainerCallback
-
-    class RunControl(TrainerCallback):
-        """First SIGINT/SIGTERM: finish the step, save a checkpoint, stop; a second one exits at once.
-        Also marks each checkpoint complete once transformers has finished writing it."""
-
-        def __init__(self):
-            self.signum: int | None = None
-            self._previous: dict = {}
-
-        def install(self) -> None:
-            for signum in _EXIT_CODES:
-                try:
-                    self._previous[signum] = signal.signal(signum, self._handle)
-                except ValueError:  # not the main thread (e.g. some notebook runners): no graceful stop there
-                    pass
-
-        def uninstall(self) -> None:
-            for signum, handler in self._previous.items():
-                signal.signal(signum, handler)
-            self._previous.clear()
-
-        def _handle(self, signum, frame) -> None:
-            # os.write, not print: the signal may arrive while the main thread is inside a print to the same
-            # stream, and a buffered write from the handler would then raise "reentrant call".
-            name = signal.Signals(signum).name
-            if self.signum is not None:
-                _write_stderr(f"\n{name} received again: exiting now; the newest checkpoint with a "
-                              f"{rundir.COMPLETE_MARKER} marker is still the one to resume from\n")
-                os._exit(_EXIT_CODES[signum])
-            self.signum = signum
-            if is_main_process():
-                _write_stderr(f"\n{name} received: stopping after this step and saving a checkpoint "
-                              f"(press Ctrl-C again to quit at once)\n")
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if self.signum is not None:
-                control.should_log = True  # the steps since the last log are written to metrics.jsonl too
-                control.should_save = True
-                control.should_training_stop = True
-            return control
-
-        def on_save(self, args, state, control, **kwargs):
-            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if state.is_world_process_zero and checkpoint.is_dir():
-                (checkpoint / rundir.COMPLETE_MARKER).write_text("ok\n")
-            return control
-
-    return RunControl()
-
-
-def _write_stderr(text: str) -> None:
-    try:
-        os.write(2, text.encode("utf-8", "replace"))
-    except OSError:
-        pass
 
 
 def trl_args(config_cls, settings: dict):

@@ -16,7 +16,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from trlrecipes.config import is_secret
+from trlrecipes.options import is_secret
 from trlrecipes.errors import UserError
 
 CONFIG_FILE = "config.yaml"
@@ -124,7 +124,7 @@ def remove_checkpoints_after(folder: Path, step: int) -> list[Path]:
 def _comparable(cfg: dict) -> dict:
     """Flatten `trl: {...}` into `trl.<key>` entries and drop the keys allowed to change and credentials (which are
     saved redacted, and never change what is trained)."""
-    from trlrecipes.config import TRL_PREFIX
+    from trlrecipes.run.config import TRL_PREFIX
 
     flat = {}
     for key, value in cfg.items():

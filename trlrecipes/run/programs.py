@@ -19,10 +19,10 @@ from trlrecipes.errors import UserError
 
 
 def builtin_dir() -> Path:
-    packaged = Path(__file__).parent / "_recipes"
+    packaged = Path(__file__).resolve().parents[1] / "_recipes"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "recipes"
+    return Path(__file__).resolve().parents[2] / "recipes"
 
 
 def builtin_names() -> list[str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from trlrecipes.errors import UserError
-from trlrecipes.plot import log_kind, plot_metrics, read_metrics
+from trlrecipes.monitor.plot import log_kind, plot_metrics, read_metrics
 
 LOSS, ACC, MARGIN = "loss", "rewards/accuracies", "rewards/margins"
 CHOSEN, REJECTED, LOGPS_CHOSEN = "rewards/chosen", "rewards/rejected", "logps/chosen"

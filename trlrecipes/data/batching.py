@@ -94,6 +94,8 @@ def use_length_groups(trainer) -> bool:
     args = trainer.args
     group = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
     seed = args.data_seed if args.data_seed is not None else args.seed
+    from trlrecipes._compat import set_train_sampler
+
     sampler = make_sampler(lengths, group, seed)
-    trainer._get_train_sampler = lambda train_dataset=None: sampler
+    set_train_sampler(trainer, sampler)
     return True

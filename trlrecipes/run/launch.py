@@ -17,11 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 
-from trlrecipes import rundir
-from trlrecipes.config import is_secret, resolve_config, to_dict
+from trlrecipes.run import folder as run_folder
+from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import is_main_process
-from trlrecipes.preflight import preflight
+from trlrecipes.run.preflight import preflight
 
 # Flags that control the run rather than the training; also accepted as key=value by a recipe run directly.
 RUN_FLAGS = ("resume", "overwrite", "demo", "dry_run")
@@ -39,7 +39,7 @@ class RunOptions:
 
 def demo_layer(module: ModuleType) -> dict:
     """CPU-sized settings on the embedded model and data; a recipe's own DEMO dict refines them."""
-    from trlrecipes.demo_data import DEMO_TEST, DEMO_TRAIN
+    from trlrecipes.demo import DEMO_TEST, DEMO_TRAIN
     from trlrecipes.models import DEMO_MODEL
 
     layer = {
@@ -75,7 +75,7 @@ def output_dir_for(cfg, recipe_name: str, options: RunOptions) -> Path:
     if getattr(cfg, "output_dir", ""):
         return Path(cfg.output_dir).expanduser()
     if options.resume:
-        newest = rundir.newest_run_dir(recipe_name)
+        newest = run_folder.newest_run_dir(recipe_name)
         if newest is None:
             raise UserError(f"--resume: no earlier run of {recipe_name} under runs/; pass output_dir=... of the run")
         return newest
@@ -83,7 +83,7 @@ def output_dir_for(cfg, recipe_name: str, options: RunOptions) -> Path:
         # Each process would name its own runs/<recipe>-<time> folder; one a second late would split the run.
         raise UserError(f"{os.environ['WORLD_SIZE']} processes are training together: set output_dir=... so that they "
                         f"share one run folder")
-    return rundir.default_output_dir(recipe_name)
+    return run_folder.default_output_dir(recipe_name)
 
 
 def redact_args(items: list[str]) -> list[str]:
@@ -118,36 +118,36 @@ def start(module: ModuleType, recipe_path: Path, cfg, options: RunOptions, entry
     runs in `run.begin()`, right before training, so that a failure while the recipe loads data or the model
     leaves an existing folder as it was.
     """
-    from trlrecipes.runtime import Run
+    from trlrecipes.run.session import Run
 
     folder = output_dir_for(cfg, recipe_path.stem, options)
     cfg.output_dir = str(folder)
     cfg_dict = to_dict(cfg)
     resume_from = None
-    rundir.check_target(folder, overwrite=options.overwrite, resume=options.resume)
+    run_folder.check_target(folder, overwrite=options.overwrite, resume=options.resume)
     if options.resume:
-        rundir.check_resume_config(folder, cfg_dict)
-        resume_from = rundir.newest_valid_checkpoint(folder)
+        run_folder.check_resume_config(folder, cfg_dict)
+        resume_from = run_folder.newest_valid_checkpoint(folder)
     info = run_info(recipe_path, options)
 
     def setup(before_training: bool = True) -> None:
         if not is_main_process():
             return
         if before_training:
-            rundir.prepare(folder, overwrite=options.overwrite, resume=options.resume)
+            run_folder.prepare(folder, overwrite=options.overwrite, resume=options.resume)
         else:  # a recipe that trained without run.train(): only record the run, never empty what it wrote
             folder.mkdir(parents=True, exist_ok=True)
         if options.resume and before_training:
             step = int(resume_from.name.split("-")[1]) if resume_from else 0
-            for path in rundir.remove_checkpoints_after(folder, step):
+            for path in run_folder.remove_checkpoints_after(folder, step):
                 print(f"--resume: removed {path}: incomplete or damaged, so it cannot be resumed from")
-            rundir.trim_metrics(folder, step)
+            run_folder.trim_metrics(folder, step)
             if resume_from is None:
                 print(f"--resume: no complete checkpoint in {folder}; training starts from step 0 in that folder")
             info.update(first_started=_first_started(folder), resumed_from=str(resume_from) if resume_from else None)
-        rundir.save_config(folder, cfg_dict)
-        shutil.copyfile(recipe_path, folder / rundir.RECIPE_COPY)
-        (folder / rundir.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        run_folder.save_config(folder, cfg_dict)
+        shutil.copyfile(recipe_path, folder / run_folder.RECIPE_COPY)
+        (folder / run_folder.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
 
     command = resume_command(entry, options, folder)
     return Run(dir=folder, recipe_path=recipe_path, resume_command=command, resume_from=resume_from, setup=setup)
@@ -156,7 +156,7 @@ def start(module: ModuleType, recipe_path: Path, cfg, options: RunOptions, entry
 def _first_started(folder: Path) -> str | None:
     """When the run a resume continues was first started (kept across resumes in run.json)."""
     try:
-        previous = json.loads((folder / rundir.RUN_INFO).read_text())
+        previous = json.loads((folder / run_folder.RUN_INFO).read_text())
     except (OSError, ValueError):
         return None
     return previous.get("first_started") or previous.get("started") if isinstance(previous, dict) else None
@@ -208,7 +208,7 @@ def _remove_if_empty(folder: Path) -> None:
 
 def split_run_flags(argv: list[str]) -> tuple[RunOptions, list[str]]:
     """For a recipe run directly: pull resume=/overwrite=/demo=/dry_run=/config= out of key=value arguments."""
-    from trlrecipes.config import coerce
+    from trlrecipes.options import coerce
 
     options, rest = RunOptions(), []
     for item in argv:

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trlrecipes import rundir
+from trlrecipes.run import folder as run_folder
 from trlrecipes.errors import UserError
 
 CHECK_PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
@@ -74,7 +74,7 @@ def _check_output(output: Path, run_dir: Path, force: bool) -> None:
     if force and (out == Path.cwd().resolve() or out in Path.cwd().resolve().parents or out == Path.home().resolve()):
         raise UserError(f"--output {output} is the current or home folder; --force would replace it: choose a "
                         f"dedicated folder")
-    if rundir.is_nonempty(out) and not force:
+    if run_folder.is_nonempty(out) and not force:
         raise UserError(f"--output {output} is not empty; pass --force to replace it or choose another folder")
 
 
@@ -101,14 +101,14 @@ def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, c
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from trlrecipes.evaluate import load_run_config
+    from trlrecipes.tools.evaluate import load_run_config
     from trlrecipes.models import resolve_model
 
     run_dir, output = Path(run_dir), Path(output).expanduser()
     cfg = load_run_config(run_dir)
     _check_output(output, run_dir, force)
     if not cfg.get("model"):
-        raise UserError(f"{run_dir / rundir.CONFIG_FILE}: has no 'model' key, so the base model is unknown")
+        raise UserError(f"{run_dir / run_folder.CONFIG_FILE}: has no 'model' key, so the base model is unknown")
     base_name, trust = cfg["model"], bool(cfg.get("trust_remote_code", False))
     base_path = resolve_model(base_name)
     try:
@@ -183,7 +183,7 @@ def _read_json(path: Path):
 
 def recipe_description(run_dir: Path) -> str:
     """First paragraph of the docstring of the recipe copy saved with the run (read, not executed)."""
-    path = run_dir / rundir.RECIPE_COPY
+    path = run_dir / run_folder.RECIPE_COPY
     try:
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     except (OSError, SyntaxError):
@@ -203,7 +203,7 @@ def data_summary_hash(run_dir: Path) -> str | None:
 def final_metrics(run_dir: Path) -> tuple[dict, dict]:
     """The last training log and the last evaluation log of metrics.jsonl (keys of interest only)."""
     train, evaluation = {}, {}
-    path = run_dir / rundir.METRICS_FILE
+    path = run_dir / run_folder.METRICS_FILE
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
@@ -226,7 +226,7 @@ def _fmt(value) -> str:
 def model_card(run_dir: Path, cfg: dict, *, dtype: str, from_4bit: bool, max_logit_diff: float | None) -> str:
     import trlrecipes
 
-    info = _read_json(run_dir / rundir.RUN_INFO) or {}
+    info = _read_json(run_dir / run_folder.RUN_INFO) or {}
     summary = _read_json(run_dir / "summary.json") or {}
     versions = info.get("versions") or {}
     recipe = info.get("recipe") or "unknown"
@@ -294,7 +294,7 @@ def model_card(run_dir: Path, cfg: dict, *, dtype: str, from_4bit: bool, max_log
 
 
 def _method(run_dir: Path) -> str:
-    from trlrecipes.evaluate import run_method
+    from trlrecipes.tools.evaluate import run_method
 
     try:
         return run_method(run_dir)

@@ -30,7 +30,7 @@ r LoRA rank, P parameters.
   transient        the largest of the moments that do not overlap, each on top of the saved activations:
                    LM head forward (policy, then the reference): a min(T,4096) x min(V,32768) tile in c on GPU
                    (Triton folds it in place), about 5 fp32 tiles on CPU (TRL's torch fallback), where `run`
-                   narrows the tile to min(V,4096) columns (runtime.CPU_LOGPROB_CHUNK);
+                   narrows the tile to min(V,4096) columns (_compat.CPU_LOGPROB_CHUNK);
                    LM head backward: the tile + the fp32 gradient of the hidden states (T*h*4) on GPU (torch >= 2.8
                    accumulates into fp32 without upcast copies), about 8 fp32 tiles + T*h*4 on CPU (full logits:
                    the logits' fp32 gradient T*V*4);
@@ -54,6 +54,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trlrecipes._compat import trl_has_fused_head
 from trlrecipes.errors import UserError
 
 GIB = 1024 ** 3
@@ -266,7 +267,7 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
         raise UserError(f"precision={precision} on CPU: plan --device cpu assumes fp32 (what the recipes use there)")
     method = str(getattr(module, "METHOD", "DPO")).upper() if module else "DPO"
     trl_config = str(getattr(module, "TRL_CONFIG", "") or "") if module else ""
-    full_logits = any(trl_config.endswith(name) for name in FULL_LOGITS_TRAINERS) or not _trl_has_fused_head()
+    full_logits = any(trl_config.endswith(name) for name in FULL_LOGITS_TRAINERS) or not trl_has_fused_head()
     # TRL's DPO/KTO/ORPO configs default to disable_dropout=True, which sets p=0 on every nn.Dropout of the model,
     # the LoRA dropout layers included: then lora_dropout changes nothing, in training or in memory.
     disabled = bool((getattr(cfg, "trl", None) or {}).get("disable_dropout", True)) if trl_config else False
@@ -281,20 +282,6 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
                     seqs_per_example=1 if method == "KTO" else 2, full_logits=full_logits,
                     reference_pass=method not in ("ORPO", "SIMPO", "CPO"),
                     dropout_disabled=disabled and bool(getattr(cfg, "lora_dropout", 0.0)))
-
-
-def _trl_has_fused_head() -> bool:
-    """Whether the installed TRL has the fused LM head, read from its source (importing TRL takes seconds)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("trl")
-    if spec is None or not spec.submodule_search_locations:
-        return False
-    source = Path(next(iter(spec.submodule_search_locations))) / "trainer" / "utils.py"
-    try:
-        return "def add_fused_lm_head" in source.read_text(encoding="utf-8")
-    except OSError:
-        return False
 
 
 # --- the estimate -------------------------------------------------------------------------------------------------
@@ -312,7 +299,7 @@ def layer_activation_bytes(shape: ModelShape, s: Settings, device: str = "gpu") 
 
 
 def head_tile_elements(tokens: int, shape: ModelShape, device: str = "gpu") -> int:
-    from trlrecipes.runtime import CPU_LOGPROB_CHUNK  # `run` narrows the vocabulary tiles on CPU
+    from trlrecipes._compat import CPU_LOGPROB_CHUNK  # `run` narrows the vocabulary tiles on CPU
 
     return min(tokens, TILE_TOKENS) * min(shape.vocab, TILE_VOCAB if device == "gpu" else CPU_LOGPROB_CHUNK)
 
@@ -544,8 +531,8 @@ class Plan:
 def plan_recipe(recipe: str, overrides: list[str] | None = None, *, budget: str | float | None = None,
                 model_config: str | None = None, device: str = "gpu", config_file: str | None = None,
                 demo: bool = False, processes: int = 1, shard: str = "none") -> Plan:
-    from trlrecipes.registry import load_recipe, resolve_recipe
-    from trlrecipes.runner import RunOptions, resolve
+    from trlrecipes.run.programs import load_recipe, resolve_recipe
+    from trlrecipes.run.launch import RunOptions, resolve
 
     if device not in ("gpu", "cpu"):
         raise UserError(f"--device {device!r}: use gpu or cpu")

@@ -10,103 +10,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import types
 import typing
 from pathlib import Path
 from typing import Any
 
 from trlrecipes.errors import UserError
+from trlrecipes.options import coerce, is_secret, suggest
 
 TRL_PREFIX = "trl."
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-_NONE = {"none", "null", "~"}
-# Credentials among config keys: redacted when saved, left out of printed commands, free to differ on resume.
-# A tokenizer's pad_token and the like are real settings, not credentials.
-_CREDENTIAL_WORDS = ("secret", "password", "passwd", "api_key", "apikey")
-_TOKENIZER_TOKENS = {"pad_token", "eos_token", "bos_token", "unk_token", "sep_token", "cls_token", "mask_token"}
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def coerce(value: Any, tp: Any, key: str) -> Any:
-    """Convert `value` (a CLI string or a YAML value) to the declared type `tp`, or raise UserError."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
-            if type(None) in options:
-                return None
-        errors = []
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return coerce(value, option, key)
-            except UserError as err:
-                errors.append(str(err))
-        raise UserError(f"bad value for {key!r}: {value!r} is not {' or '.join(_type_name(o) for o in options)}")
-    if tp is Any or tp is object:
-        return value
-    if origin is typing.Literal:
-        allowed = typing.get_args(tp)
-        if value in allowed:
-            return value
-        raise UserError(f"bad value for {key!r}: {value!r}; choose one of {', '.join(map(repr, allowed))}")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise UserError(f"bad value for {key!r}: {value!r} is not a boolean (use true or false)")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip().replace("_", ""))
-            except ValueError:
-                pass
-        raise UserError(f"bad value for {key!r}: {value!r} is not an integer")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise UserError(f"bad value for {key!r}: {value!r} is not a number")
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise UserError(f"bad value for {key!r}: {value!r} is not a string")
-    if origin in (list, tuple) or tp in (list, tuple):
-        item_types = typing.get_args(tp) or (Any,)
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()] if value.strip() else []
-        if not isinstance(value, (list, tuple)):
-            raise UserError(f"bad value for {key!r}: {value!r} is not a list (use a,b,c)")
-        items = [coerce(item, item_types[0], key) for item in value]
-        return tuple(items) if (origin or tp) is tuple else items
-    if origin is dict or tp is dict:
-        if isinstance(value, dict):
-            return value
-        if isinstance(value, str):
-            import yaml
-
-            parsed = yaml.safe_load(value)
-            if isinstance(parsed, dict):
-                return parsed
-        raise UserError(f"bad value for {key!r}: {value!r} is not a mapping (use {{a: 1}})")
-    raise UserError(f"bad value for {key!r}: cannot convert {value!r} to {_type_name(tp)}")
-
-
-def _suggest(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def trl_config_class(spec: str | None):
     """Import the TRL config class a recipe names, e.g. 'trl:DPOConfig' or 'trl.experimental.orpo:ORPOConfig'."""
     if not spec:
@@ -150,7 +61,7 @@ class Resolver:
             self.trl_values[name] = coerce(value, hints[name], key)
             return
         if key not in self.hints or key == "trl":
-            hint = _suggest(key, self.fields)
+            hint = suggest(key, self.fields)
             if not hint and self.trl_config and key in self.trl_hints():
                 hint = f"; it is a TRL setting this recipe does not mirror: use 'trl.{key}={value}'"
             raise UserError(f"unknown key {key!r}{hint}{where}")
@@ -232,13 +143,6 @@ def check_values(cfg) -> None:
     if getattr(cfg, "learning_rate", None) is not None and cfg.learning_rate >= 1:
         raise UserError(f"learning_rate={cfg.learning_rate} is far too high for preference training "
                         f"(typical: 5e-7 to 1e-4, e.g. learning_rate=5e-6)")
-
-
-def is_secret(key: str) -> bool:
-    name = key.lower().lstrip("-").rsplit(".", 1)[-1]
-    if any(word in name for word in _CREDENTIAL_WORDS):
-        return True
-    return (name == "token" or name.endswith("_token")) and name not in _TOKENIZER_TOKENS
 
 
 def to_dict(cfg) -> dict[str, Any]:

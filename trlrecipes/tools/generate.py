@@ -10,7 +10,7 @@ def generate_answers(run_dir: Path, prompts: list[str], *, compare: bool = False
     """Greedy answers (deterministic, so before/after differences come from training, not sampling)."""
     import torch
 
-    from trlrecipes.evaluate import load_policy, load_run_config
+    from trlrecipes.tools.evaluate import load_policy, load_run_config
 
     model, tokenizer = model_and_tokenizer or load_policy(Path(run_dir), load_run_config(Path(run_dir)))
     device = next(model.parameters()).device

@@ -1,7 +1,7 @@
 """Regenerate the demo preference set (train.jsonl, test.jsonl) from content.py. Deterministic: same seed, same bytes.
 
-    python -m trlrecipes.demo_data.build_demo_data          # rewrite both files
-    python -m trlrecipes.demo_data.build_demo_data --stats  # and print the statistics quoted in README.md
+    python -m trlrecipes.demo.build_demo_data          # rewrite both files
+    python -m trlrecipes.demo.build_demo_data --stats  # and print the statistics quoted in README.md
 
 Every question yields two pairs with the same chosen answer: one against its confidently wrong answer (for most
 questions) and one against a rude, evasive or off-topic reply. For each pair a coin decides whether the chosen or
@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from trlrecipes.demo_data import content
+from trlrecipes.demo import content
 
 SEED = 2
 HERE = Path(__file__).parent

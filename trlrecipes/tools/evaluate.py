@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from trlrecipes import rundir
+from trlrecipes.run import folder as run_folder
 from trlrecipes.errors import UserError
 
 
@@ -38,9 +38,9 @@ class PairScores:
 def load_run_config(run_dir: Path) -> dict:
     import yaml
 
-    path = Path(run_dir) / rundir.CONFIG_FILE
+    path = Path(run_dir) / run_folder.CONFIG_FILE
     if not path.is_file():
-        raise UserError(f"{run_dir}: not a trlrecipes run folder (no {rundir.CONFIG_FILE})")
+        raise UserError(f"{run_dir}: not a trlrecipes run folder (no {run_folder.CONFIG_FILE})")
     if not (Path(run_dir) / "adapter_config.json").is_file():
         raise UserError(f"{run_dir}: holds no trained adapter yet (adapter_config.json missing); finish or resume "
                         f"the run first")
@@ -51,7 +51,7 @@ def run_method(run_dir: Path) -> str:
     """DPO/IPO/ORPO/KTO, read from the recipe copy saved with the run (without executing it)."""
     import ast
 
-    source = (Path(run_dir) / rundir.RECIPE_COPY).read_text(encoding="utf-8")
+    source = (Path(run_dir) / run_folder.RECIPE_COPY).read_text(encoding="utf-8")
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "METHOD" for t in node.targets):
             return ast.literal_eval(node.value)

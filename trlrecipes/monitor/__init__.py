@@ -1,0 +1,1 @@
+"""Watching training: the health callback (metrics.jsonl, live line, verdicts) and the metrics plot."""
