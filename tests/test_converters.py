@@ -204,7 +204,7 @@ def test_pku_keep_both_unsafe_and_helpful_axis():
 # custom
 
 def test_custom_csv_with_column_mapping():
-    options = {"prompt": "question", "chosen": "good", "rejected": "bad", "system": "sys"}
+    options = {"prompt_column": "question", "chosen_column": "good", "rejected_column": "bad", "system_column": "sys"}
     dataset, summary = load_pairs("custom", str(FIXTURES / "custom_columns.csv"), options=options)
     assert dataset.to_list() == [
         pair([sys_("You are a translator."), user("Translate 'cat' to French.")], "chat", "chien"),
@@ -215,6 +215,8 @@ def test_custom_csv_with_column_mapping():
         load_pairs("custom", str(FIXTURES / "custom_columns.csv"))
     with pytest.raises(UserError, match="unknown option"):
         load_pairs("custom", str(FIXTURES / "custom_columns.csv"), options={"question": "prompt"})
+    with pytest.raises(UserError, match="did you mean 'prompt_column'"):  # one spelling: the recipe's
+        load_pairs("custom", str(FIXTURES / "custom_columns.csv"), options={"prompt": "question"})
 
 
 def test_custom_parquet_with_message_lists():
@@ -230,12 +232,12 @@ def test_custom_parquet_with_message_lists():
 
 def test_custom_prompt_inside_messages_and_system():
     fmt = get_format("custom")
-    assert fmt.required_fields({"prompt": None, "system": "sys"}) == ("chosen", "rejected", "sys")
+    assert fmt.required_fields({"prompt_column": "", "system_column": "sys"}) == ("chosen", "rejected", "sys")
     convo = [sys_("Be brief."), user("Hi"), bot("Hello")]
     row = {"chosen": convo, "rejected": [*convo[:2], bot("Go away")], "sys": "Be brief."}
-    assert fmt.convert_row(row, prompt=None, system="sys") == pair([sys_("Be brief."), user("Hi")], "Hello", "Go away")
+    assert fmt.convert_row(row, prompt_column="", system_column="sys") == pair([sys_("Be brief."), user("Hi")], "Hello", "Go away")
     with pytest.raises(Skip, match="conflicting_system"):
-        fmt.convert_row({**row, "sys": "Be verbose."}, prompt=None, system="sys")
+        fmt.convert_row({**row, "sys": "Be verbose."}, prompt_column="", system_column="sys")
     with pytest.raises(Skip, match="prompt_mismatch"):  # the prompt column holds only the user text
         fmt.convert_row({**row, "prompt": "Hi"})
 
@@ -268,3 +270,25 @@ def test_kto_weights_keep_the_paper_ratio(n_d, n_u):
 def test_kto_weights_need_both_classes():
     with pytest.raises(UserError):
         kto_weights({"desirable": 4, "undesirable": 0})
+
+
+def test_converter_options_are_typed_and_match_convert_row():
+    """Options given as text (command line, YAML) are coerced by the declared type, never kept as strings; every
+    declared option is a keyword of convert_row with the same default."""
+    from inspect import signature
+
+    from trlrecipes.data import FORMATS, check_options, format_options
+
+    for name in FORMATS:
+        fmt = get_format(name)
+        params = {key: p.default for key, p in signature(fmt.convert_row).parameters.items() if key != "row"}
+        assert params == {key: option.default for key, option in format_options(fmt).items()}, name
+    assert check_options("ultrafeedback", {"keep_ties": "false"}) == {"keep_ties": False}
+    assert check_options("shp", {"min_score_ratio": "2.5"}) == {"min_score_ratio": 2.5}
+    assert check_options("pku-saferlhf", {"skip_both_unsafe": "false"})["skip_both_unsafe"] is False
+    with pytest.raises(UserError, match="choose one of 'safe', 'helpful'"):
+        check_options("pku-saferlhf", {"axis": "harmless"})
+    with pytest.raises(UserError, match="not a boolean"):
+        check_options("ultrafeedback", {"keep_ties": "maybe"})
+    with pytest.raises(UserError, match="takes no options"):
+        check_options("hh-rlhf", {"keep_ties": "true"})

@@ -6,7 +6,12 @@ Every format module defines:
   SKIP_REASONS    {reason: one-line explanation} for every reason its `convert_row` can raise `Skip` with
   convert_row(row, **options) -> {"prompt": [...], "chosen": [...], "rejected": [...]}  (pure; raises Skip)
 and optionally:
-  DEFAULT_SPLIT   the Hub split used when none is given (else "train"); EVAL_SPLIT, the Hub's held-out split
+  OPTIONS         {name: common.Option(type, default, help, choices)}: the keyword options of convert_row; values
+                  given as text (command line, YAML) are coerced by the declared type
+  DEFAULT_SPLIT   the Hub split used when none is given (else "train"); EVAL_SPLIT, the Hub's held-out split (None:
+                  there is none, so a share of the training pairs is held out)
+  SAMPLE_CAPS     True when the rows are grouped (by topic, model...), so a row cap takes a seeded random sample
+  NOTICE          a line printed whenever the dataset is loaded (e.g. a non-commercial licence)
   NOTE_REASONS    {flag: explanation} for informative flags counted in the summary (see common.NOTES_KEY)
   required_fields(options) -> fields, when the required fields depend on the options (column mappings)
   features()      the output schema, when rows carry extra columns
@@ -15,7 +20,6 @@ and optionally:
 from __future__ import annotations
 
 import importlib
-from inspect import signature
 from types import ModuleType
 
 from trlrecipes.errors import UserError
@@ -34,6 +38,34 @@ def get_format(name: str) -> ModuleType:
     if name not in FORMATS:
         raise UserError(f"unknown data format {name!r}; known formats: {', '.join(sorted(FORMATS))}")
     return importlib.import_module(FORMATS[name])
+
+
+def format_options(fmt: ModuleType) -> dict:
+    """The declared options of a format module ({name: Option}); empty when it takes none."""
+    return dict(getattr(fmt, "OPTIONS", {}))
+
+
+def check_options(format_name: str, options: dict | None, *, where: str = "") -> dict:
+    """Every option of the format with its value: the given ones coerced by their declared type (text such as
+    "false" or "2.0" becomes a bool or a float) and checked against their choices, the rest at their defaults.
+    An unknown option is a UserError with a did-you-mean."""
+    from trlrecipes.options import coerce, suggest
+
+    declared = format_options(get_format(format_name))
+    where = f" ({where})" if where else ""
+    values = {name: option.default for name, option in declared.items()}
+    for name, value in (options or {}).items():
+        if name not in declared:
+            takes = ", ".join(declared) or "no options"
+            raise UserError(f"unknown option {name!r} for data format {format_name!r}{suggest(name, list(declared))}"
+                            f" (it takes {takes}){where}")
+        option = declared[name]
+        value = coerce(value, option.type, name)
+        if option.choices and value not in option.choices:
+            raise UserError(f"bad value for {name!r}: {value!r}; choose one of {', '.join(map(repr, option.choices))}"
+                            f"{where}")
+        values[name] = value
+    return values
 
 
 def explanations(fmt: ModuleType) -> dict[str, str]:
@@ -56,12 +88,7 @@ def load_pairs(format_name: str, source: str | None = None, *, split: str | None
     if source is None:
         raise UserError(f"data format {format_name!r} has no Hub dataset; pass a data file")
     split = split or getattr(fmt, "DEFAULT_SPLIT", "train")
-    options = options or {}
-    known = [name for name in signature(fmt.convert_row).parameters if name != "row"]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise UserError(f"unknown option(s) {', '.join(unknown)} for data format {format_name!r}; "
-                        f"it takes {', '.join(known) or 'no options'}")
+    options = check_options(format_name, options)
     required = fmt.required_fields(options) if hasattr(fmt, "required_fields") else fmt.REQUIRED_FIELDS
     raw = load_source(source, split=split, subset=subset, required=required)
     features = fmt.features() if hasattr(fmt, "features") else None

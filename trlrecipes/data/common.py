@@ -38,6 +38,17 @@ def parallel_processes(rows: int, most: int) -> int | None:
     return cores if rows >= PARALLEL_MIN_ROWS and cores > 1 else None
 
 
+@dataclass(frozen=True)
+class Option:
+    """A converter option: its type (values typed as text are coerced by it), default, one-line help and, where
+    the values are a fixed set, the choices."""
+
+    type: Any
+    default: Any
+    help: str
+    choices: tuple = ()
+
+
 class Skip(Exception):
     """Raised by a converter for a row that cannot be converted faithfully; `reason` is a short snake_case name."""
 

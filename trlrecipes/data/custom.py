@@ -1,17 +1,24 @@
 """Your own preference data: a .jsonl, .json, .csv or .parquet file with one pair per row.
 
-Options name the columns: `prompt`, `chosen`, `rejected` (defaults: the same names) and `system` (default: none).
+Options name the columns: `prompt_column`, `chosen_column`, `rejected_column` (defaults: prompt, chosen, rejected)
+and `system_column` (default: none).
 Each column may hold a plain string or a list of {role, content} messages. A chosen/rejected message list may
 repeat the prompt turns before its final assistant reply (as in UltraFeedback); those turns must then agree with
-each other and with the prompt column. Pass `prompt=None` when the message lists carry the whole prompt.
+each other and with the prompt column. Pass `prompt_column=""` when the message lists carry the whole prompt.
 """
 
 from __future__ import annotations
 
-from trlrecipes.data.common import MESSAGE_SKIPS, PAIR_SKIPS, Skip, make_pair, message, messages, split_final_reply, text
+from trlrecipes.data.common import MESSAGE_SKIPS, PAIR_SKIPS, Option, Skip, make_pair, message, messages, split_final_reply, text
 
 HUB_ID = None  # no Hub dataset: always pass a file (or a Hub id of a dataset in this layout)
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")  # for the default mapping; see required_fields
+OPTIONS = {
+    "prompt_column": Option(str, "prompt", 'the prompt column; "" when the chosen/rejected message lists carry it'),
+    "chosen_column": Option(str, "chosen", "the preferred reply (text or a message list)"),
+    "rejected_column": Option(str, "rejected", "the dispreferred reply (text or a message list)"),
+    "system_column": Option(str, "", 'a column with a system prompt per row; "" = none'),
+}
 SKIP_REASONS = {
     **PAIR_SKIPS,
     **MESSAGE_SKIPS,
@@ -20,8 +27,8 @@ SKIP_REASONS = {
 
 
 def required_fields(options: dict) -> tuple[str, ...]:
-    columns = {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected", "system": None, **options}
-    return tuple(columns[key] for key in ("prompt", "chosen", "rejected", "system") if columns[key])
+    columns = {name: option.default for name, option in OPTIONS.items()} | dict(options)
+    return tuple(column for column in columns.values() if column)
 
 
 def _as_messages(value, role: str) -> list[dict]:
@@ -37,16 +44,16 @@ def _reply(value) -> tuple[list[dict], str]:
     return [], text(value)
 
 
-def convert_row(row: dict, prompt: str | None = "prompt", chosen: str = "chosen", rejected: str = "rejected",
-                system: str | None = None) -> dict:
-    chosen_turns, chosen_text = _reply(row[chosen])
-    rejected_turns, rejected_text = _reply(row[rejected])
-    prompt_turns = _as_messages(row[prompt], "user") if prompt else []
+def convert_row(row: dict, prompt_column: str = "prompt", chosen_column: str = "chosen",
+                rejected_column: str = "rejected", system_column: str = "") -> dict:
+    chosen_turns, chosen_text = _reply(row[chosen_column])
+    rejected_turns, rejected_text = _reply(row[rejected_column])
+    prompt_turns = _as_messages(row[prompt_column], "user") if prompt_column else []
     candidates = [turns for turns in (prompt_turns, chosen_turns, rejected_turns) if turns]
     if any(turns != candidates[0] for turns in candidates):
         raise Skip("prompt_mismatch")
     turns = candidates[0] if candidates else []
-    system_text = text(row[system]) if system else ""
+    system_text = text(row[system_column]) if system_column else ""
     if system_text:
         if turns and turns[0]["role"] == "system" and turns[0]["content"]:
             if turns[0]["content"] != system_text:

@@ -15,7 +15,7 @@ On the helpful axis the flags are not used: choosing that axis means asking for 
 
 from __future__ import annotations
 
-from trlrecipes.data.common import NOTES_KEY, PAIR_SKIPS, Skip, make_pair, message, text
+from trlrecipes.data.common import NOTES_KEY, PAIR_SKIPS, Option, Skip, make_pair, message, text
 from trlrecipes.errors import UserError
 
 HUB_ID = "PKU-Alignment/PKU-SafeRLHF"
@@ -24,6 +24,13 @@ EVAL_SPLIT = "test"
 REQUIRED_FIELDS = ("prompt", "response_0", "response_1", "better_response_id", "safer_response_id",
                    "is_response_0_safe", "is_response_1_safe")
 AXES = ("safe", "helpful")
+OPTIONS = {
+    "axis": Option(str, "safe", "which label picks chosen: safe (what this dataset is for) or helpful", choices=AXES),
+    "skip_both_unsafe": Option(bool, True, "safe axis: skip pairs where both replies are unsafe (never reward harm)"),
+}
+# The rows are grouped by generator model: a row cap takes a seeded random sample, not the first rows.
+SAMPLE_CAPS = True
+NOTICE = "[licence] PKU-SafeRLHF is CC BY-NC 4.0: non-commercial use only, and so is an adapter trained on it"
 SKIP_REASONS = {
     **{key: PAIR_SKIPS[key] for key in ("malformed_field", "empty_prompt", "empty_reply", "identical_replies")},
     "invalid_response_id": "better_response_id or safer_response_id is not 0 or 1",

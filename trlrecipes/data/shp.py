@@ -11,13 +11,17 @@ Pass `min_score_ratio=1.0` to keep every pair.
 
 from __future__ import annotations
 
-from trlrecipes.data.common import PAIR_SKIPS, Skip, make_pair, message, text
+from trlrecipes.data.common import PAIR_SKIPS, Option, Skip, make_pair, message, text
 
 HUB_ID = "stanfordnlp/SHP"
 DEFAULT_SPLIT = "train"
 EVAL_SPLIT = "validation"
 REQUIRED_FIELDS = ("history", "human_ref_A", "human_ref_B", "labels", "score_ratio")
 DEFAULT_MIN_SCORE_RATIO = 2.0
+OPTIONS = {"min_score_ratio": Option(float, DEFAULT_MIN_SCORE_RATIO, "skip pairs whose upvote ratio is below this; "
+                                     "1.0 keeps every pair (the SHP authors trained on >= 2)")}
+# The Hub rows are grouped by subreddit: a row cap takes a seeded random sample, not the first rows.
+SAMPLE_CAPS = True
 SKIP_REASONS = {
     **{key: PAIR_SKIPS[key] for key in ("malformed_field", "empty_prompt", "empty_reply", "identical_replies")},
     "invalid_label": "labels is neither 1 (A preferred) nor 0 (B preferred)",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 
-from trlrecipes.data.common import MESSAGE_SKIPS, PAIR_SKIPS, Skip, make_pair, messages, split_final_reply
+from trlrecipes.data.common import MESSAGE_SKIPS, PAIR_SKIPS, Option, Skip, make_pair, messages, split_final_reply
 
 HUB_ID = "HuggingFaceH4/ultrafeedback_binarized"
 DEFAULT_SPLIT = "train_prefs"
 EVAL_SPLIT = "test_prefs"
 REQUIRED_FIELDS = ("chosen", "rejected", "score_chosen", "score_rejected")
+OPTIONS = {"keep_ties": Option(bool, False, "keep pairs whose two GPT-4 scores are equal (a coin-flip preference)")}
 SKIP_REASONS = {
     **PAIR_SKIPS,
     **MESSAGE_SKIPS,
