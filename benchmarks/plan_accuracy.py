@@ -47,7 +47,7 @@ BASELINE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_a
 CHILD = r"""
 import json, os, resource, sys, threading, time
 import psutil
-from trlrecipes.run.programs import load_recipe, resolve_recipe
+from trlrecipes.run.programs import resolve_recipe
 from trlrecipes.run.launch import RunOptions, execute
 from transformers import TrainerCallback
 
@@ -69,10 +69,10 @@ class Mark(TrainerCallback):
 
 import trlrecipes.run.session as runtime
 original = runtime.Run.callbacks
-runtime.Run.callbacks = lambda self, **kw: original(self, **kw) + [Mark()]
-path = resolve_recipe("hh-dpo")
+runtime.Run.callbacks = lambda self, *a, **kw: original(self, *a, **kw) + [Mark()]
+recipe = resolve_recipe("hh-dpo")
 start = time.time()
-execute(load_recipe(path), path, RunOptions(overrides=sys.argv[1:]), entry="bench")
+execute(recipe, RunOptions(overrides=sys.argv[1:]), entry="bench")
 print("RESULT " + json.dumps({"peak": state["peak"], "before_train": state["before"],
                               "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                               "seconds": time.time() - start}))

@@ -212,9 +212,9 @@ def padding(table: Table, work: Path, *, pairs: Path, data_desc: str, quick: boo
     from torch.utils.data import RandomSampler
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from trlrecipes.run.programs import builtin_dir, load_recipe
+    from trlrecipes.run.programs import builtin_dir, load_program
 
-    cfg = load_recipe(builtin_dir() / "hh-dpo.py").Config()
+    cfg = load_program(builtin_dir() / "dpo.py").Config()
     batch, accum, max_length = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps, cfg.max_length
     tokenizer, tok_desc = B.real_tokenizer_or_tiny()
     real = token_lengths(pairs, tokenizer)
@@ -272,9 +272,9 @@ def realtok_model(work: Path) -> tuple[Path, str]:
 
 
 def epoch_time(table: Table, work: Path, env: dict, *, pairs: Path, poll: float) -> None:
-    from trlrecipes.run.programs import builtin_dir, load_recipe
+    from trlrecipes.run.programs import builtin_dir, load_program
 
-    cfg = load_recipe(builtin_dir() / "hh-dpo.py").Config()
+    cfg = load_program(builtin_dir() / "dpo.py").Config()
     batch, max_length = cfg.per_device_train_batch_size, cfg.max_length
     model, tok_desc = realtok_model(work)
     print(f"[epoch] plain TRL script, one epoch of 96 real pairs, 2-layer model with the {tok_desc}: random "

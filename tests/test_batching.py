@@ -106,7 +106,7 @@ def test_tokenizer_processes_only_for_large_training_sets(tmp_path, monkeypatch)
     from trlrecipes.run.session import Run
 
     monkeypatch.setattr("os.cpu_count", lambda: 16)
-    run = Run(dir=tmp_path / "run", recipe_path=builtin_dir() / "hh-dpo.py", resume_command="")
+    run = Run(dir=tmp_path / "run", resume_command="")
     assert run.tokenizer_processes() is None  # no data loaded yet
     run.data_summaries["train"] = {"used": PARALLEL_MIN_ROWS - 1}
     assert run.tokenizer_processes() is None

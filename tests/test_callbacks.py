@@ -238,8 +238,15 @@ def test_callback_records_and_prints_verdicts(tmp_path, trainer_objects):
 
 
 def test_nan_loss_stops_training_and_names_last_good_checkpoint(tmp_path, trainer_objects):
-    for step in (20, 40, 60):
-        (tmp_path / f"checkpoint-{step}").mkdir()
+    """The last good checkpoint is the newest *complete* one at or before the last finite step (one answer,
+    run.folder.newest_valid_checkpoint): 30 was cut short by a crash, 60 comes after the NaN."""
+    for step in (20, 30, 40, 60):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        (folder / "adapter_model.safetensors").write_bytes(b"\1" * 16)
+        if step != 30:
+            (folder / ".complete").write_text("ok\n")
     out = io.StringIO()
     callback = TrainingHealthCallback(tmp_path, stream=out)
     events = trace(healthy_train)[:10] + [(55, dict(healthy_train(0.3), loss=float("nan")))]

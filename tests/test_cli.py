@@ -24,34 +24,57 @@ def dry_run(*args) -> dict:
     return yaml.safe_load(result.output)
 
 
-def test_ls_lists_every_builtin_recipe_with_method_and_dataset():
+def test_ls_lists_programs_and_presets_with_method_and_dataset():
     result = invoke("ls")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].split()[:3] == ["recipe", "method", "dataset"]
-    listed = {line.split()[0]: line.split()[1] for line in lines[1:]}
+    assert lines[0].split()[:4] == ["recipe", "kind", "method", "dataset"]
+    listed = {line.split()[0]: tuple(line.split()[1:3]) for line in lines[1:]}
     assert set(listed) == set(builtin_names())
-    assert {"hh-dpo": "DPO", "hh-ipo": "IPO", "hh-orpo": "ORPO"}.items() <= listed.items()
+    assert {"dpo": ("program", "DPO"), "orpo": ("program", "ORPO"), "kto": ("program", "KTO"),
+            "hh-dpo": ("preset", "DPO"), "hh-ipo": ("preset", "IPO"), "hh-orpo": ("preset", "ORPO")}.items() \
+        <= listed.items()
 
 
-def test_cp_writes_the_recipe_and_refuses_to_overwrite(tmp_path):
+def test_cp_program_writes_it_and_refuses_to_overwrite(tmp_path):
     target = tmp_path / "mine.py"
-    result = invoke("cp", "hh-dpo", str(target))
+    result = invoke("cp", "dpo", str(target))
     assert result.exit_code == 0 and f"trlrecipes run {target}" in result.output
-    assert target.read_text() == (builtin_dir() / "hh-dpo.py").read_text()
+    assert target.read_text() == (builtin_dir() / "dpo.py").read_text()
     target.write_text(target.read_text() + "# my edit\n")
-    refused = invoke("cp", "hh-dpo", str(target))
+    refused = invoke("cp", "dpo", str(target))
     assert refused.exit_code == 2 and "--force" in refused.output
     assert target.read_text().endswith("# my edit\n")
-    assert invoke("cp", "hh-dpo", str(target), "--force").exit_code == 0
+    assert invoke("cp", "dpo", str(target), "--force").exit_code == 0
     assert not target.read_text().endswith("# my edit\n")
 
 
-def test_cp_into_a_folder_and_unknown_name(tmp_path):
-    assert invoke("cp", "hh-orpo", str(tmp_path)).exit_code == 0
-    assert (tmp_path / "hh-orpo.py").is_file()
-    result = invoke("cp", "hh-dp", str(tmp_path / "x.py"))
+def test_cp_preset_writes_it_with_its_program_beside_it(tmp_path):
+    result = invoke("cp", "hh-orpo", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    preset, program = tmp_path / "hh-orpo.yaml", tmp_path / "orpo.py"
+    assert program.read_text() == (builtin_dir() / "orpo.py").read_text()
+    assert yaml.safe_load(preset.read_text())["program"] == "orpo.py"
+    assert invoke("cp", "hh-dpo", str(tmp_path / "x.py")).exit_code == 2  # a preset is not a .py file
+    result = invoke("cp", "hh-dp", str(tmp_path / "x.yaml"))
     assert result.exit_code == 2 and "did you mean 'hh-dpo'" in result.output
+
+
+def test_copied_preset_runs_outside_the_checkout_and_its_edits_change_the_run(tmp_path):
+    """The copy holds no reference to the installed recipes folder: edit the preset or the program, the run changes."""
+    folder = tmp_path / "elsewhere"
+    assert invoke("cp", "ultrafeedback-dpo", str(folder / "uf.yaml")).exit_code == 0
+    preset = folder / "uf.yaml"
+    preset.write_text(preset.read_text().replace("beta: 0.01", "beta: 0.03"))
+    program = folder / "dpo.py"
+    program.write_text(program.read_text().replace('learning_rate: float = 5e-6', 'learning_rate: float = 7e-6'))
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    for command in ([sys.executable, "-m", "trlrecipes.cli", "run", "uf.yaml", "--dry-run"],
+                    [sys.executable, "dpo.py", "--config", "uf.yaml", "--dry-run"]):
+        done = subprocess.run(command, capture_output=True, text=True, cwd=folder, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        cfg = yaml.safe_load(done.stdout)
+        assert (cfg["beta"], cfg["learning_rate"], cfg["split"]) == (0.03, 7e-6, "train_prefs"), command
 
 
 def test_overrides_are_coerced_by_declared_type():
@@ -103,7 +126,7 @@ def test_unknown_recipe_and_bad_yaml(tmp_path):
 
 def test_copied_recipe_runs_on_its_own_and_imports_its_siblings(tmp_path):
     target = tmp_path / "my_recipe.py"
-    invoke("cp", "hh-dpo", str(target))
+    invoke("cp", "dpo", str(target))
     (tmp_path / "my_defaults.py").write_text("BETA = 0.25\n")
     source = target.read_text().replace("    beta: float = 0.1", "    beta: float = __import__('my_defaults').BETA")
     target.write_text(source)
@@ -144,5 +167,5 @@ def test_wheel_ships_the_same_recipes(tmp_path):
     folder, names = listed.stdout.splitlines()
     assert folder.startswith(str(tmp_path / "site"))
     assert names.split() == builtin_names()
-    demo_data = tmp_path / "site" / "trlrecipes" / "demo_data"
+    demo_data = tmp_path / "site" / "trlrecipes" / "demo"
     assert (demo_data / "train.jsonl").is_file() and (demo_data / "test.jsonl").is_file()

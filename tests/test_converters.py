@@ -286,7 +286,7 @@ def test_converter_options_are_typed_and_match_convert_row():
     assert check_options("ultrafeedback", {"keep_ties": "false"}) == {"keep_ties": False}
     assert check_options("shp", {"min_score_ratio": "2.5"}) == {"min_score_ratio": 2.5}
     assert check_options("pku-saferlhf", {"skip_both_unsafe": "false"})["skip_both_unsafe"] is False
-    with pytest.raises(UserError, match="choose one of 'safe', 'helpful'"):
+    with pytest.raises(UserError, match="axis must be one of safe, helpful, got 'harmless'"):
         check_options("pku-saferlhf", {"axis": "harmless"})
     with pytest.raises(UserError, match="not a boolean"):
         check_options("ultrafeedback", {"keep_ties": "maybe"})

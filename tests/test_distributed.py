@@ -29,7 +29,7 @@ def test_two_processes_write_one_run(tiny_model, hh_files, tmp_path):
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
-           str(builtin_dir() / "hh-dpo.py"), *overrides, f"max_steps={STEPS}"]
+           str(builtin_dir() / "dpo.py"), *overrides, f"max_steps={STEPS}"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
@@ -67,7 +67,7 @@ def test_several_processes_need_an_output_dir(tiny_model, hh_files, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets")}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
-           str(builtin_dir() / "hh-dpo.py"), *overrides]
+           str(builtin_dir() / "dpo.py"), *overrides]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "output_dir" in proc.stdout + proc.stderr

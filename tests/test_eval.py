@@ -31,7 +31,8 @@ def fake_run(tiny_model, tmp_path_factory):
     (run / "config.yaml").write_text(yaml.safe_dump({"model": str(tiny_model), "beta": BETA, "max_length": 512,
                                                      "data_format": "hh-rlhf", "eval_dataset": str(data),
                                                      "precision": "auto", "max_eval_rows": 0}))
-    shutil.copyfile(builtin_dir() / "hh-dpo.py", run / "recipe.py")
+    shutil.copyfile(builtin_dir() / "dpo.py", run / "program.py")
+    (run / "run.json").write_text('{"method": "DPO", "status": "completed"}')
     return run, data
 
 

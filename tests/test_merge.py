@@ -29,8 +29,9 @@ def make_run(base, folder, **config):
            "dataset": "data/train.jsonl", "data_format": "hh-rlhf", "beta": 0.25, "learning_rate": 5e-6,
            "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.05, "max_length": 256, "max_steps": 30, **config}
     (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
-    shutil.copyfile(builtin_dir() / "hh-dpo.py", folder / "recipe.py")
-    (folder / "run.json").write_text(json.dumps({"recipe": "hh-dpo", "status": "completed", "global_step": 30,
+    shutil.copyfile(builtin_dir() / "dpo.py", folder / "program.py")
+    shutil.copyfile(builtin_dir() / "hh-dpo.yaml", folder / "preset.yaml")
+    (folder / "run.json").write_text(json.dumps({"recipe": "hh-dpo", "method": "DPO", "status": "completed", "global_step": 30,
                                                  "versions": {"trlrecipes": "0.1.0", "trl": "1.16.0"}}))
     (folder / "data_summary.json").write_text(json.dumps({"train": {"source": "data/train.jsonl", "used": 100,
                                                                     "read": 103, "converted": 100,

@@ -89,11 +89,11 @@ def test_parse_budget():
 
 def test_proposals_fit_when_re_estimated(qwen_config):
     """Each proposal, applied through the recipe's own override machinery, re-estimates within the budget."""
-    from trlrecipes.run.programs import load_recipe, resolve_recipe
     from trlrecipes.run.launch import RunOptions, resolve
+    from trlrecipes.run.programs import resolve_recipe
 
     start = ["activation_checkpointing=false", "per_device_train_batch_size=8", "gradient_accumulation_steps=2"]
-    module = load_recipe(resolve_recipe("hh-dpo"))
+    module = resolve_recipe("hh-dpo")
     seen = set()
     for budget in ("12GB", "6GB", "3GB", "2GB"):
         plan = plan_recipe("hh-dpo", start, budget=budget, model_config=str(qwen_config))

@@ -1,27 +1,55 @@
-"""Every built-in recipe is executed for a few steps on the tiny model: this keeps recipes from rotting."""
+"""Every built-in program and preset is executed for a few steps on the tiny model (this keeps recipes from
+rotting), and every preset resolves to the settings the recipe of the same name had before the redesign."""
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from conftest import tiny_overrides
 from trlrecipes.cli import app
-from trlrecipes.run.programs import builtin_dir, builtin_names, load_recipe
+from trlrecipes.run.programs import builtin_dir, builtin_names, resolve_recipe
 
 RECIPES = builtin_names()
 # LoRA preference training is stable roughly between 1e-7 and 1e-4; outside that a default is a bug.
 LR_BAND = (1e-7, 1e-4)
+DRY_RUNS = Path(__file__).parent / "fixtures" / "dry_run"  # `run NAME [--demo] --dry-run` of the old recipes
+DEMO_DATA = Path(__file__).resolve().parents[1] / "trlrecipes" / "demo"
 
 
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_defaults_are_safe(name):
-    cfg = load_recipe(builtin_dir() / f"{name}.py").Config()
+    from trlrecipes.api import config
+
+    cfg = config(name)
     assert cfg.lora_r > 0 and cfg.lora_alpha > 0, "every built-in recipe trains LoRA adapters"
     assert LR_BAND[0] <= cfg.learning_rate <= LR_BAND[1]
     assert cfg.trust_remote_code is False
     assert cfg.report_to == "none"
     assert cfg.precision == "auto"
+
+
+@pytest.mark.parametrize("old", sorted(DRY_RUNS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_old_name_resolves_as_before(old):
+    """`run NAME --dry-run` and `--demo --dry-run` print the values the pre-redesign recipe printed, key for key.
+    New keys may appear. One intended difference: under --demo the data is the embedded hh-rlhf demo set, so the
+    preset's own converter options (e.g. shp's min_score_ratio), which the old recipes carried as inert fields,
+    are not shown (they belong to a format the demo does not read)."""
+    name, mode = old.stem.split(".")
+    args = ["run", name, "--dry-run"] + (["--demo"] if mode == "demo" else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    new = yaml.safe_load(result.output.replace(f"{DEMO_DATA}/", "<demo>/"))
+    before = yaml.safe_load(old.read_text())
+    if mode == "demo":
+        from trlrecipes.data import format_options, get_format
+
+        preset_format = resolve_recipe(name).preset.get("data_format", "hh-rlhf")
+        for option in format_options(get_format(preset_format)):
+            before.pop(option, None)
+    assert {key: new.get(key, "<missing>") for key in before} == before
 
 
 @pytest.mark.slow
@@ -34,11 +62,17 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["run", name, *tiny_overrides(tiny_model, *hh_files, out)])
     assert result.exit_code == 0, result.output
-    for name_ in ("adapter_model.safetensors", "adapter_config.json", "config.yaml", "recipe.py", "run.json",
+    for name_ in ("adapter_model.safetensors", "adapter_config.json", "config.yaml", "program.py", "run.json",
                   "metrics.jsonl", "metrics.png", "summary.json", "verdicts.json", "data_summary.json",
                   "tokenizer.json"):
         assert (out / name_).is_file(), name_
-    assert (out / "recipe.py").read_text() == (builtin_dir() / f"{name}.py").read_text()
+    recipe = resolve_recipe(name)
+    assert (out / "program.py").read_text() == recipe.program_path.read_text()
+    if recipe.preset_path:
+        assert (out / "preset.yaml").read_text() == recipe.preset_path.read_text()
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "completed" and info["recipe"] == name
+    assert info["method"] == {"hh-ipo": "IPO"}.get(name, recipe.module.METHOD)
     # LoRA initialises B to zero: any non-zero B means the adapter learned something.
     weights = load_file(out / "adapter_model.safetensors")
     lora_b = [tensor for key, tensor in weights.items() if "lora_B" in key]
@@ -47,18 +81,44 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
     train_logs = [log for log in logs if "loss" in log]
     assert [log["step"] for log in train_logs] == [1, 2, 3]
     assert any(key.startswith(("rewards/", "log_odds")) for key in train_logs[-1])
-    assert json.loads((out / "run.json").read_text())["status"] == "completed"
     PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), out)
     (out / "metrics.png").unlink()
     replot = CliRunner().invoke(app, ["plot", str(out)])
     assert replot.exit_code == 0 and (out / "metrics.png").stat().st_size > 0
 
 
+def test_trl_settings_pass_through_by_name(tmp_path):
+    """Config fields named like TRL fields reach the TRL config without a field-by-field copy; the run maps the
+    rest (max_steps 0 -> -1, warmup -> warmup_steps, report_to none -> [], its own folder)."""
+    from trl import DPOConfig
+
+    from trlrecipes.api import config
+    from trlrecipes.run.session import Run
+
+    cfg = config("hh-ipo", "beta=0.25", "max_length=333", "learning_rate=3e-6", "trl.weight_decay=0.01",
+                 "precision=fp32")
+    args = Run(dir=tmp_path / "run").trl_args(DPOConfig, cfg, has_eval=False)
+    assert (args.beta, args.max_length, args.learning_rate, args.weight_decay) == (0.25, 333, 3e-6, 0.01)
+    assert args.loss_type == ["ipo"] and args.max_steps == -1 and args.warmup_steps == 0.1
+    assert args.output_dir == str(tmp_path / "run") and args.report_to == [] and args.eval_strategy == "no"
+
+
+def test_health_callback_reads_the_zero_margin_loss_from_the_trainer_args():
+    from types import SimpleNamespace
+
+    from trlrecipes.monitor.health import LN2, zero_margin_loss_of
+
+    assert zero_margin_loss_of(SimpleNamespace(loss_type=["sigmoid"], beta=0.1)) == LN2
+    assert zero_margin_loss_of(SimpleNamespace(loss_type=["ipo"], beta=0.1)) == pytest.approx(25.0)
+    assert zero_margin_loss_of(SimpleNamespace(loss_type=["sigmoid", "sft"], beta=0.1)) is None
+    assert zero_margin_loss_of(SimpleNamespace(beta=0.1)) == LN2  # ORPO: no loss_type
+
+
 def test_eval_steps_zero_means_no_evaluation_during_training(tmp_path):
     from trlrecipes.hardware import pick_precision
     from trlrecipes.run.session import Run
 
-    run = Run(dir=tmp_path / "run", recipe_path=builtin_dir() / "hh-dpo.py", resume_command="")
+    run = Run(dir=tmp_path / "run", resume_command="")
     common = dict(logging_steps=1, save_steps=2, has_eval=True)
     off = run.trl_settings(pick_precision("auto"), eval_steps=0, **common)
     on = run.trl_settings(pick_precision("auto"), eval_steps=5, **common)

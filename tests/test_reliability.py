@@ -24,7 +24,7 @@ from trlrecipes.run import folder as run_folder
 from trlrecipes.cli import app
 from trlrecipes.run.config import is_secret, to_dict
 from trlrecipes.errors import UserError
-from trlrecipes.run.programs import builtin_dir, load_recipe
+from trlrecipes.run.programs import builtin_dir, load_program, resolve_recipe
 from trlrecipes.run.launch import RunOptions, redact_args, resolve, resume_command
 
 CLI = [sys.executable, "-m", "trlrecipes.cli"]
@@ -142,7 +142,7 @@ def test_sigterm_then_resume_skips_a_corrupt_newest_checkpoint(tiny_model, hh_fi
     """A recipe run as a script; SIGTERM exits 143. The newest checkpoint is then damaged and a half-written one
     is added: the resume starts from the newest *valid* checkpoint and metrics stay one run."""
     out = tmp_path / "run"
-    script = [sys.executable, str(builtin_dir() / "hh-dpo.py")]
+    script = [sys.executable, str(builtin_dir() / "dpo.py")]
     rc, _, stderr = start_and_signal([*script, *long_run_overrides(tiny_model, hh_files, out)], out, tmp_path,
                                      signal.SIGTERM, 4)
     assert rc == 143, stderr[-3000:]
@@ -159,7 +159,7 @@ def test_sigterm_then_resume_skips_a_corrupt_newest_checkpoint(tiny_model, hh_fi
     assert run_folder.newest_valid_checkpoint(out) == previous
 
     command = printed_resume_command(stderr)
-    assert command[:2] == ["python", str(builtin_dir() / "hh-dpo.py")] and command[-1] == "--resume"
+    assert command[:2] == ["python", str(builtin_dir() / "dpo.py")] and command[-1] == "--resume"
     final = stopped + 2
     command[-1] = "resume=true"  # the key=value spelling a script run also accepts
     resumed = subprocess.run([sys.executable, *command[1:], f"max_steps={final}"], capture_output=True, text=True,
@@ -202,9 +202,9 @@ def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one(tiny_model, hh_fil
 
 # --- NaN --------------------------------------------------------------------------------------------------------
 NAN_RECIPE = '''"""hh-dpo whose LoRA weights turn NaN at the start of step NAN_STEP: a stand-in for a diverging run."""
-from trlrecipes.run.programs import builtin_dir, load_recipe
+from trlrecipes.run.programs import builtin_dir, load_program, resolve_recipe
 
-_base = load_recipe(builtin_dir() / "hh-dpo.py")
+_base = load_program(builtin_dir() / "dpo.py")
 Config = _base.Config
 TRL_CONFIG = _base.TRL_CONFIG
 NAN_STEP = 4
@@ -221,7 +221,7 @@ def main(cfg, run):
                         param.data.fill_(float("nan"))
 
     make = run.callbacks
-    run.callbacks = lambda **kwargs: make(**kwargs) + [Poison()]
+    run.callbacks = lambda *args, **kwargs: make(*args, **kwargs) + [Poison()]
     _base.main(cfg, run)
 '''
 
@@ -318,7 +318,7 @@ BAD_INPUTS = [
 
 def make_run_folder(folder: Path, overrides: list[str]) -> None:
     """A run folder as an interrupted run leaves it: config, run.json, metrics, a complete checkpoint."""
-    cfg = resolve(load_recipe(builtin_dir() / "hh-dpo.py"), RunOptions(overrides=overrides))
+    cfg = resolve(resolve_recipe("hh-dpo"), RunOptions(overrides=overrides))
     cfg.output_dir = str(folder)
     folder.mkdir(parents=True)
     run_folder.save_config(folder, to_dict(cfg))
@@ -470,7 +470,7 @@ def test_a_recipe_without_run_train_is_still_recorded(tmp_path):
     result = CliRunner().invoke(app, ["run", str(recipe), f"output_dir={out}"])
     assert result.exit_code == 0, result.output
     assert (out / "weights.txt").read_text() == "trained"
-    assert (out / run_folder.CONFIG_FILE).is_file() and (out / run_folder.RECIPE_COPY).is_file()
+    assert (out / run_folder.CONFIG_FILE).is_file() and (out / run_folder.PROGRAM_COPY).is_file()
     # --overwrite of that run: what the recipe writes is never emptied after the fact
     result = CliRunner().invoke(app, ["run", str(recipe), f"output_dir={out}", "--overwrite"])
     assert result.exit_code == 0 and (out / "weights.txt").is_file()

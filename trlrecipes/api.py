@@ -11,18 +11,16 @@ from pathlib import Path
 
 
 def _recipe(name_or_path: str):
-    from trlrecipes.run.programs import load_recipe, resolve_recipe
+    from trlrecipes.run.programs import resolve_recipe
 
-    path = resolve_recipe(name_or_path)
-    return path, load_recipe(path)
+    return resolve_recipe(name_or_path)
 
 
 def config(recipe: str, *overrides: str, demo: bool = False, config_file: str | None = None):
     """The resolved Config a run would use (defaults < demo < YAML < overrides)."""
     from trlrecipes.run.launch import RunOptions, resolve
 
-    _, module = _recipe(recipe)
-    return resolve(module, RunOptions(demo=demo, config_file=config_file, overrides=list(overrides)))
+    return resolve(_recipe(recipe), RunOptions(demo=demo, config_file=config_file, overrides=list(overrides)))
 
 
 def run(recipe: str, *overrides: str, demo: bool = False, resume: bool = False, overwrite: bool = False,
@@ -30,10 +28,9 @@ def run(recipe: str, *overrides: str, demo: bool = False, resume: bool = False, 
     """Train a recipe; returns the Run (its folder is `run.dir`). Errors raise UserError / RunStopped."""
     from trlrecipes.run.launch import RunOptions, execute
 
-    path, module = _recipe(recipe)
     options = RunOptions(resume=resume, overwrite=overwrite, demo=demo, config_file=config_file,
                          overrides=list(overrides))
-    return execute(module, path, options, entry=f"trlrecipes run {recipe}")
+    return execute(_recipe(recipe), options, entry=f"trlrecipes run {recipe}")
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, max_rows: int = 0) -> dict:

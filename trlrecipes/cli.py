@@ -28,44 +28,35 @@ def _exit(action, debug: bool = False) -> None:
 
 @app.command("ls")
 def list_recipes() -> None:
-    """List the built-in recipes."""
+    """List the built-in method programs and the dataset presets built on them."""
     from trlrecipes.run.programs import list_recipes as recipes
 
-    rows = [(info.name, info.method, info.dataset, info.description) for info in recipes()]
-    widths = [max(len(str(row[i])) for row in rows + [("recipe", "method", "dataset", "")]) for i in range(3)]
-    print(f"{'recipe':<{widths[0]}}  {'method':<{widths[1]}}  {'dataset':<{widths[2]}}  description")
-    for name, method, dataset, description in rows:
-        print(f"{name:<{widths[0]}}  {method:<{widths[1]}}  {dataset:<{widths[2]}}  {description}")
+    header = ("recipe", "kind", "method", "dataset")
+    rows = [(info.name, info.kind, info.method, info.dataset, info.description) for info in recipes()]
+    widths = [max(len(str(row[i])) for row in [*rows, header]) for i in range(len(header))]
+    print("  ".join(f"{name:<{width}}" for name, width in zip(header, widths)) + "  description")
+    for row in rows:
+        print("  ".join(f"{value:<{width}}" for value, width in zip(row, widths)) + f"  {row[-1]}")
 
 
 @app.command("cp")
-def copy_recipe(name: str = typer.Argument(..., help="Built-in recipe name, e.g. hh-dpo."),
-                dest: Optional[Path] = typer.Argument(None, help="Where to write it (default: ./NAME.py)."),
-                force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
-    """Copy a built-in recipe to edit it; prints the command that runs the copy."""
+def copy_recipe(name: str = typer.Argument(..., help="Built-in program (dpo) or preset (hh-dpo)."),
+                dest: Optional[Path] = typer.Argument(None, help="File or folder to write (default: ./NAME.py for "
+                                                                 "a program, ./NAME.yaml and its program for a preset)."),
+                force: bool = typer.Option(False, "--force", help="Overwrite existing files.")) -> None:
+    """Copy a built-in recipe to edit; a preset comes with its program beside it, so the copy runs on its own."""
 
     def action():
-        import shutil
+        from trlrecipes.run.copying import copy_recipe as copy
 
-        from trlrecipes.run.programs import builtin_dir, resolve_recipe
-
-        source = resolve_recipe(name)
-        if source.parent != builtin_dir():
-            raise UserError(f"{name!r} is not a built-in recipe; see `trlrecipes ls`")
-        target = dest or Path(f"{source.stem}.py")
-        if target.is_dir():
-            target = target / source.name
-        if target.exists() and not force:
-            raise UserError(f"{target} already exists; pass --force to overwrite it or choose another destination")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        print(f"wrote {target}\nrun it with: trlrecipes run {target}   (or: python {target} key=value ...)")
+        for line in copy(name, dest, force=force):
+            print(line)
 
     _exit(action)
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe name or path to a recipe .py file."),
+def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe (dpo, hh-dpo, ...) or a path to a program .py or preset .yaml."),
                overrides: Optional[list[str]] = typer.Argument(None, help="key=value settings, e.g. beta=0.2 "
                                                                "trl.weight_decay=0.01"),
                config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings (below key=value)."),
@@ -75,17 +66,15 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe name or p
                                                                    "complete checkpoint."),
                overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run in output_dir."),
                debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
-    """Run a recipe. Settings: recipe defaults < --demo < --config FILE.yaml < key=value."""
+    """Run a recipe. Settings: program defaults < preset < --demo < --config FILE.yaml < key=value."""
 
     def action():
-        from trlrecipes.run.programs import load_recipe, resolve_recipe
         from trlrecipes.run.launch import RunOptions, execute
+        from trlrecipes.run.programs import resolve_recipe
 
-        path = resolve_recipe(recipe)
-        module = load_recipe(path)
         options = RunOptions(resume=resume, overwrite=overwrite, demo=demo, dry_run=dry_run,
                              config_file=str(config) if config else None, overrides=list(overrides or []))
-        run = execute(module, path, options, entry=f"trlrecipes run {recipe}")
+        run = execute(resolve_recipe(recipe), options, entry=f"trlrecipes run {recipe}")
         if run is not None and demo:
             from trlrecipes.demo.report import report_demo
 
@@ -196,7 +185,7 @@ def merge(run_dir: Path = typer.Argument(..., help="A finished run folder (adapt
 
 
 @app.command("plan", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def plan(recipe: str = typer.Argument(..., help="Built-in recipe name or path to a recipe .py file."),
+def plan(recipe: str = typer.Argument(..., help="Built-in recipe (dpo, hh-dpo, ...) or a path to a program .py or preset .yaml."),
          overrides: Optional[list[str]] = typer.Argument(None, help="key=value settings, as for `trlrecipes run`."),
          gpu_memory: Optional[str] = typer.Option(None, "--gpu-memory", help="Budget, e.g. 8GB (read as GiB); "
                                                                              "proposes settings that fit."),
@@ -242,8 +231,8 @@ def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a 
         from trlrecipes.data import explanations, get_format, load_pairs
         from trlrecipes.data.common import LOCAL_SUFFIXES
         from trlrecipes.data.inspect import format_report, inspect_pairs
-        from trlrecipes.run.programs import load_recipe, resolve_recipe
         from trlrecipes.run.launch import RunOptions, resolve
+        from trlrecipes.run.programs import resolve_recipe
 
         settings = list(overrides or [])
         recipe_name = recipe
@@ -251,10 +240,10 @@ def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a 
             settings.insert(0, f"dataset={target}")
         else:
             recipe_name = target
-        module = load_recipe(resolve_recipe(recipe_name))
-        cfg = resolve(module, RunOptions(demo=demo, overrides=settings))
-        pairs, summary = load_pairs(cfg.data_format, cfg.dataset, split=getattr(cfg, "split", None),
-                                    subset=getattr(cfg, "subset", "") or None)
+        cfg = resolve(resolve_recipe(recipe_name), RunOptions(demo=demo, overrides=settings))
+        pairs, summary = load_pairs(cfg.data_format, cfg.dataset, split=getattr(cfg, "split", None) or None,
+                                    subset=getattr(cfg, "subset", "") or None,
+                                    options=getattr(cfg, "data_options", None))
         if max_rows and len(pairs) > max_rows:
             pairs = pairs.select(range(max_rows))
         report = inspect_pairs(pairs, _tokenizer_for(cfg), cfg.max_length, preview=preview)

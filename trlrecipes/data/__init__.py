@@ -62,8 +62,7 @@ def check_options(format_name: str, options: dict | None, *, where: str = "") ->
         option = declared[name]
         value = coerce(value, option.type, name)
         if option.choices and value not in option.choices:
-            raise UserError(f"bad value for {name!r}: {value!r}; choose one of {', '.join(map(repr, option.choices))}"
-                            f"{where}")
+            raise UserError(f"{name} must be one of {', '.join(map(str, option.choices))}, got {value!r}{where}")
         values[name] = value
     return values
 

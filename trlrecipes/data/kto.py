@@ -46,3 +46,11 @@ def kto_weights(balance: dict) -> tuple[float, float]:
     if n_u < n_d:
         return 1.0, (100 * n_d // n_u) / 100  # floor: ratio just above 1
     return 1.0, 1.0
+
+
+def check_batch(per_device_train_batch_size: int) -> None:
+    """With one row per device batch, KTO's KL estimate would be the row's own reward."""
+    if per_device_train_batch_size < 2:
+        raise UserError(f"per_device_train_batch_size={per_device_train_batch_size}: KTO needs at least 2 rows per "
+                        f"device batch (its KL estimate pairs each prompt with another row's reply); use 2 or more "
+                        f"and lower gradient_accumulation_steps to keep the effective batch")

@@ -316,9 +316,21 @@ def _jsonable(value):
     return str(value)
 
 
-def _checkpoint_step(path: Path) -> int:
-    match = re.fullmatch(r"checkpoint-(\d+)", path.name)
-    return int(match.group(1)) if match else -1
+FROM_ARGS = "from_args"
+
+
+def zero_margin_loss_of(args) -> float | None:
+    """The loss at zero reward margin for the trainer's loss: ln 2 for DPO's sigmoid loss and for ORPO/KTO (whose
+    verdicts read other keys), (1/(2*beta))**2 for IPO, None for anything else (a mixture such as sigmoid+sft has
+    no single such value, so the verdict then relies on accuracy and margin alone)."""
+    loss_type = getattr(args, "loss_type", None)
+    names = [loss_type] if isinstance(loss_type, str) or loss_type is None else list(loss_type)
+    if names in ([None], ["sigmoid"], ["kto"]):
+        return LN2
+    if names == ["ipo"]:
+        beta = float(getattr(args, "beta", 0.1))
+        return (1 / (2 * beta)) ** 2
+    return None
 
 
 class TrainingHealthCallback(TrainerCallback):
@@ -326,17 +338,19 @@ class TrainingHealthCallback(TrainerCallback):
 
     `verdicts=False` keeps the log files and live line but neither prints nor records verdicts; training still
     stops on a non-finite loss. `live=False` silences the per-log line. `stream` defaults to stdout.
-    `zero_margin_loss` is the loss value at zero reward margin (ln 2 for sigmoid DPO; pass (1/(2β))² for IPO,
-    or None to judge "no learning" on accuracy/margin alone).
+    `zero_margin_loss` is the loss value at zero reward margin, which the "no learning" verdict compares against;
+    by default ("from_args") it is read from the trainer's own arguments when training starts (see
+    `zero_margin_loss_of`); None judges "no learning" on accuracy/margin alone.
     """
 
     def __init__(self, output_dir, *, verdicts: bool = True, live: bool = True, stream=None,
-                 zero_margin_loss: float | None = LN2):
+                 zero_margin_loss: float | None | str = FROM_ARGS):
         self.output_dir = Path(output_dir)
         self.verdicts_enabled = verdicts
         self.live = live
         self.stream = stream
-        self.monitor = HealthMonitor(zero_margin_loss=zero_margin_loss)
+        self._margin_from_args = zero_margin_loss == FROM_ARGS
+        self.monitor = HealthMonitor(zero_margin_loss=LN2 if self._margin_from_args else zero_margin_loss)
         self.history: list[dict] = []
         self.last_logs: dict = {}
         self.verdicts: list[Verdict] = []
@@ -378,6 +392,8 @@ class TrainingHealthCallback(TrainerCallback):
             return
         if not self._started:
             self._started = True
+            if self._margin_from_args:
+                self.monitor.zero_margin_loss = zero_margin_loss_of(args)
             self._continue_previous_run(state.global_step)
         self.monitor.max_steps = state.max_steps or 0
         self.monitor.grad_norm_patience = GRAD_NORM_PATIENCE_FP16 if getattr(args, "fp16", False) else 1
@@ -410,11 +426,10 @@ class TrainingHealthCallback(TrainerCallback):
             self._print(f"! training stopped at step {verdict.step} on a non-finite loss; {kept}")
 
     def _last_good_checkpoint(self, directory: Path) -> Path | None:
+        from trlrecipes.run.folder import newest_valid_checkpoint
+
         good = self.monitor.last_finite_step
-        if good is None or not directory.is_dir():
-            return None
-        candidates = [p for p in directory.glob("checkpoint-*") if p.is_dir() and 0 <= _checkpoint_step(p) <= good]
-        return max(candidates, key=_checkpoint_step, default=None)
+        return None if good is None else newest_valid_checkpoint(directory, at_most=good)
 
     def _write_verdicts(self) -> None:
         text = json.dumps([asdict(v) for v in self.verdicts], indent=2)

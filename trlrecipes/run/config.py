@@ -1,8 +1,10 @@
-"""Resolve a recipe's typed Config from layers: recipe defaults < --demo < --config FILE.yaml < key=value.
+"""Resolve a program's typed Config from layers: program defaults < preset < --demo < --config FILE.yaml < key=value.
 
 Every value is coerced by the field's *declared* type, never by YAML's guess (PyYAML reads `5e-6` as a
 string). Unknown keys are errors with a "did you mean" suggestion. Fields of the TRL config class that the
-recipe does not mirror are reachable as `trl.<field>=...`, checked against the real TRL dataclass.
+recipe does not mirror are reachable as `trl.<field>=...`, checked against the real TRL dataclass. Options of the
+chosen data format's converter are set flat (`min_score_ratio=3`), typed by the format's declaration, and kept
+in `cfg.data_options`; an empty `split`/`eval_split` becomes the format's own split names.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from trlrecipes.errors import UserError
 from trlrecipes.options import coerce, is_secret, suggest
 
 TRL_PREFIX = "trl."
+DATA_OPTIONS = "data_options"
+# The demo layer points at local files, where Hub split names do not apply: a format it sets does not re-derive them.
+DEMO_SOURCE = "--demo"
+
 def trl_config_class(spec: str | None):
     """Import the TRL config class a recipe names, e.g. 'trl:DPOConfig' or 'trl.experimental.orpo:ORPOConfig'."""
     if not spec:
@@ -37,6 +43,8 @@ class Resolver:
         self._trl_hints: dict[str, Any] | None = None
         self.values: dict[str, Any] = {}
         self.trl_values: dict[str, Any] = {}
+        self.pending: dict[str, tuple[Any, str]] = {}  # not Config fields: the data format's options, or unknown
+        self.split_format: str | None = None  # the data_format that names the default splits
 
     def trl_hints(self) -> dict[str, Any]:
         if self._trl_hints is None:
@@ -60,12 +68,44 @@ class Resolver:
                 raise UserError(f"unknown key {key!r}{hint}{where}")
             self.trl_values[name] = coerce(value, hints[name], key)
             return
+        if key == DATA_OPTIONS and DATA_OPTIONS in self.hints and isinstance(value, dict):
+            for name, option_value in value.items():
+                self.pending[str(name)] = (option_value, source)
+            return
         if key not in self.hints or key == "trl":
-            hint = suggest(key, self.fields)
-            if not hint and self.trl_config and key in self.trl_hints():
-                hint = f"; it is a TRL setting this recipe does not mirror: use 'trl.{key}={value}'"
-            raise UserError(f"unknown key {key!r}{hint}{where}")
+            if DATA_OPTIONS in self.hints:  # maybe an option of the data format, known once every layer is applied
+                self.pending[key] = (value, source)
+                return
+            self.unknown(key, value, where)
         self.values[key] = coerce(value, self.hints[key], key)
+        if key == "data_format" and source != DEMO_SOURCE:
+            self.split_format = self.values[key]
+
+    def unknown(self, key: str, value: Any, where: str, options: list[str] = ()):
+        hint = suggest(key, self.fields + list(options))
+        if not hint and self.trl_config and key in self.trl_hints():
+            hint = f"; it is a TRL setting this recipe does not mirror: use 'trl.{key}={value}'"
+        raise UserError(f"unknown key {key!r}{hint}{where}")
+
+    def data_settings(self) -> None:
+        """Type the pending keys as options of the final data format, and name its default splits."""
+        from trlrecipes.data import check_options, format_options, get_format
+
+        default = {f.name: f.default for f in dataclasses.fields(self.config_cls)}
+        fmt_name = self.values.get("data_format", default.get("data_format"))
+        if not isinstance(fmt_name, str):
+            return
+        fmt = get_format(fmt_name)  # an unknown format: one line naming the known ones
+        declared = list(format_options(fmt))
+        for key, (value, source) in self.pending.items():
+            if key not in declared:
+                self.unknown(key, value, f" ({source})" if source else "", declared)
+        self.values[DATA_OPTIONS] = check_options(fmt_name, {key: value for key, (value, _) in self.pending.items()})
+        split_fmt = get_format(self.split_format or fmt_name)
+        own_split = getattr(split_fmt, "DEFAULT_SPLIT", None) or "train"
+        for key, own in (("split", own_split), ("eval_split", getattr(split_fmt, "EVAL_SPLIT", None) or own_split)):
+            if key in self.hints and not self.values.get(key, default.get(key)):
+                self.values[key] = own
 
     def apply_mapping(self, mapping: dict, source: str) -> None:
         for key, value in mapping.items():
@@ -84,10 +124,13 @@ class Resolver:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
-            raise UserError(f"{path}: not valid YAML ({str(err).splitlines()[0]})")
+            raise UserError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
         if not isinstance(data, dict):
             raise UserError(f"{path}: expected a mapping of key: value at the top level")
-        self.apply_mapping(data, str(path))
+        from trlrecipes.run.programs import META_KEYS
+
+        # A preset file works as --config too: what describes it is not a setting.
+        self.apply_mapping({key: value for key, value in data.items() if key not in META_KEYS}, str(path))
 
     def apply_overrides(self, overrides: list[str]) -> None:
         for item in overrides:
@@ -97,6 +140,11 @@ class Resolver:
             self.set(key.strip(), value, "command line")
 
     def build(self):
+        if DATA_OPTIONS in self.hints:
+            self.data_settings()
+        elif self.pending:
+            key, (value, source) = next(iter(self.pending.items()))
+            self.unknown(key, value, f" ({source})" if source else "")
         cfg = self.config_cls(**self.values)
         if self.trl_values:
             if not hasattr(cfg, "trl"):
@@ -146,9 +194,16 @@ def check_values(cfg) -> None:
 
 
 def to_dict(cfg) -> dict[str, Any]:
-    """The config as plain data for saving, with secret-looking values redacted."""
+    """The config as plain data for saving and printing, with secret-looking values redacted; the data format's
+    options appear as top-level keys (as they are set), in place of `data_options`."""
     def clean(mapping: dict) -> dict:
         return {k: ("<redacted>" if is_secret(k) and v else clean(v) if isinstance(v, dict) else v)
                 for k, v in mapping.items()}
 
-    return clean(dataclasses.asdict(cfg))
+    flat = {}
+    for key, value in dataclasses.asdict(cfg).items():
+        if key == DATA_OPTIONS and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return clean(flat)

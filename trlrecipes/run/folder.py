@@ -1,6 +1,6 @@
 """The run folder: what it holds, when it may be written, and which checkpoint a resume starts from.
 
-Layout: config.yaml (resolved config), recipe.py (the source that ran), run.json (versions, command, status),
+Layout: config.yaml (resolved config), program.py and preset.yaml (the source that ran), run.json (versions, command, status),
 data_summary.json, metrics.jsonl / metrics.png / verdicts.json / summary.json (the health callback),
 checkpoint-N/ (bounded number), and at the end the LoRA adapter and tokenizer at the top level.
 
@@ -20,7 +20,8 @@ from trlrecipes.options import is_secret
 from trlrecipes.errors import UserError
 
 CONFIG_FILE = "config.yaml"
-RECIPE_COPY = "recipe.py"
+PROGRAM_COPY = "program.py"  # the method program that ran
+PRESET_COPY = "preset.yaml"  # and its preset, when the run named one
 RUN_INFO = "run.json"
 METRICS_FILE = "metrics.jsonl"
 # Written by the checkpoint callback after transformers has finished writing a checkpoint: a folder without it
@@ -69,11 +70,22 @@ def is_valid_checkpoint(path: Path) -> bool:
                for name in ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin"))
 
 
-def newest_valid_checkpoint(folder: Path) -> Path | None:
-    for _, path in reversed(checkpoints(folder)):
-        if is_valid_checkpoint(path):
+def newest_valid_checkpoint(folder: Path, *, at_most: int | None = None) -> Path | None:
+    """The one answer to "which checkpoint can this run continue from": the newest complete, undamaged one (at or
+    before step `at_most` when given, e.g. the last step with a finite loss)."""
+    for step, path in reversed(checkpoints(folder)):
+        if (at_most is None or step <= at_most) and is_valid_checkpoint(path):
             return path
     return None
+
+
+def read_info(folder: Path) -> dict:
+    """run.json of a run folder ({} when it is missing or unreadable)."""
+    try:
+        info = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def looks_like_run(folder: Path) -> bool:

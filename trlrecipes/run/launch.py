@@ -1,5 +1,5 @@
-"""From a recipe and the user's settings to a prepared run: the one path shared by `trlrecipes run` and a
-copied recipe executed directly (`python my_recipe.py key=value`, `accelerate launch my_recipe.py ...`).
+"""From a recipe (a method program, or a preset of one) and the user's settings to a prepared run: the one path
+shared by `trlrecipes run` and a program executed directly (`python my_dpo.py key=value`, `accelerate launch ...`).
 
 Everything that can be checked without loading a model is checked here first, so a bad input costs seconds.
 """
@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from trlrecipes.run import folder as run_folder
 from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import is_main_process
 from trlrecipes.run.preflight import preflight
+
+if TYPE_CHECKING:
+    from trlrecipes.run.programs import Recipe
 
 # Flags that control the run rather than the training; also accepted as key=value by a recipe run directly.
 RUN_FLAGS = ("resume", "overwrite", "demo", "dry_run")
@@ -65,8 +69,14 @@ def demo_layer(module: ModuleType) -> dict:
     return {key: value for key, value in layer.items() if key in fields}
 
 
-def resolve(module: ModuleType, options: RunOptions):
-    layers = [(demo_layer(module), "--demo")] if options.demo else []
+def resolve(recipe: Recipe, options: RunOptions):
+    """program defaults < preset < --demo < --config FILE < key=value"""
+    from trlrecipes.run.config import DEMO_SOURCE
+
+    module = recipe.module
+    layers = [(recipe.preset, f"preset {recipe.name}")] if recipe.preset else []
+    if options.demo:
+        layers.append((demo_layer(module), DEMO_SOURCE))
     return resolve_config(module.Config, trl_config=getattr(module, "TRL_CONFIG", None), layers=layers,
                           yaml_path=options.config_file, overrides=options.overrides)
 
@@ -111,7 +121,7 @@ def resume_command(entry: str, options: RunOptions, folder: Path) -> str:
     return " ".join(shlex.quote(part) if part not in entry.split() else part for part in parts)
 
 
-def start(module: ModuleType, recipe_path: Path, cfg, options: RunOptions, entry: str):
+def start(recipe: Recipe, cfg, options: RunOptions, entry: str):
     """Check the run folder (safety, resume config, which checkpoint) and return the Run.
 
     Nothing is written here: the Run's `setup` (overwrite, config and recipe copies, run.json, resume trimming)
@@ -120,7 +130,7 @@ def start(module: ModuleType, recipe_path: Path, cfg, options: RunOptions, entry
     """
     from trlrecipes.run.session import Run
 
-    folder = output_dir_for(cfg, recipe_path.stem, options)
+    folder = output_dir_for(cfg, recipe.name, options)
     cfg.output_dir = str(folder)
     cfg_dict = to_dict(cfg)
     resume_from = None
@@ -128,7 +138,7 @@ def start(module: ModuleType, recipe_path: Path, cfg, options: RunOptions, entry
     if options.resume:
         run_folder.check_resume_config(folder, cfg_dict)
         resume_from = run_folder.newest_valid_checkpoint(folder)
-    info = run_info(recipe_path, options)
+    info = run_info(recipe, cfg, options)
 
     def setup(before_training: bool = True) -> None:
         if not is_main_process():
@@ -146,11 +156,14 @@ def start(module: ModuleType, recipe_path: Path, cfg, options: RunOptions, entry
                 print(f"--resume: no complete checkpoint in {folder}; training starts from step 0 in that folder")
             info.update(first_started=_first_started(folder), resumed_from=str(resume_from) if resume_from else None)
         run_folder.save_config(folder, cfg_dict)
-        shutil.copyfile(recipe_path, folder / run_folder.RECIPE_COPY)
+        shutil.copyfile(recipe.program_path, folder / run_folder.PROGRAM_COPY)
+        if recipe.preset_path is not None:
+            shutil.copyfile(recipe.preset_path, folder / run_folder.PRESET_COPY)
         (folder / run_folder.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
 
     command = resume_command(entry, options, folder)
-    return Run(dir=folder, recipe_path=recipe_path, resume_command=command, resume_from=resume_from, setup=setup)
+    return Run(dir=folder, program_path=recipe.program_path, resume_command=command, resume_from=resume_from,
+               setup=setup)
 
 
 def _first_started(folder: Path) -> str | None:
@@ -162,7 +175,9 @@ def _first_started(folder: Path) -> str | None:
     return previous.get("first_started") or previous.get("started") if isinstance(previous, dict) else None
 
 
-def run_info(recipe_path: Path, options: RunOptions) -> dict:
+def run_info(recipe: Recipe, cfg, options: RunOptions) -> dict:
+    from trlrecipes.run.programs import method_of
+
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
@@ -171,25 +186,28 @@ def run_info(recipe_path: Path, options: RunOptions) -> dict:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = None
-    return {"recipe": recipe_path.stem, "recipe_path": str(recipe_path), "command": " ".join(redact_args(sys.argv)),
+    return {"recipe": recipe.name, "method": method_of(recipe.module, cfg), "program": recipe.program_path.stem,
+            "program_path": str(recipe.program_path),
+            "preset_path": str(recipe.preset_path) if recipe.preset_path else None,
+            "command": " ".join(redact_args(sys.argv)),
             "overrides": redact_args(options.overrides), "config_file": options.config_file, "demo": options.demo,
             "resumed": options.resume, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "versions": versions, "status": "running"}
 
 
-def execute(module: ModuleType, recipe_path: Path, options: RunOptions, entry: str):
+def execute(recipe: Recipe, options: RunOptions, entry: str):
     """Resolve, check, prepare and run. Returns the Run (None for --dry-run)."""
-    cfg = resolve(module, options)
+    cfg = resolve(recipe, options)
     if options.dry_run:
         import yaml
 
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return None
     preflight(cfg)
-    run = start(module, recipe_path, cfg, options, entry)
+    run = start(recipe, cfg, options, entry)
     existed = run.dir.exists()
     try:
-        module.main(cfg, run)
+        recipe.module.main(cfg, run)
     except BaseException:
         if not run.started and not existed:
             _remove_if_empty(run.dir)  # e.g. made by the Trainer's constructor before the failure
@@ -211,7 +229,11 @@ def split_run_flags(argv: list[str]) -> tuple[RunOptions, list[str]]:
     from trlrecipes.options import coerce
 
     options, rest = RunOptions(), []
-    for item in argv:
+    argv = list(argv)
+    while argv:
+        item = argv.pop(0)
+        if item == "--config" and argv:  # `--config FILE`, as `trlrecipes run` spells it
+            item = f"config={argv.pop(0)}"
         key, sep, value = item.partition("=")
         key = key.lstrip("-").replace("-", "_")
         if key in RUN_FLAGS:
@@ -252,10 +274,13 @@ def guarded(action, *, debug: bool = False) -> int:
 
 
 def main_from_argv(recipe_file: str) -> None:
-    """Entry point of a recipe run as a script: `python my_recipe.py key=value [resume=true] [--debug]`."""
+    """Entry point of a program run as a script: `python my_dpo.py key=value [resume=true] [--debug]`."""
+    from trlrecipes.run.programs import Recipe
+
     argv = sys.argv[1:]
     debug = "--debug" in argv
     options, _ = split_run_flags([item for item in argv if item != "--debug"])
     path = Path(recipe_file).resolve()
     module = sys.modules["__main__"]
-    sys.exit(guarded(lambda: execute(module, path, options, entry=f"python {recipe_file}"), debug=debug))
+    recipe = Recipe(name=path.stem, program_path=path, module=module, description=(module.__doc__ or "").strip())
+    sys.exit(guarded(lambda: execute(recipe, options, entry=f"python {recipe_file}"), debug=debug))

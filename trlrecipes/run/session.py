@@ -1,7 +1,9 @@
-"""The run a recipe's `main(cfg, run)` receives: its folder, data loading with a printed summary, the callbacks,
-TRL plumbing settings, and `run.train(trainer)` which handles resume, interrupts and non-finite losses.
+"""The `Run` a program's `main(cfg, run)` receives: what it needs to train. Data loading with a printed summary,
+the model path and tokenizer, the TRL config built from the program's Config, the callbacks, and
+`run.train(trainer)`, which handles resume, interrupts and non-finite losses.
 
-Recipes call TRL and PEFT themselves; this module only carries what every recipe would otherwise repeat.
+Programs call TRL and PEFT themselves; this module only carries what every program would otherwise repeat. The run
+folder and its checkpoints are `run.folder`'s; the writes that make a folder a run are `launch`'s (`setup`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from trlrecipes.run import folder as run_folder
 from trlrecipes._compat import narrow_head_chunks_on_cpu
 from trlrecipes.errors import RunStopped, UserError
-from trlrecipes.run.control import EXIT_CODES, run_control
 from trlrecipes.hardware import is_main_process
+from trlrecipes.run import folder as run_folder
+from trlrecipes.run.control import EXIT_CODES, run_control
 
+# Config fields the run maps itself (they mean something else to TRL, or need the run's folder or rules).
+RUN_OWNED = {"output_dir", "report_to", "logging_steps", "save_steps", "eval_steps", "max_steps", "trl"}
 
 
 def _say(message: str) -> None:
@@ -29,8 +33,8 @@ def _say(message: str) -> None:
 @dataclass
 class Run:
     dir: Path
-    recipe_path: Path
-    resume_command: str
+    program_path: Path | None = None
+    resume_command: str = ""
     resume_from: Path | None = None
     data_summaries: dict[str, Any] = field(default_factory=dict)
     # Writes that turn the folder into a run (overwrite, config, recipe copy, run.json, resume trimming). They are
@@ -57,7 +61,45 @@ class Run:
         if self.data_summaries:
             (self.dir / "data_summary.json").write_text(json.dumps(self.data_summaries, indent=2) + "\n")
 
+    def say(self, message: str) -> None:
+        """Print a line once (on the main process only under a multi-process launch)."""
+        _say(message)
+
     # --- data -------------------------------------------------------------------------------------------------
+    def load_data(self, cfg):
+        """(train, eval) pairs as the settings name them: `eval_dataset` when set; else the format's held-out split
+        of the same Hub dataset, or test*.jsonl beside a local train*.jsonl; else `eval_share` of the converted
+        pairs held out with the seed (before the row caps, so held-out pairs are never trained on); eval is None
+        when there is nothing to evaluate on. Row caps take the first rows, or a seeded sample for formats whose
+        rows are grouped (SAMPLE_CAPS)."""
+        from trlrecipes.data import get_format
+        from trlrecipes.data.common import default_eval_source, is_local_source
+
+        if not cfg.dataset:
+            raise UserError(f"no training data: set dataset=path/to/file.jsonl (or .json, .csv, .parquet), or a Hub id "
+                            f"(data_format={cfg.data_format})")
+        fmt = get_format(cfg.data_format)
+        if getattr(fmt, "NOTICE", None):
+            _say(fmt.NOTICE)
+        sample = getattr(fmt, "SAMPLE_CAPS", False)
+        common = {"subset": cfg.subset, "options": cfg.data_options}
+        if cfg.eval_dataset:
+            eval_source = cfg.eval_dataset
+        elif is_local_source(cfg.dataset):
+            eval_source = default_eval_source(cfg.dataset)
+        else:
+            eval_source = cfg.dataset if getattr(fmt, "EVAL_SPLIT", None) else ""
+        if not eval_source:
+            pairs = self.load_pairs("train", cfg.data_format, cfg.dataset, split=cfg.split, **common)
+            return self.hold_out(pairs, cfg.eval_share, seed=cfg.seed, max_train_rows=cfg.max_train_rows,
+                                 max_eval_rows=cfg.max_eval_rows)
+        loaded = []
+        for name, source, split, cap in (("train", cfg.dataset, cfg.split, cfg.max_train_rows),
+                                         ("eval", eval_source, cfg.eval_split, cfg.max_eval_rows)):
+            pairs = self.load_pairs(name, cfg.data_format, source, split=split, max_rows=0 if sample else cap, **common)
+            loaded.append(self.sample(name, pairs, cap, seed=cfg.seed) if sample else pairs)
+        return tuple(loaded)
+
     def load_pairs(self, name: str, data_format: str, source: str, *, split: str = "train", subset: str | None = None,
                    max_rows: int = 0, options: dict | None = None):
         """Convert one dataset, print its summary (rows read / converted / skipped by reason) and keep it."""
@@ -113,18 +155,68 @@ class Run:
              f"{len(train)}, evaluating on {len(evaluation) if evaluation is not None else 0}")
         return train, evaluation
 
+    # --- model ------------------------------------------------------------------------------------------------
+    def model_path(self, cfg) -> str:
+        """What the trainer loads: a Hub id or folder as given, or the folder an offline alias converts to."""
+        from trlrecipes.models import resolve_model
+
+        return resolve_model(cfg.model)
+
+    def tokenizer(self, cfg):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self.model_path(cfg), trust_remote_code=cfg.trust_remote_code)
+
+    def quantization_config(self, cfg):
+        """QLoRA's 4-bit (nf4) settings with load_in_4bit, else None."""
+        if not getattr(cfg, "load_in_4bit", False):
+            return None
+        from trlrecipes.hardware import pick_precision, quantization_config
+
+        return quantization_config(pick_precision(cfg.precision))
+
     # --- trainer plumbing ---------------------------------------------------------------------------------------
-    def callbacks(self, *, verdicts: bool = True, zero_margin_loss: float | None = None) -> list:
-        """The health callback (metrics.jsonl, live line, verdicts) and the interrupt/checkpoint control.
+    def callbacks(self, cfg=None, *, verdicts: bool | None = None) -> list:
+        """The health callback (metrics.jsonl, live line, verdicts) and the interrupt/checkpoint control. The
+        callback reads the method's zero-margin loss from the trainer's own arguments (loss_type, beta)."""
+        from trlrecipes.monitor.health import TrainingHealthCallback
 
-        `zero_margin_loss` is the loss at zero reward margin, which the "no learning" verdict compares against:
-        ln 2 for DPO's sigmoid loss (the default), (1/(2*beta))**2 for IPO, None where there is no such value."""
-        from trlrecipes.monitor.health import LN2, TrainingHealthCallback
-
-        self._health = TrainingHealthCallback(self.dir, verdicts=verdicts,
-                                              zero_margin_loss=LN2 if zero_margin_loss is None else zero_margin_loss)
+        if verdicts is None:
+            verdicts = getattr(cfg, "verdicts", True)
+        self._health = TrainingHealthCallback(self.dir, verdicts=verdicts)
         self._stopper = run_control()
         return [self._health, self._stopper]
+
+    def trl_args(self, config_cls, cfg, *, has_eval: bool, quantize_on_load: bool = False, **by_hand):
+        """The TRL config for this run. Every Config field that is also a field of `config_cls` passes through by
+        name; the run adds its plumbing (folder, precision, logging/checkpoint/eval intervals, tracker, tokenizer
+        processes), `warmup` (a share below 1) and the model's loading arguments; `by_hand` sets fields a program
+        computes (e.g. KTO's class weights); `trl.<field>=` settings come last and win.
+
+        `quantize_on_load`: put QLoRA's quantization config into the model's loading arguments, for trainers that
+        take no `quantization_config` argument (ORPO)."""
+        import dataclasses
+
+        from trlrecipes.hardware import pick_precision
+
+        precision = pick_precision(cfg.precision)
+        trl_fields = {f.name for f in dataclasses.fields(config_cls) if f.init}
+        passed = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                  if f.name in trl_fields and f.name not in RUN_OWNED}
+        model_init = {"dtype": precision.torch_dtype, "trust_remote_code": cfg.trust_remote_code}
+        if quantize_on_load and self.quantization_config(cfg) is not None:
+            model_init["quantization_config"] = self.quantization_config(cfg)
+        settings = {
+            **passed,
+            **self.trl_settings(precision, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
+                                eval_steps=cfg.eval_steps, has_eval=has_eval, report_to=cfg.report_to),
+            "max_steps": cfg.max_steps or -1,  # 0 = run num_train_epochs
+            "warmup_steps": cfg.warmup,  # below 1: a share of the total steps
+            "model_init_kwargs": model_init,
+            **by_hand,
+            **cfg.trl,
+        }
+        return build_trl_config(config_cls, settings)
 
     def trl_settings(self, precision, *, logging_steps: int, save_steps: int, eval_steps: int, has_eval: bool,
                      report_to: str = "none", save_total_limit: int = 2) -> dict:
@@ -252,7 +344,7 @@ def _check_trainable_rows(trainer, summaries: dict) -> None:
              f"{trainer.args.max_length} (see `trlrecipes data inspect`)")
 
 
-def trl_args(config_cls, settings: dict):
+def build_trl_config(config_cls, settings: dict):
     """Build a TRL config; its own validation errors are the user's settings, so they become one-line UserErrors.
 
     A `hub_token` is moved into the HF_TOKEN environment variable of this process (where huggingface_hub reads it
@@ -266,4 +358,4 @@ def trl_args(config_cls, settings: dict):
     try:
         return config_cls(**settings)
     except (ValueError, TypeError) as err:
-        raise UserError(f"{config_cls.__name__} rejected the settings: {err}".splitlines()[0])
+        raise UserError(f"{config_cls.__name__} rejected the settings: {err}".splitlines()[0]) from err

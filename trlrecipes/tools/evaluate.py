@@ -48,14 +48,8 @@ def load_run_config(run_dir: Path) -> dict:
 
 
 def run_method(run_dir: Path) -> str:
-    """DPO/IPO/ORPO/KTO, read from the recipe copy saved with the run (without executing it)."""
-    import ast
-
-    source = (Path(run_dir) / run_folder.RECIPE_COPY).read_text(encoding="utf-8")
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "METHOD" for t in node.targets):
-            return ast.literal_eval(node.value)
-    return "DPO"
+    """DPO/IPO/ORPO/KTO/..., as the run recorded it in run.json when it started."""
+    return run_folder.read_info(Path(run_dir)).get("method") or "DPO"
 
 
 def load_policy(run_dir: Path, cfg: dict):

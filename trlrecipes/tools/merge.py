@@ -182,8 +182,17 @@ def _read_json(path: Path):
 
 
 def recipe_description(run_dir: Path) -> str:
-    """First paragraph of the docstring of the recipe copy saved with the run (read, not executed)."""
-    path = run_dir / run_folder.RECIPE_COPY
+    """The preset's description when the run named a preset, else the first paragraph of the docstring of the
+    program copy saved with the run (read, not executed)."""
+    preset = run_dir / run_folder.PRESET_COPY
+    if preset.is_file():
+        from trlrecipes.run.programs import read_preset
+
+        try:
+            return read_preset(preset)[1]
+        except UserError:
+            pass
+    path = run_dir / run_folder.PROGRAM_COPY
     try:
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     except (OSError, SyntaxError):

@@ -265,7 +265,9 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
         precision = "bf16" if device == "gpu" else "fp32"
     if device == "cpu" and precision != "fp32":
         raise UserError(f"precision={precision} on CPU: plan --device cpu assumes fp32 (what the recipes use there)")
-    method = str(getattr(module, "METHOD", "DPO")).upper() if module else "DPO"
+    from trlrecipes.run.programs import method_of
+
+    method = str(method_of(module, cfg)).upper() if module else "DPO"
     trl_config = str(getattr(module, "TRL_CONFIG", "") or "") if module else ""
     full_logits = any(trl_config.endswith(name) for name in FULL_LOGITS_TRAINERS) or not trl_has_fused_head()
     # TRL's DPO/KTO/ORPO configs default to disable_dropout=True, which sets p=0 on every nn.Dropout of the model,
@@ -531,7 +533,7 @@ class Plan:
 def plan_recipe(recipe: str, overrides: list[str] | None = None, *, budget: str | float | None = None,
                 model_config: str | None = None, device: str = "gpu", config_file: str | None = None,
                 demo: bool = False, processes: int = 1, shard: str = "none") -> Plan:
-    from trlrecipes.run.programs import load_recipe, resolve_recipe
+    from trlrecipes.run.programs import resolve_recipe
     from trlrecipes.run.launch import RunOptions, resolve
 
     if device not in ("gpu", "cpu"):
@@ -543,9 +545,9 @@ def plan_recipe(recipe: str, overrides: list[str] | None = None, *, budget: str 
     if shard != "none" and device == "cpu":
         raise UserError("--shard plans multi-GPU engines; use --device gpu")
     overrides = list(overrides or [])
-    path = resolve_recipe(recipe)
-    module = load_recipe(path)
-    cfg = resolve(module, RunOptions(overrides=overrides, config_file=config_file, demo=demo))
+    found = resolve_recipe(recipe)
+    module = found.module
+    cfg = resolve(found, RunOptions(overrides=overrides, config_file=config_file, demo=demo))
     model = getattr(cfg, "model", "")
     trust = bool(getattr(cfg, "trust_remote_code", False))
     config = load_model_config(model, model_config=model_config, trust_remote_code=trust)
