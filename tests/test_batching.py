@@ -102,7 +102,6 @@ def test_a_real_dpo_trainer_draws_length_grouped_batches(tiny_model, tmp_path):
 
 def test_tokenizer_processes_only_for_large_training_sets(tmp_path, monkeypatch):
     from trlrecipes.data.common import PARALLEL_MIN_ROWS
-    from trlrecipes.run.programs import builtin_dir
     from trlrecipes.run.session import Run
 
     monkeypatch.setattr("os.cpu_count", lambda: 16)

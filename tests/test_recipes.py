@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import tiny_overrides
 from trlrecipes.cli import app
-from trlrecipes.run.programs import builtin_dir, builtin_names, resolve_recipe
+from trlrecipes.run.programs import builtin_names, resolve_recipe
 
 RECIPES = builtin_names()
 # LoRA preference training is stable roughly between 1e-7 and 1e-4; outside that a default is a bug.

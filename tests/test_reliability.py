@@ -24,7 +24,7 @@ from trlrecipes.run import folder as run_folder
 from trlrecipes.cli import app
 from trlrecipes.run.config import is_secret, to_dict
 from trlrecipes.errors import UserError
-from trlrecipes.run.programs import builtin_dir, load_program, resolve_recipe
+from trlrecipes.run.programs import builtin_dir, resolve_recipe
 from trlrecipes.run.launch import RunOptions, redact_args, resolve, resume_command
 
 CLI = [sys.executable, "-m", "trlrecipes.cli"]

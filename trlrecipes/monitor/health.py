@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 import textwrap
 from dataclasses import asdict, dataclass
