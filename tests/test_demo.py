@@ -29,7 +29,7 @@ def test_demo_runs_evaluates_and_compares(recipe, tmp_path):
     assert metrics["pairs"] == 8
     numbers = [value for value in metrics.values() if isinstance(value, float)]
     assert numbers and all(math.isfinite(value) for value in numbers)
-    for name in ("adapter_model.safetensors", "metrics.jsonl", "metrics.png", "config.yaml", "recipe.py"):
+    for name in ("adapter_model.safetensors", "metrics.jsonl", "metrics.png", "config.yaml", "program.py", "preset.yaml"):
         assert (out / name).is_file(), name
 
 

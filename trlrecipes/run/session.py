@@ -68,10 +68,10 @@ class Run:
     # --- data -------------------------------------------------------------------------------------------------
     def load_data(self, cfg):
         """(train, eval) pairs as the settings name them: `eval_dataset` when set; else the format's held-out split
-        of the same Hub dataset, or test*.jsonl beside a local train*.jsonl; else `eval_share` of the converted
-        pairs held out with the seed (before the row caps, so held-out pairs are never trained on); eval is None
-        when there is nothing to evaluate on. Row caps take the first rows, or a seeded sample for formats whose
-        rows are grouped (SAMPLE_CAPS)."""
+        of the same Hub dataset, or test*.jsonl beside a local train*.jsonl; for a format that has no held-out
+        split (EVAL_SPLIT None: orca-dpo, custom), `eval_share` of the converted pairs held out with the seed
+        (before the row caps, so held-out pairs are never trained on); else eval is None. Row caps take the first
+        rows, or a seeded sample for formats whose rows are grouped (SAMPLE_CAPS)."""
         from trlrecipes.data import get_format
         from trlrecipes.data.common import default_eval_source, is_local_source
 
@@ -83,21 +83,25 @@ class Run:
             _say(fmt.NOTICE)
         sample = getattr(fmt, "SAMPLE_CAPS", False)
         common = {"subset": cfg.subset, "options": cfg.data_options}
+        has_eval_split = bool(getattr(fmt, "EVAL_SPLIT", None))
         if cfg.eval_dataset:
             eval_source = cfg.eval_dataset
-        elif is_local_source(cfg.dataset):
-            eval_source = default_eval_source(cfg.dataset)
+        elif not has_eval_split:
+            eval_source = ""
         else:
-            eval_source = cfg.dataset if getattr(fmt, "EVAL_SPLIT", None) else ""
-        if not eval_source:
+            eval_source = default_eval_source(cfg.dataset) if is_local_source(cfg.dataset) else cfg.dataset
+        if not eval_source and not has_eval_split:
             pairs = self.load_pairs("train", cfg.data_format, cfg.dataset, split=cfg.split, **common)
             return self.hold_out(pairs, cfg.eval_share, seed=cfg.seed, max_train_rows=cfg.max_train_rows,
                                  max_eval_rows=cfg.max_eval_rows)
-        loaded = []
-        for name, source, split, cap in (("train", cfg.dataset, cfg.split, cfg.max_train_rows),
-                                         ("eval", eval_source, cfg.eval_split, cfg.max_eval_rows)):
+        loaded = [None, None]
+        sources = [("train", cfg.dataset, cfg.split, cfg.max_train_rows),
+                   ("eval", eval_source, cfg.eval_split, cfg.max_eval_rows)]
+        for index, (name, source, split, cap) in enumerate(sources):
+            if not source:
+                continue
             pairs = self.load_pairs(name, cfg.data_format, source, split=split, max_rows=0 if sample else cap, **common)
-            loaded.append(self.sample(name, pairs, cap, seed=cfg.seed) if sample else pairs)
+            loaded[index] = self.sample(name, pairs, cap, seed=cfg.seed) if sample else pairs
         return tuple(loaded)
 
     def load_pairs(self, name: str, data_format: str, source: str, *, split: str = "train", subset: str | None = None,

@@ -24,9 +24,9 @@ class LoraSettings:
     split: str = ""  # empty: the format's own training split (hh-rlhf "train", UltraFeedback "train_prefs")
     eval_split: str = ""  # empty: the format's own held-out split (hh-rlhf "test", SHP "validation")
     # empty: the format's held-out split of the same Hub dataset, or test*.jsonl beside a local train*.jsonl;
-    # when there is neither, eval_share of the converted pairs is held out (seeded) and never trained on
+    # formats with no held-out split at all (orca-dpo, custom) hold out eval_share of the pairs (seeded) instead
     eval_dataset: str = ""
-    eval_share: float = 0.05  # only without an eval split or file: 5 % held out; 0 = no evaluation data
+    eval_share: float = 0.05  # for those formats: 5 % held out, never trained on; 0 = no evaluation data
     max_train_rows: int = 0  # 0 = all converted pairs (a cap takes the first rows, or a seeded sample if grouped)
     max_eval_rows: int = 500  # 500 held-out pairs measure accuracy to about +-2 points in a few minutes
     # options of data_format's converter, set flat as key=value (e.g. min_score_ratio=3 for shp); each format
