@@ -13,6 +13,8 @@ and optionally:
   SAMPLE_CAPS     True when the rows are grouped (by topic, model...), so a row cap takes a seeded random sample
   NOTICE          a line printed whenever the dataset is loaded (e.g. a non-commercial licence)
   NOTE_REASONS    {flag: explanation} for informative flags counted in the summary (see common.NOTES_KEY)
+  TEXT_FIELDS     the fields that hold text (a CSV file's cells in them stay text: "42" is not a number);
+                  text_fields(options) when they depend on the options
   required_fields(options) -> fields, when the required fields depend on the options (column mappings)
   features()      the output schema, when rows carry extra columns
 """
@@ -90,10 +92,12 @@ def load_pairs(format_name: str, source: str | None = None, *, split: str | None
     split = split or getattr(fmt, "DEFAULT_SPLIT", "train")
     options = check_options(format_name, options)
     required = fmt.required_fields(options) if hasattr(fmt, "required_fields") else fmt.REQUIRED_FIELDS
-    raw = load_source(source, split=split, subset=subset, required=required)
+    text_fields = fmt.text_fields(options) if hasattr(fmt, "text_fields") else getattr(fmt, "TEXT_FIELDS", ())
+    raw = load_source(source, split=split, subset=subset, required=required, text_fields=text_fields)
     features = fmt.features() if hasattr(fmt, "features") else None
     converted, summary = convert_dataset(raw, fmt.convert_row, options=options, features=features, num_proc=num_proc,
                                          desc=f"Converting {format_name}")
     if summary.converted == 0:
-        raise UserError(f"{source}: no usable rows after conversion ({summary.format(explanations(fmt))})".replace("\n", "; "))
+        counts = summary.format(explanations(fmt)).replace("\n", "; ")
+        raise UserError(f"{source}: no usable rows after conversion ({counts})")
     return converted, summary
