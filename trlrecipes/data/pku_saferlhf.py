@@ -24,6 +24,7 @@ EVAL_SPLIT = "test"
 REQUIRED_FIELDS = ("prompt", "response_0", "response_1", "better_response_id", "safer_response_id",
                    "is_response_0_safe", "is_response_1_safe")
 TEXT_FIELDS = ("prompt", "response_0", "response_1")
+SUBSETS = ("data/Alpaca-7B", "data/Alpaca2-7B", "data/Alpaca3-8B")  # one generator model each (Hub data_dir)
 AXES = ("safe", "helpful")
 OPTIONS = {
     "axis": Option(str, "safe", "which label picks chosen: safe (what this dataset is for) or helpful", choices=AXES),
