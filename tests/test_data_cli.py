@@ -12,7 +12,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import pytest
 from typer.testing import CliRunner
 
-from trlrecipes.cli import _recipe_converter_options, app
+from trlrecipes.cli import app
+from trlrecipes.data import config_options
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -130,11 +131,11 @@ def test_data_formats_lists_each_option_with_type_and_default():
 def test_recipe_converter_options_read_from_the_config():
     custom = SimpleNamespace(data_format="custom", prompt_column="q", chosen_column="good", rejected_column="bad",
                              system_column="", model="x")
-    assert _recipe_converter_options(custom) == {"prompt_column": "q", "chosen_column": "good",
+    assert config_options(custom) == {"prompt_column": "q", "chosen_column": "good",
                                                  "rejected_column": "bad", "system_column": ""}
     shp = SimpleNamespace(data_format="shp", data_options={"min_score_ratio": 3.0})
-    assert _recipe_converter_options(shp) == {"min_score_ratio": 3.0}
-    assert _recipe_converter_options(SimpleNamespace(data_format="hh-rlhf")) == {}
+    assert config_options(shp) == {"min_score_ratio": 3.0}
+    assert config_options(SimpleNamespace(data_format="hh-rlhf")) == {}
 
 
 def test_inspect_file_honours_the_custom_recipe_columns(tiny_model):
@@ -153,3 +154,26 @@ def test_inspect_file_honours_the_custom_recipe_columns(tiny_model):
 def test_convert_help_points_at_the_formats_listing(fmt):
     result = invoke("data", "convert", fmt, "--help")
     assert result.exit_code == 0 and "trlrecipes data formats" in result.output
+
+
+def test_preflight_judges_rows_with_the_config_options(tmp_path):
+    """Before anything is loaded, a local file where no row converts with the run's converter options is one
+    line: hh-rlhf (whose converter now takes an option) is still judged, and ultrafeedback with its keep_ties."""
+    from trlrecipes.errors import UserError
+    from trlrecipes.run.preflight import _check_data
+
+    hh = tmp_path / "identical.jsonl"
+    hh.write_text(json.dumps({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: b"})
+                  + "\n")
+    with pytest.raises(UserError, match="none of its 1 rows is a usable hh-rlhf pair.*identical_replies"):
+        _check_data(SimpleNamespace(data_format="hh-rlhf", dataset=str(hh), eval_dataset=""))
+    ties = tmp_path / "ties.jsonl"
+    tied = json.loads((FIXTURES / "ultrafeedback.jsonl").read_text().splitlines()[0])
+    ties.write_text(json.dumps({**tied, "score_rejected": tied["score_chosen"]}) + "\n")
+    cfg = SimpleNamespace(data_format="ultrafeedback", dataset=str(ties), eval_dataset="", keep_ties=False)
+    with pytest.raises(UserError, match="tied_scores"):
+        _check_data(cfg)
+    cfg.keep_ties = True
+    _check_data(cfg)  # usable with the run's option
+    cfg.keep_ties = "maybe"
+    _check_data(cfg)  # an invalid option is left to the recipe, which reports it

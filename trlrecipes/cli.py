@@ -239,7 +239,7 @@ def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a 
     def action():
         import json
 
-        from trlrecipes.data import explanations, get_format, load_pairs
+        from trlrecipes.data import config_options, explanations, get_format, load_pairs
         from trlrecipes.data.common import LOCAL_SUFFIXES
         from trlrecipes.data.inspect import format_report, inspect_pairs
         from trlrecipes.run.programs import load_recipe, resolve_recipe
@@ -255,7 +255,7 @@ def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a 
         cfg = resolve(module, RunOptions(demo=demo, overrides=settings))
         pairs, summary = load_pairs(cfg.data_format, cfg.dataset, split=getattr(cfg, "split", None),
                                     subset=getattr(cfg, "subset", "") or None,
-                                    options=_recipe_converter_options(cfg))
+                                    options=config_options(cfg))
         if max_rows and len(pairs) > max_rows:
             pairs = pairs.select(range(max_rows))
         report = inspect_pairs(pairs, _tokenizer_for(cfg), cfg.max_length, preview=preview)
@@ -266,16 +266,6 @@ def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a 
             print(format_report(report, summary_text))
 
     _exit(action, debug)
-
-
-def _recipe_converter_options(cfg) -> dict:
-    """The converter options a resolved recipe config carries: its fields named like the format's options (the
-    custom recipe's prompt_column, ...), else a `data_options` mapping."""
-    from trlrecipes.data import format_options, get_format
-
-    declared = format_options(get_format(cfg.data_format))
-    given = {name: getattr(cfg, name) for name in declared if hasattr(cfg, name)}
-    return given or dict(getattr(cfg, "data_options", None) or {})
 
 
 def _tokenizer_for(cfg):

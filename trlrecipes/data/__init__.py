@@ -70,6 +70,15 @@ def check_options(format_name: str, options: dict | None, *, where: str = "") ->
     return values
 
 
+def config_options(cfg) -> dict:
+    """The converter options a resolved recipe config carries: its fields named like the options of its
+    data_format (as the recipes pass them: keep_ties, min_score_ratio, prompt_column, ...), else a `data_options`
+    mapping; {} when it carries none (the converter's defaults apply)."""
+    declared = format_options(get_format(cfg.data_format))
+    given = {name: getattr(cfg, name) for name in declared if hasattr(cfg, name)}
+    return given or dict(getattr(cfg, "data_options", None) or {})
+
+
 def explanations(fmt: ModuleType) -> dict[str, str]:
     """Every skip reason and note flag of a format with its one-line explanation (for ConversionSummary.format)."""
     return {**fmt.SKIP_REASONS, **getattr(fmt, "NOTE_REASONS", {})}
