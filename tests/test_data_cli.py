@@ -136,6 +136,8 @@ def test_recipe_converter_options_read_from_the_config():
     shp = SimpleNamespace(data_format="shp", data_options={"min_score_ratio": 3.0})
     assert config_options(shp) == {"min_score_ratio": 3.0}
     assert config_options(SimpleNamespace(data_format="hh-rlhf")) == {}
+    saved = {"data_format": "ultrafeedback", "keep_ties": True, "beta": 0.1}  # a run folder's config.yaml
+    assert config_options(saved) == {"keep_ties": True}
 
 
 def test_inspect_file_honours_the_custom_recipe_columns(tiny_model):

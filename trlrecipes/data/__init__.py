@@ -22,6 +22,7 @@ and optionally:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
 
 from trlrecipes.errors import UserError
@@ -71,12 +72,13 @@ def check_options(format_name: str, options: dict | None, *, where: str = "") ->
 
 
 def config_options(cfg) -> dict:
-    """The converter options a resolved recipe config carries: its fields named like the options of its
-    data_format (as the recipes pass them: keep_ties, min_score_ratio, prompt_column, ...), else a `data_options`
-    mapping; {} when it carries none (the converter's defaults apply)."""
-    declared = format_options(get_format(cfg.data_format))
-    given = {name: getattr(cfg, name) for name in declared if hasattr(cfg, name)}
-    return given or dict(getattr(cfg, "data_options", None) or {})
+    """The converter options a resolved recipe config (or a run's saved config, a mapping) carries: its fields named
+    like the options of its data_format (as the recipes pass them: keep_ties, min_score_ratio, prompt_column, ...),
+    else a `data_options` mapping; {} when it carries none (the converter's defaults apply)."""
+    fields = dict(cfg) if isinstance(cfg, Mapping) else vars(cfg)
+    declared = format_options(get_format(fields.get("data_format", "hh-rlhf")))
+    given = {name: fields[name] for name in declared if name in fields}
+    return given or dict(fields.get("data_options") or {})
 
 
 def explanations(fmt: ModuleType) -> dict[str, str]:
