@@ -75,10 +75,13 @@ def config_options(cfg) -> dict:
     """The converter options a resolved recipe config (or a run's saved config, a mapping) carries: its fields named
     like the options of its data_format (as the recipes pass them: keep_ties, min_score_ratio, prompt_column, ...),
     else a `data_options` mapping; {} when it carries none (the converter's defaults apply)."""
-    fields = dict(cfg) if isinstance(cfg, Mapping) else vars(cfg)
-    declared = format_options(get_format(fields.get("data_format", "hh-rlhf")))
-    given = {name: fields[name] for name in declared if name in fields}
-    return given or dict(fields.get("data_options") or {})
+    def read(name: str, default=None):
+        return cfg.get(name, default) if isinstance(cfg, Mapping) else getattr(cfg, name, default)
+
+    missing = object()
+    declared = format_options(get_format(read("data_format", "hh-rlhf")))
+    given = {name: value for name in declared if (value := read(name, missing)) is not missing}
+    return given or dict(read("data_options") or {})
 
 
 def explanations(fmt: ModuleType) -> dict[str, str]:
