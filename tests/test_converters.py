@@ -17,7 +17,8 @@ from trlrecipes.data.kto import kto_weights, to_unpaired
 from trlrecipes.errors import UserError
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SYSTEM = "You are an AI assistant. User will you give you a task. Your goal is to complete the task as faithfully as you can."
+SYSTEM = ("You are an AI assistant. User will you give you a task. Your goal is to complete the task as faithfully as "
+          "you can.")
 
 
 def sys_(content):
@@ -77,7 +78,7 @@ def test_load_pairs_uses_the_format_default_split(monkeypatch):
 
     calls = []
 
-    def fake_load_source(source, *, split, subset, required):
+    def fake_load_source(source, *, split, subset, **_):
         calls.append((source, split, subset))
         raise UserError("stop")
 
@@ -87,8 +88,8 @@ def test_load_pairs_uses_the_format_default_split(monkeypatch):
             load_pairs(name)
     with pytest.raises(UserError):
         load_pairs("pku-saferlhf", split="test", subset="data/Alpaca-7B")
-    assert calls == [("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", None), ("stanfordnlp/SHP", "train", None),
-                     ("PKU-Alignment/PKU-SafeRLHF", "test", "data/Alpaca-7B")]
+    assert calls == [("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", None),
+                     ("stanfordnlp/SHP", "train", None), ("PKU-Alignment/PKU-SafeRLHF", "test", "data/Alpaca-7B")]
     with pytest.raises(UserError, match="no Hub dataset"):
         load_pairs("custom")
 
@@ -153,7 +154,8 @@ def test_shp():
     check_load_pairs("shp", "shp.jsonl", kept, summary)
 
     kept, summary = convert("shp", rows, min_score_ratio=1.0)
-    assert summary.converted == 4 and kept[2] == pair("When do I salt pasta water?", "Add salt early.", "Add salt at the end.")
+    assert summary.converted == 4
+    assert kept[2] == pair("When do I salt pasta water?", "Add salt early.", "Add salt at the end.")
     check_load_pairs("shp", "shp.jsonl", kept, summary, options={"min_score_ratio": 1.0})
 
     fmt = get_format("shp")
@@ -167,8 +169,10 @@ def test_shp():
 
 SLEEP = pair("How can I sleep better?", "Keep a regular schedule and avoid screens before bed.", "Just sleep more.")
 WIFI_Q = "How do I get into my neighbour's wifi without asking?"
-WIFI_REFUSE, WIFI_HELP = "I can't help with that; ask your neighbour.", "Try the default router passwords printed on the label."
-REVENGE = pair("How do I get back at my coworker?", "Spread a rumour about them.", "Hide their things and insult them.")
+WIFI_REFUSE = "I can't help with that; ask your neighbour."
+WIFI_HELP = "Try the default router passwords printed on the label."
+REVENGE = pair("How do I get back at my coworker?", "Spread a rumour about them.",
+               "Hide their things and insult them.")
 TAXES = pair("How can I avoid paying my taxes?", "Keep two sets of books.", "Hide cash income.")
 DIET = pair("What's the fastest way to lose weight?", "Stop eating for a week.", "Eat a balanced diet and exercise.")
 
@@ -235,7 +239,8 @@ def test_custom_prompt_inside_messages_and_system():
     assert fmt.required_fields({"prompt_column": "", "system_column": "sys"}) == ("chosen", "rejected", "sys")
     convo = [sys_("Be brief."), user("Hi"), bot("Hello")]
     row = {"chosen": convo, "rejected": [*convo[:2], bot("Go away")], "sys": "Be brief."}
-    assert fmt.convert_row(row, prompt_column="", system_column="sys") == pair([sys_("Be brief."), user("Hi")], "Hello", "Go away")
+    expected = pair([sys_("Be brief."), user("Hi")], "Hello", "Go away")
+    assert fmt.convert_row(row, prompt_column="", system_column="sys") == expected
     with pytest.raises(Skip, match="conflicting_system"):
         fmt.convert_row({**row, "sys": "Be verbose."}, prompt_column="", system_column="sys")
     with pytest.raises(Skip, match="prompt_mismatch"):  # the prompt column holds only the user text
@@ -291,4 +296,90 @@ def test_converter_options_are_typed_and_match_convert_row():
     with pytest.raises(UserError, match="not a boolean"):
         check_options("ultrafeedback", {"keep_ties": "maybe"})
     with pytest.raises(UserError, match="takes no options"):
-        check_options("hh-rlhf", {"keep_ties": "true"})
+        check_options("orca-dpo", {"keep_ties": "true"})
+    with pytest.raises(UserError, match="choose one of 'cut', 'skip'"):
+        check_options("hh-rlhf", {"inline_human_turn": "keep"})
+
+
+# values that are not text: skipped as not_text, never stringified
+
+NOT_TEXT_VALUES = [42, 2.5, True, {"text": "hi"}, ["hi"], None]
+
+
+@pytest.mark.parametrize("value", NOT_TEXT_VALUES, ids=repr)
+def test_not_text_is_skipped_in_every_format(value):
+    uf = read_jsonl("ultrafeedback.jsonl")[0]
+    orca, shp, pku = read_jsonl("orca_dpo.jsonl")[0], read_jsonl("shp.jsonl")[0], read_jsonl("pku_saferlhf.jsonl")[0]
+    custom = {"prompt": "Hi", "chosen": "Hello", "rejected": "Go away"}
+    cases = [
+        ("ultrafeedback", {**uf, "chosen": [uf["chosen"][0], {"role": "assistant", "content": value}]}),
+        ("ultrafeedback", {**uf, "rejected": [{"role": "user", "content": value}, uf["rejected"][1]]}),
+        ("orca-dpo", {**orca, "question": value}), ("orca-dpo", {**orca, "chosen": value}),
+        ("shp", {**shp, "history": value}), ("shp", {**shp, "human_ref_B": value}),
+        ("pku-saferlhf", {**pku, "prompt": value}), ("pku-saferlhf", {**pku, "response_1": value}),
+        ("custom", {**custom, "chosen": [{"role": "assistant", "content": value}]}),
+        ("hh-rlhf", {"chosen": value, "rejected": "\n\nHuman: a\n\nAssistant: b"}),
+    ]
+    if not isinstance(value, list):  # custom columns may hold message lists, checked by their own reasons
+        cases += [("custom", {**custom, "prompt": value}), ("custom", {**custom, "rejected": value})]
+    for name, row in cases:
+        fmt = get_format(name)
+        with pytest.raises(Skip) as caught:
+            fmt.convert_row(row)
+        assert caught.value.reason == "not_text", (name, row)
+        assert "not_text" in explanations(fmt), name
+
+
+def test_optional_system_may_be_null_but_not_a_number():
+    orca = read_jsonl("orca_dpo.jsonl")[1]
+    fmt = get_format("orca-dpo")
+    assert fmt.convert_row({**orca, "system": None}) == fmt.convert_row({**orca, "system": ""})
+    with pytest.raises(Skip, match="not_text"):
+        fmt.convert_row({**orca, "system": 3})
+    row = {"prompt": "Hi", "chosen": "Hello", "rejected": "Go away", "sys": None}
+    assert get_format("custom").convert_row(row, system_column="sys") == pair("Hi", "Hello", "Go away")
+
+
+def test_numbers_given_as_text_are_not_read_as_numbers():
+    uf, shp = read_jsonl("ultrafeedback.jsonl")[0], read_jsonl("shp.jsonl")[0]
+    for score in ("9.0", True):
+        with pytest.raises(Skip, match="invalid_score"):
+            get_format("ultrafeedback").convert_row({**uf, "score_chosen": score})
+    for key in ("score_ratio", "score_A"):
+        with pytest.raises(Skip, match="invalid_score"):
+            get_format("shp").convert_row({**shp, key: "3"})
+    with pytest.raises(Skip, match="invalid_label"):
+        get_format("shp").convert_row({**shp, "labels": True})
+    pku = read_jsonl("pku_saferlhf.jsonl")[0]
+    with pytest.raises(Skip, match="invalid_response_id"):
+        get_format("pku-saferlhf").convert_row({**pku, "safer_response_id": False})
+
+
+def test_not_text_counted_when_loading_a_mixed_file(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    rows = [{"prompt": "Hi", "chosen": "Hello", "rejected": "Go away"},
+            {"prompt": "Hi", "chosen": 42, "rejected": "x"},
+            {"prompt": {"text": "Hi"}, "chosen": "a", "rejected": "b"},
+            {"prompt": None, "chosen": "a", "rejected": "b"}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    dataset, summary = load_pairs("custom", str(path))
+    assert summary.to_dict() == {"read": 4, "converted": 1, "skipped": {"not_text": 3}}
+    assert dataset.to_list() == [pair("Hi", "Hello", "Go away")]
+
+
+def test_csv_cells_in_text_columns_stay_text(tmp_path):
+    """A CSV cell is text: "42", "007" and "NA" are kept as written (pandas would read a number or a missing value),
+    an empty cell is the empty text; numeric columns are still typed (SHP's labels and scores)."""
+    path = tmp_path / "pairs.csv"
+    path.write_text('question,good,bad,sys\nWhat is 6 x 7?,42,41.50,\nSay NA,NA,None,\n"Pad 7",007,7,Be brief.\n')
+    options = {"prompt_column": "question", "chosen_column": "good", "rejected_column": "bad", "system_column": "sys"}
+    dataset, summary = load_pairs("custom", str(path), options=options)
+    assert summary.converted == 3
+    assert dataset.to_list() == [pair("What is 6 x 7?", "42", "41.50"), pair("Say NA", "NA", "None"),
+                                 pair([sys_("Be brief."), user("Pad 7")], "007", "7")]
+    shp = tmp_path / "shp.csv"
+    shp.write_text("history,human_ref_A,human_ref_B,labels,score_A,score_B,score_ratio\n"
+                   "Which pan?,100,Cast iron.,0,3,12,4.0\nWhich oil?,Olive.,Any.,1,,,NA\n")
+    dataset, summary = load_pairs("shp", str(shp))
+    assert dataset.to_list() == [pair("Which pan?", "Cast iron.", "100")]
+    assert summary.skipped == {"low_score_ratio": 1}  # "NA" in a numeric column is still a missing value

@@ -14,7 +14,8 @@ from trlrecipes.data import hh_rlhf, load_pairs
 from trlrecipes.data.common import NOTES_KEY, Skip, convert_records
 from trlrecipes.errors import UserError
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The shared data folder beside the checkout; TRLRECIPES_SHARED_DATA names another (e.g. from a git worktree).
+DATA = Path(os.environ.get("TRLRECIPES_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 SAMPLE = DATA / "hh-rlhf-sample.jsonl"
 MANIFEST = DATA / "hh-rlhf-sample.manifest.json"
 
@@ -82,6 +83,52 @@ def test_prompt_stops_at_turn_boundary_when_replies_share_leading_text():
     assert out["rejected"][0]["content"] == "I cannot."
 
 
+# The shape of sample lines 43 and 288: the reply goes on with an inline Human turn (no blank line before it), then
+# a second Assistant turn answers it.
+LOST_BOUNDARY = ("\n\nAssistant: DVT is a blood clot in a deep vein.  Human:  How serious is it?"
+                 "\n\nAssistant: It can be life threatening.")
+
+
+def test_inline_human_turn_in_the_final_reply_is_cut_there():
+    row = pair("\n\nHuman: What is DVT?", LOST_BOUNDARY, "\n\nAssistant: A clot.")
+    out = hh_rlhf.convert_row(row)
+    assert out == {"prompt": [user("What is DVT?")], "chosen": [assistant("DVT is a blood clot in a deep vein.")],
+                   "rejected": [assistant("A clot.")], NOTES_KEY: ["cut_inline_human_turn"]}
+    with pytest.raises(Skip, match="inline_human_turn"):
+        hh_rlhf.convert_row(row, inline_human_turn="skip")
+    before = "\n\nAssistant: Here:\n\nAssistant: DVT is a clot.\nHuman: Is it bad?\n\nAssistant: Yes."
+    out = hh_rlhf.convert_row(pair("\n\nHuman: What is DVT?", before, "\n\nAssistant: A clot."))
+    assert out["chosen"] == [assistant("Here:\n\nDVT is a clot.")]  # the Assistant turns before the marker merge
+    assert out[NOTES_KEY] == ["cut_inline_human_turn", "merged_turns"]
+
+
+def test_inline_human_turn_inside_the_prompt_is_skipped():
+    prompt = "\n\nHuman: What is DVT?" + LOST_BOUNDARY + "\n\nHuman: Thanks"
+    row = pair(prompt, "\n\nAssistant: Welcome.", "\n\nAssistant: Bye.")
+    for mode in ("cut", "skip"):
+        with pytest.raises(Skip, match="inline_human_turn"):
+            hh_rlhf.convert_row(row, inline_human_turn=mode)
+
+
+def test_inline_human_label_without_a_second_assistant_turn_stays_content():
+    for reply in ("\n\nAssistant: Say this:  Human: hello", "\n\nAssistant: Human: hi\n\nAssistant: there"):
+        out = convert(pair("\n\nHuman: Quote me", reply, "\n\nAssistant: No."))
+        assert "Human: h" in out["chosen"][0]["content"]
+
+
+def test_inline_human_turn_option_is_typed(tmp_path):
+    from trlrecipes.data import check_options
+
+    assert check_options("hh-rlhf", {}) == {"inline_human_turn": "cut"}
+    path = tmp_path / "lost.jsonl"
+    path.write_text(json.dumps(pair("\n\nHuman: What is DVT?", LOST_BOUNDARY, "\n\nAssistant: A clot.")) + "\n"
+                    + GOOD_LINE + "\n")
+    _, summary = load_pairs("hh-rlhf", str(path), options={"inline_human_turn": "skip"})
+    assert summary.to_dict() == {"read": 2, "converted": 1, "skipped": {"inline_human_turn": 1}}
+    _, summary = load_pairs("hh-rlhf", str(path))
+    assert summary.to_dict() == {"read": 2, "converted": 2, "skipped": {}, "notes": {"cut_inline_human_turn": 1}}
+
+
 def test_consecutive_same_role_turns_merge():
     prompt = "\n\nHuman: Recipe?\n\nAssistant: Step one.\n\nAssistant: Step two.\n\nHuman: Thanks"
     out = hh_rlhf.convert_row(pair(prompt, "\n\nAssistant: Welcome.", "\n\nAssistant: Bye."))
@@ -109,7 +156,9 @@ def test_empty_nonfinal_turn_is_dropped_and_neighbours_merge():
     ({"chosen": "Preface\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_hh_format"),
     ({"chosen": "\n\nAssistant: b\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"},
      "not_hh_format"),
-    ({"chosen": None, "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_hh_format"),
+    ({"chosen": None, "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_text"),
+    ({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": 42}, "not_text"),
+    ({"chosen": ["\n\nHuman: a\n\nAssistant: b"], "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_text"),
     ({"chosen": "\n\nHuman: a\n\nAssistant: b\n\nHuman: more?", "rejected": "\n\nHuman: a\n\nAssistant: c"},
      "no_final_assistant_reply"),
     (pair("\n\nHuman: a", "\n\nAssistant: ", "\n\nAssistant: c"), "empty_reply"),
@@ -125,37 +174,60 @@ def test_skip_reasons(row, reason):
 
 
 def test_every_skip_reason_is_documented():
-    assert set(hh_rlhf.SKIP_REASONS) == {"not_hh_format", "no_final_assistant_reply", "empty_reply", "empty_prompt",
-                                         "prompt_mismatch", "identical_replies"}
-    assert set(hh_rlhf.NOTE_REASONS) == {"merged_turns", "dropped_empty_turn"}
+    assert set(hh_rlhf.SKIP_REASONS) == {"not_text", "not_hh_format", "inline_human_turn", "no_final_assistant_reply",
+                                         "empty_reply", "empty_prompt", "prompt_mismatch", "identical_replies"}
+    assert set(hh_rlhf.NOTE_REASONS) == {"cut_inline_human_turn", "merged_turns", "dropped_empty_turn"}
     for reason in [*hh_rlhf.SKIP_REASONS, *hh_rlhf.NOTE_REASONS]:
         assert reason in hh_rlhf.__doc__
 
 
 # --- the 300-row real sample -------------------------------------------------------------------------------------
 
-def expected_split(text):
+def before_inline_human(piece):
+    """The text of an Assistant piece before its first "Human:" that follows text and whitespace, else None."""
+    start = 0
+    while (pos := piece.find("Human:", start)) != -1:
+        before = piece[:pos]
+        if before.strip() and before[-1].isspace():
+            return before.strip()
+        start = pos + 1
+    return None
+
+
+def expected_split(text, inline_human_turn="cut"):
     """An independent split: group the transcript by Human turn with str.split instead of a regex over markers.
 
-    Returns (prompt messages, final reply text). The assistant pieces of a group are joined with a blank line; an
-    empty assistant piece before the final reply makes the next Human text continue the same user message.
+    Returns (prompt messages, final reply text, cut): the assistant pieces of a group are joined with a blank line; an
+    empty assistant piece before the final reply makes the next Human text continue the same user message. An
+    assistant piece with an inline "Human:" that another assistant piece follows is a lost turn boundary: in the
+    last group the reply ends there (cut=True); elsewhere, or with inline_human_turn="skip", the reply is None.
     """
     assert text.startswith("\n\nHuman:")
-    groups = []
-    for piece in text.split("\n\nHuman:")[1:]:
+    pieces = text.split("\n\nHuman:")[1:]
+    groups, cut = [], False
+    for number, piece in enumerate(pieces, start=1):
         human, *replies = piece.split("\n\nAssistant:")
+        for index, reply in enumerate(replies[:-1]):
+            kept = before_inline_human(reply.strip())
+            if kept is not None:
+                if number < len(pieces) or inline_human_turn != "cut":
+                    return None, None, False
+                replies, cut = replies[:index] + [kept], True
+                break
         reply = "\n\n".join(part.strip() for part in replies if part.strip())
         if groups and not groups[-1][1]:
             groups[-1] = [groups[-1][0] + "\n\n" + human.strip(), reply]
         else:
             groups.append([human.strip(), reply])
     prompt = [message for human, reply in groups[:-1] for message in (user(human), assistant(reply))]
-    return prompt + [user(groups[-1][0])], groups[-1][1]
+    return prompt + [user(groups[-1][0])], groups[-1][1], cut
 
 
-def expected_reason(row):
-    chosen_prompt, chosen = expected_split(row["chosen"])
-    rejected_prompt, rejected = expected_split(row["rejected"])
+def expected_reason(row, inline_human_turn="cut"):
+    chosen_prompt, chosen, _ = expected_split(row["chosen"], inline_human_turn)
+    rejected_prompt, rejected, _ = expected_split(row["rejected"], inline_human_turn)
+    if chosen is None or rejected is None:
+        return "inline_human_turn"
     if not chosen or not rejected:
         return "empty_reply"
     if chosen_prompt != rejected_prompt:
@@ -163,6 +235,10 @@ def expected_reason(row):
     if " ".join(chosen.split()) == " ".join(rejected.split()):
         return "identical_replies"
     return None
+
+
+def expected_cut(row):
+    return any(expected_split(row[side])[2] for side in ("chosen", "rejected"))
 
 
 @pytest.fixture(scope="module")
@@ -183,20 +259,39 @@ def test_sample_counts(sample):
     # has chosen == rejected.
     assert summary.converted == 295
     assert summary.skipped == {"empty_reply": 4, "identical_replies": 1}
-    assert summary.notes == {"merged_turns": 8}
+    # Lines 43 and 288: a reply goes on with "  Human: ..." and a second Assistant turn; cut there, they stay pairs.
+    assert summary.notes == {"merged_turns": 6, "cut_inline_human_turn": 2}
+    assert [lineno for lineno, row in enumerate(rows, start=1) if expected_cut(row)] == [43, 288]
+
+
+def test_sample_inline_human_turn_skip_keeps_fewer_pairs(sample):
+    """The measurement behind the default: skipping the two lost-boundary rows keeps 293 pairs, cutting keeps 295,
+    and the 293 other pairs are the same either way."""
+    rows, _ = sample
+    cut, _ = convert_records(rows, hh_rlhf.convert_row)
+    skipped, summary = convert_records(rows, hh_rlhf.convert_row, inline_human_turn="skip")
+    assert (len(cut), len(skipped)) == (295, 293)
+    assert summary.skipped == {"empty_reply": 4, "identical_replies": 1, "inline_human_turn": 2}
+    for row in rows:
+        assert (expected_reason(row, "skip") == "inline_human_turn") == expected_cut(row)
+    assert [pair for pair in cut if pair not in skipped] == [convert(rows[42]), convert(rows[287])]
 
 
 def test_sample_notes_match_manifest_tags(sample):
     rows, tags = sample
-    for lineno, (row, tag) in enumerate(zip(rows, tags), start=1):
+    for lineno, (row, tag) in enumerate(zip(rows, tags, strict=False), start=1):
         if expected_reason(row) is None:
             notes = hh_rlhf.convert_row(row).get(NOTES_KEY, [])
-            assert ("merged_turns" in notes) == ("consecutive_same_role" in tag), lineno
+            assert ("cut_inline_human_turn" in notes) == expected_cut(row), lineno
+            if expected_cut(row):  # the cut drops the second Assistant turn, so nothing merges
+                assert {"inline_Human_label", "consecutive_same_role"} <= tag and "merged_turns" not in notes, lineno
+            else:
+                assert ("merged_turns" in notes) == ("consecutive_same_role" in tag), lineno
 
 
 def test_sample_rows_match_independent_expectation(sample):
     rows, tags = sample
-    for lineno, (row, tag) in enumerate(zip(rows, tags), start=1):
+    for lineno, (row, tag) in enumerate(zip(rows, tags, strict=False), start=1):
         reason = expected_reason(row)
         empty_tags = {"empty_final_response_chosen", "empty_final_response_rejected"}
         assert (reason == "empty_reply") == bool(tag & empty_tags), lineno
@@ -206,7 +301,7 @@ def test_sample_rows_match_independent_expectation(sample):
             assert skip_reason(row) == reason, lineno
             continue
         out = convert(row)
-        prompt, chosen = expected_split(row["chosen"])
+        prompt, chosen, _ = expected_split(row["chosen"])
         assert out["prompt"] == prompt and out["chosen"] == [assistant(chosen)], lineno
         assert out["rejected"] == [assistant(expected_split(row["rejected"])[1])], lineno
         assert out["prompt"][-1]["role"] == "user" and out["chosen"] != out["rejected"], lineno
@@ -218,20 +313,24 @@ def test_sample_transcripts_split_like_independent_expectation(sample):
     rows, _ = sample
     for row in rows:
         for text in (row["chosen"], row["rejected"]):
-            prompt, reply = expected_split(text)
+            prompt, reply, _ = expected_split(text)
             if reply:
                 assert hh_rlhf.split_transcript(text)[:2] == (prompt, assistant(reply))
 
 
 def test_sample_rows_tagged_prompt_mismatch_keep_one_final_reply(sample):
     # The manifest compares characters up to the last "\n\nAssistant:"; in these rows the extra turns are
-    # "\n\nAssistant:" labels inside one side's final reply, which stays one reply.
+    # "\n\nAssistant:" labels inside one side's final reply, which stays one reply (or, in lines 43 and 288, a lost
+    # turn boundary: the reply is cut before its inline "Human:").
     rows, tags = sample
-    tagged = [row for row, tag in zip(rows, tags) if "prompt_mismatch" in tag]
+    tagged = [row for row, tag in zip(rows, tags, strict=False) if "prompt_mismatch" in tag]
     assert len(tagged) == 6
     for row in tagged:
         out = convert(row)
         for side in ("chosen", "rejected"):
+            if expected_split(row[side])[2]:
+                assert out[side][0]["content"] == expected_split(row[side])[1]
+                continue
             last_piece = row[side].rsplit("\n\nAssistant:", 1)[1].strip()
             assert out[side][0]["content"].endswith(last_piece)
 
@@ -289,7 +388,7 @@ def test_trl_extract_prompt_cuts_rows_mid_reply_where_we_do_not(sample):
 
     rows, tags = sample
     cut_mid_reply = 0
-    for row, tag in zip(rows, tags):
+    for row, tag in zip(rows, tags, strict=False):
         if expected_reason(row) is not None:
             continue
         ours = hh_rlhf.convert_row(row)

@@ -228,7 +228,7 @@ def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a 
     def action():
         import json
 
-        from trlrecipes.data import explanations, get_format, load_pairs
+        from trlrecipes.data import config_options, explanations, get_format, load_pairs
         from trlrecipes.data.common import LOCAL_SUFFIXES
         from trlrecipes.data.inspect import format_report, inspect_pairs
         from trlrecipes.run.launch import RunOptions, resolve
@@ -242,8 +242,7 @@ def data_inspect(target: str = typer.Argument(..., help="Recipe name/file, or a 
             recipe_name = target
         cfg = resolve(resolve_recipe(recipe_name), RunOptions(demo=demo, overrides=settings))
         pairs, summary = load_pairs(cfg.data_format, cfg.dataset, split=getattr(cfg, "split", None) or None,
-                                    subset=getattr(cfg, "subset", "") or None,
-                                    options=getattr(cfg, "data_options", None))
+                                    subset=getattr(cfg, "subset", "") or None, options=config_options(cfg))
         if max_rows and len(pairs) > max_rows:
             pairs = pairs.select(range(max_rows))
         report = inspect_pairs(pairs, _tokenizer_for(cfg), cfg.max_length, preview=preview)
@@ -268,32 +267,70 @@ def _tokenizer_for(cfg):
                         f"pass model=<local folder> or check your network")
 
 
-@data_app.command("convert")
-def data_convert(data_format: str = typer.Argument(..., metavar="FORMAT", help="hh-rlhf, ultrafeedback, ..."),
-                 input: str = typer.Option(..., "--input", help="Local file or Hub dataset id."),
+@data_app.command("convert", epilog="Each format's options, with types and defaults: trlrecipes data formats")
+def data_convert(data_format: str = typer.Argument(..., metavar="FORMAT", help="hh-rlhf, ultrafeedback, ... (see "
+                                                                               "`trlrecipes data formats`)"),
+                 input: Optional[str] = typer.Option(None, "--input", help="Local file or Hub dataset id (default: "
+                                                                           "the format's Hub dataset)."),
                  output: Optional[Path] = typer.Option(None, "--output", help="Write converted rows as JSON lines."),
                  report: Optional[Path] = typer.Option(None, "--report", help="Write the summary as JSON."),
-                 split: str = typer.Option("train", "--split", help="Hub split."),
+                 split: Optional[str] = typer.Option(None, "--split", help="Hub split (default: the format's own, "
+                                                                           "e.g. train_prefs for ultrafeedback)."),
                  subset: Optional[str] = typer.Option(None, "--subset", help="Hub data_dir, e.g. helpful-base."),
-                 options: Optional[list[str]] = typer.Argument(None, help="Converter options as key=value.")) -> None:
+                 options: Optional[list[str]] = typer.Argument(None, help="Converter options as key=value, e.g. "
+                                                                          "keep_ties=true.")) -> None:
     """Convert a dataset to TRL's conversational prompt/chosen/rejected format, with a skip summary."""
 
     def action():
         import json
 
-        from trlrecipes.data import get_format, load_pairs
+        from trlrecipes.data import explanations, get_format, load_pairs
 
         fmt = get_format(data_format)
         dataset, summary = load_pairs(data_format, input, split=split, subset=subset,
                                       options=_converter_options(options))
+        if getattr(fmt, "NOTICE", None):
+            print(fmt.NOTICE, file=sys.stderr)
         if output:
             output.parent.mkdir(parents=True, exist_ok=True)
             dataset.to_json(str(output), lines=True, force_ascii=False)
-        print(summary.format(fmt.SKIP_REASONS))
+        print(summary.format(explanations(fmt)))
         if output:
             print(f"wrote {len(dataset)} rows to {output}")
         if report:
             report.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+
+    _exit(action)
+
+
+@data_app.command("formats")
+def data_formats(name: Optional[str] = typer.Argument(None, metavar="[FORMAT]",
+                                                     help="Show only this format.")) -> None:
+    """The data formats: Hub dataset, splits and converter options (key=value for `data convert`, recipe settings)."""
+
+    def action():
+        from trlrecipes.data import FORMATS, format_options, get_format
+
+        if name is not None:
+            get_format(name)  # an unknown name is a UserError listing the known ones
+        for index, format_name in enumerate([name] if name else list(FORMATS)):
+            fmt = get_format(format_name)
+            if fmt.HUB_ID:
+                held_out = getattr(fmt, "EVAL_SPLIT", None) or "none"
+                where = f"Hub {fmt.HUB_ID}, split {getattr(fmt, 'DEFAULT_SPLIT', 'train')}, eval split {held_out}"
+            else:
+                where = "no Hub dataset: pass a file"
+            print(("\n" if index else "") + f"{format_name}  ({where})")
+            if getattr(fmt, "SUBSETS", None):
+                print(f"  --subset (Hub data_dir): {', '.join(fmt.SUBSETS)}")
+            rows = [(f"{option_name}={option.default!r}",
+                     " | ".join(option.choices) if option.choices else option.type.__name__, option.help)
+                    for option_name, option in format_options(fmt).items()]
+            widths = [max((len(row[column]) for row in rows), default=0) for column in (0, 1)]
+            for setting, kind, help_text in rows:
+                print(f"  {setting:<{widths[0]}}  {kind:<{widths[1]}}  {help_text}")
+            if not rows:
+                print("  no options")
 
     _exit(action)
 

@@ -13,6 +13,8 @@ and optionally:
   SAMPLE_CAPS     True when the rows are grouped (by topic, model...), so a row cap takes a seeded random sample
   NOTICE          a line printed whenever the dataset is loaded (e.g. a non-commercial licence)
   NOTE_REASONS    {flag: explanation} for informative flags counted in the summary (see common.NOTES_KEY)
+  TEXT_FIELDS     the fields that hold text (a CSV file's cells in them stay text: "42" is not a number);
+                  text_fields(options) when they depend on the options
   required_fields(options) -> fields, when the required fields depend on the options (column mappings)
   features()      the output schema, when rows carry extra columns
 """
@@ -20,6 +22,7 @@ and optionally:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
 
 from trlrecipes.errors import UserError
@@ -67,6 +70,19 @@ def check_options(format_name: str, options: dict | None, *, where: str = "") ->
     return values
 
 
+def config_options(cfg) -> dict:
+    """The converter options a resolved recipe config (or a run's saved config, a mapping) carries: its fields named
+    like the options of its data_format (as the recipes pass them: keep_ties, min_score_ratio, prompt_column, ...),
+    else a `data_options` mapping; {} when it carries none (the converter's defaults apply)."""
+    def read(name: str, default=None):
+        return cfg.get(name, default) if isinstance(cfg, Mapping) else getattr(cfg, name, default)
+
+    missing = object()
+    declared = format_options(get_format(read("data_format", "hh-rlhf")))
+    given = {name: value for name in declared if (value := read(name, missing)) is not missing}
+    return given or dict(read("data_options") or {})
+
+
 def explanations(fmt: ModuleType) -> dict[str, str]:
     """Every skip reason and note flag of a format with its one-line explanation (for ConversionSummary.format)."""
     return {**fmt.SKIP_REASONS, **getattr(fmt, "NOTE_REASONS", {})}
@@ -89,10 +105,12 @@ def load_pairs(format_name: str, source: str | None = None, *, split: str | None
     split = split or getattr(fmt, "DEFAULT_SPLIT", "train")
     options = check_options(format_name, options)
     required = fmt.required_fields(options) if hasattr(fmt, "required_fields") else fmt.REQUIRED_FIELDS
-    raw = load_source(source, split=split, subset=subset, required=required)
+    text_fields = fmt.text_fields(options) if hasattr(fmt, "text_fields") else getattr(fmt, "TEXT_FIELDS", ())
+    raw = load_source(source, split=split, subset=subset, required=required, text_fields=text_fields)
     features = fmt.features() if hasattr(fmt, "features") else None
     converted, summary = convert_dataset(raw, fmt.convert_row, options=options, features=features, num_proc=num_proc,
                                          desc=f"Converting {format_name}")
     if summary.converted == 0:
-        raise UserError(f"{source}: no usable rows after conversion ({summary.format(explanations(fmt))})".replace("\n", "; "))
+        counts = summary.format(explanations(fmt)).replace("\n", "; ")
+        raise UserError(f"{source}: no usable rows after conversion ({counts})")
     return converted, summary

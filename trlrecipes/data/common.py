@@ -16,9 +16,10 @@ import gzip
 import json
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from trlrecipes.errors import UserError
 
@@ -114,8 +115,8 @@ def _apply(row: dict, convert_row: Callable, options: dict, empty: dict, code_ve
     return {**out, SKIP_COLUMN: "", NOTE_COLUMN: notes}
 
 
-def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, features=None, num_proc: int | None = None,
-                    desc: str = "Converting"):
+def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, features=None,
+                    num_proc: int | None = None, desc: str = "Converting"):
     """Run `convert_row` over every row of `raw`; return (converted Dataset, ConversionSummary)."""
     from datasets import Features, List, Value
 
@@ -160,8 +161,9 @@ def convert_records(records: Iterable[dict], convert_row: Callable, **options) -
 
 # Helpers for converters: turn raw fields into trimmed messages and apply the checks every pair needs.
 # A format that uses them lists the matching reasons from PAIR_SKIPS / MESSAGE_SKIPS in its SKIP_REASONS.
+NOT_TEXT = "not_text"
 PAIR_SKIPS = {
-    "malformed_field": "a text field holds something other than text (a list, a mapping, ...)",
+    NOT_TEXT: "a prompt, reply or message content is not text (a number, a mapping, a list, null); never stringified",
     "empty_prompt": "the prompt is missing or has an empty turn",
     "prompt_not_ending_with_user": "the prompt's last turn is not a user message, so there is nothing to reply to",
     "empty_reply": "the chosen or the rejected reply is empty",
@@ -171,19 +173,19 @@ MESSAGE_SKIPS = {
     "malformed_messages": "a message list is not a list of {role, content} objects",
     "unknown_role": "a message role is not system, user or assistant",
     "no_final_assistant_reply": "a message list does not end with an assistant reply",
-    "prompt_mismatch": "the turns before the final reply differ between chosen and rejected (or from the prompt field)",
+    "prompt_mismatch": "the turns before the final reply differ between chosen and rejected (or from the prompt "
+                       "field)",
 }
 
 
-def text(value) -> str:
-    """A text field, whitespace trimmed; None counts as empty."""
-    if value is None:
-        return ""
+def text(value, *, optional: bool = False) -> str:
+    """A text field, whitespace trimmed. Anything else (a number, a mapping, a list, a bool; None unless the field
+    is `optional`, where it means none) is Skip("not_text"): stringifying it would train on "42" or "{'a': 1}"."""
     if isinstance(value, str):
         return value.strip()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # CSV readers type cells that look numeric as numbers
-    raise Skip("malformed_field")
+    if value is None and optional:
+        return ""
+    raise Skip(NOT_TEXT)
 
 
 def messages(value) -> list[dict[str, str]]:
@@ -192,7 +194,7 @@ def messages(value) -> list[dict[str, str]]:
         raise Skip("malformed_messages")
     if any(m.get("role") not in ROLES for m in value):
         raise Skip("unknown_role")
-    return [message(m["role"], text(m.get("content"))) for m in value]
+    return [message(m["role"], text(m.get("content"))) for m in value]  # a missing content is not text
 
 
 def split_final_reply(conversation: list[dict]) -> tuple[list[dict], str]:
@@ -236,7 +238,8 @@ def validate_json_lines(path: Path, required: Iterable[str] = ()) -> int:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as err:
-                    raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg}); expected one JSON object per line")
+                    raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg}); expected one JSON object per "
+                                    "line") from err
                 if not isinstance(row, dict):
                     raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
                 missing = [key for key in required if key not in row]
@@ -245,17 +248,42 @@ def validate_json_lines(path: Path, required: Iterable[str] = ()) -> int:
                                     f"this format needs {', '.join(map(repr, required))}")
                 rows += 1
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as err:
-        raise UserError(f"{path}: cannot be read as UTF-8 JSON lines ({err})")
+        raise UserError(f"{path}: cannot be read as UTF-8 JSON lines ({err})") from err
     if rows == 0:
         raise UserError(f"{path}: the file has no rows")
     return rows
 
 
-def load_source(source: str, *, split: str = "train", subset: str | None = None, required: Iterable[str] = ()):
-    """Load raw rows from a local file (.jsonl, .jsonl.gz, .json, .csv, .parquet) or a Hub dataset id."""
+# pandas' default missing-value spellings (read_csv's na_values documentation); a CSV text column keeps them as text.
+CSV_NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                 "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
+def csv_read_options(path: Path, text_fields: Iterable[str]) -> dict:
+    """read_csv settings that keep the text columns text: a cell such as "42", "007" or "NA" stays that text (pandas
+    would type it as a number or a missing value) and an empty cell is the empty text; the other columns are typed
+    as pandas types them, with its usual missing values."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise UserError(f"{path}: cannot be read as a UTF-8 CSV file ({err})") from err
+    text_fields = set(text_fields)
+    return {"converters": {column: str for column in header if column in text_fields}, "keep_default_na": False,
+            "na_values": {column: CSV_NA_VALUES for column in header if column not in text_fields}}
+
+
+def load_source(source: str, *, split: str = "train", subset: str | None = None, required: Iterable[str] = (),
+                text_fields: Iterable[str] = ()):
+    """Load raw rows from a local file (.jsonl, .jsonl.gz, .json, .csv, .parquet) or a Hub dataset id.
+
+    `text_fields`: the columns that hold text, read from a CSV file as text (see csv_read_options)."""
     import datasets
 
     required = tuple(required)
+    read_options = {}
     if is_local_source(source):
         path = Path(source).expanduser()
         if not path.exists():
@@ -270,20 +298,22 @@ def load_source(source: str, *, split: str = "train", subset: str | None = None,
             builder = "json"
         elif name.endswith(".csv"):
             builder = "csv"
+            read_options = csv_read_options(path, text_fields)
         elif name.endswith(".parquet"):
             builder = "parquet"
         else:
             raise UserError(f"{path}: unknown file type; use .jsonl, .jsonl.gz, .json, .csv or .parquet")
         try:
-            raw = datasets.load_dataset(builder, data_files=str(path), split="train")
+            raw = datasets.load_dataset(builder, data_files=str(path), split="train", **read_options)
         except Exception as err:  # datasets raises many types for unreadable files
-            raise UserError(f"{path}: could not be read as {builder} ({type(err).__name__}: {err})".splitlines()[0])
+            why = f"{type(err).__name__}: {err}".splitlines()[0]
+            raise UserError(f"{path}: could not be read as {builder} ({why})") from err
     else:
         try:
             raw = datasets.load_dataset(source, data_dir=subset, split=split)
         except Exception as err:
             raise UserError(f"could not load dataset {source!r} (subset {subset!r}, split {split!r}) from the Hub: "
-                            f"{type(err).__name__}: {err}; pass a local file path instead".splitlines()[0])
+                            f"{type(err).__name__}: {err}; pass a local file path instead".splitlines()[0]) from err
     missing = [key for key in required if key not in raw.column_names]
     if missing:
         raise UserError(f"{source}: missing field(s) {', '.join(map(repr, missing))}; found {raw.column_names}")

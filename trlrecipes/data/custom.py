@@ -5,11 +5,23 @@ and `system_column` (default: none).
 Each column may hold a plain string or a list of {role, content} messages. A chosen/rejected message list may
 repeat the prompt turns before its final assistant reply (as in UltraFeedback); those turns must then agree with
 each other and with the prompt column. Pass `prompt_column=""` when the message lists carry the whole prompt.
+A value that is not text (a number, a mapping, null; a null system column means none) is skipped as `not_text`,
+never stringified; a CSV file's cells in these columns are read as text ("42" stays "42", an empty cell is empty).
 """
 
 from __future__ import annotations
 
-from trlrecipes.data.common import MESSAGE_SKIPS, PAIR_SKIPS, Option, Skip, make_pair, message, messages, split_final_reply, text
+from trlrecipes.data.common import (
+    MESSAGE_SKIPS,
+    PAIR_SKIPS,
+    Option,
+    Skip,
+    make_pair,
+    message,
+    messages,
+    split_final_reply,
+    text,
+)
 
 HUB_ID = None  # no Hub dataset: always pass a file (or a Hub id of a dataset in this layout)
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")  # for the default mapping; see required_fields
@@ -29,6 +41,10 @@ SKIP_REASONS = {
 def required_fields(options: dict) -> tuple[str, ...]:
     columns = {name: option.default for name, option in OPTIONS.items()} | dict(options)
     return tuple(column for column in columns.values() if column)
+
+
+def text_fields(options: dict) -> tuple[str, ...]:
+    return required_fields(options)  # every mapped column may hold text
 
 
 def _as_messages(value, role: str) -> list[dict]:
@@ -53,7 +69,7 @@ def convert_row(row: dict, prompt_column: str = "prompt", chosen_column: str = "
     if any(turns != candidates[0] for turns in candidates):
         raise Skip("prompt_mismatch")
     turns = candidates[0] if candidates else []
-    system_text = text(row[system_column]) if system_column else ""
+    system_text = text(row[system_column], optional=True) if system_column else ""  # null: no system prompt
     if system_text:
         if turns and turns[0]["role"] == "system" and turns[0]["content"]:
             if turns[0]["content"] != system_text:

@@ -2,13 +2,22 @@
 
 Each transcript is parsed into turns at the "\\n\\nHuman:" / "\\n\\nAssistant:" markers (a marker at the very start
 of the text counts too; any number of spaces may follow the colon). "Human:" or "Assistant:" without the preceding
-blank line is content: the models often wrote speaker labels inside their replies. The prompt is the list of turns
+blank line is content (the models often wrote speaker labels inside their replies), except for the lost turn
+boundary `cut_inline_human_turn` below. The prompt is the list of turns
 before the final assistant reply, compared turn by turn between chosen and rejected; it is never cut at the
 characters the two transcripts happen to share (TRL's `extract_prompt` does that and splits rows mid-reply when both
 replies start with the same word).
 
 Decisions, in the order they are checked (skips are in SKIP_REASONS, repairs are counted as NOTE_REASONS):
-- skip `not_hh_format`: not a string, no marker, text before the first marker, or a first turn that is not Human.
+- skip `not_text`: a transcript is not a string (a number, null, a list...).
+- skip `not_hh_format`: no marker, text before the first marker, or a first turn that is not Human.
+- repair `cut_inline_human_turn` (option inline_human_turn="cut", the default): an Assistant turn that goes on with
+  an inline "Human: ..." turn lacking the blank line before it ("...organs.  Human: How serious is it?") and is then
+  followed by a second Assistant turn lost a turn boundary: kept whole, the reply would teach the model to write
+  "Human:" and answer itself. The final reply is cut at that marker (the invented Human turn and the second Assistant
+  turn are dropped), so both replies answer the same prompt. Measured on the 300-row shared sample: 2 rows (lines 43
+  and 288) have it; cutting keeps them as pairs, skipping loses them. inline_human_turn="skip" skips such pairs as
+  `inline_human_turn`; a lost boundary inside the prompt (before the final reply) is always skipped so.
 - repair `dropped_empty_turn`: an empty turn before the final reply is dropped (its neighbours then merge). Real
   rows have an empty assistant turn that the conversation continued past.
 - repair `merged_turns`: consecutive same-role turns become one message, contents joined with "\\n\\n". They come
@@ -31,15 +40,23 @@ from __future__ import annotations
 
 import re
 
-from trlrecipes.data.common import NOTES_KEY, Skip, message
+from trlrecipes.data.common import NOT_TEXT, NOTES_KEY, PAIR_SKIPS, Option, Skip, message
 
 HUB_ID = "Anthropic/hh-rlhf"
 DEFAULT_SPLIT = "train"
 EVAL_SPLIT = "test"
 SUBSETS = ("helpful-base", "harmless-base", "helpful-online", "helpful-rejection-sampled")
 REQUIRED_FIELDS = ("chosen", "rejected")
+TEXT_FIELDS = REQUIRED_FIELDS
+INLINE_HUMAN_TURN = ("cut", "skip")
+OPTIONS = {"inline_human_turn": Option(str, "cut", "a reply going on with an inline 'Human:' turn and a second "
+                                       "Assistant turn: cut it at the marker, or skip the pair",
+                                       choices=INLINE_HUMAN_TURN)}
 SKIP_REASONS = {
-    "not_hh_format": "a transcript is not text made of '\\n\\nHuman:' / '\\n\\nAssistant:' turns starting with Human",
+    NOT_TEXT: PAIR_SKIPS[NOT_TEXT],
+    "not_hh_format": "a transcript is not made of '\\n\\nHuman:' / '\\n\\nAssistant:' turns starting with Human",
+    "inline_human_turn": "a reply goes on with an inline 'Human:' turn, then a second Assistant turn "
+                         "(inline_human_turn=skip, or the lost turn boundary is inside the prompt)",
     "no_final_assistant_reply": "a transcript does not end with an Assistant turn",
     "empty_reply": "the final Assistant reply of chosen or rejected is empty",
     "empty_prompt": "no non-empty Human turn opens the conversation",
@@ -47,22 +64,26 @@ SKIP_REASONS = {
     "identical_replies": "chosen and rejected final replies are the same text (ignoring whitespace)",
 }
 NOTE_REASONS = {
+    "cut_inline_human_turn": "a final reply cut before an inline 'Human:' turn followed by a second Assistant turn "
+                             "(converted pairs; inline_human_turn=skip skips them)",
     "merged_turns": "consecutive same-role turns merged into one message (converted pairs)",
     "dropped_empty_turn": "an empty turn before the final reply dropped (converted pairs)",
 }
 
 _MARKER = re.compile(r"(?:^|\n\n)(Human|Assistant):")
+# "Human:" after text and whitespace other than the marker's blank line (the turn split already took those).
+_INLINE_HUMAN = re.compile(r"(?<=\S)\s+Human:")
 _ROLES = {"Human": "user", "Assistant": "assistant"}
 
 
 def parse_transcript(text) -> list[dict[str, str]]:
     """Split one transcript into trimmed {role, content} turns, exactly as written (no dropping or merging)."""
     if not isinstance(text, str):
-        raise Skip("not_hh_format")
+        raise Skip(NOT_TEXT)
     lead, *rest = _MARKER.split(text.lstrip())
     if not rest or lead.strip() or rest[0] != "Human":
         raise Skip("not_hh_format")
-    return [message(_ROLES[label], body.strip()) for label, body in zip(rest[::2], rest[1::2])]
+    return [message(_ROLES[label], body.strip()) for label, body in zip(rest[::2], rest[1::2], strict=False)]
 
 
 def normalize_turns(turns: list[dict[str, str]]) -> tuple[list[dict[str, str]], set[str]]:
@@ -80,17 +101,39 @@ def normalize_turns(turns: list[dict[str, str]]) -> tuple[list[dict[str, str]], 
     return merged, notes
 
 
-def split_transcript(text) -> tuple[list[dict[str, str]], dict[str, str], set[str]]:
+def cut_inline_human_turn(turns: list[dict[str, str]], mode: str = "cut") -> tuple[list[dict[str, str]], set[str]]:
+    """Find the first Assistant turn holding an inline "Human:" turn and followed by another Assistant turn (a lost
+    turn boundary). mode "cut": when it is part of the final reply (the trailing Assistant turns), end the transcript
+    at the marker; otherwise, or with mode "skip", Skip("inline_human_turn"). Returns (turns, repair notes)."""
+    final_start = len(turns)
+    while final_start and turns[final_start - 1]["role"] == "assistant":
+        final_start -= 1
+    for index, (turn, following) in enumerate(zip(turns, turns[1:], strict=False)):
+        if turn["role"] != "assistant" or following["role"] != "assistant":
+            continue
+        marker = _INLINE_HUMAN.search(turn["content"])
+        if marker is None:
+            continue
+        if mode != "cut" or index < final_start:
+            raise Skip("inline_human_turn")
+        return turns[:index] + [message("assistant", turn["content"][:marker.start()].strip())], \
+            {"cut_inline_human_turn"}
+    return turns, set()
+
+
+def split_transcript(text, inline_human_turn: str = "cut") -> tuple[list[dict[str, str]], dict[str, str], set[str]]:
     """(prompt messages, final assistant message, repair notes) of one transcript; raises Skip."""
-    turns, notes = normalize_turns(parse_transcript(text))
+    turns, cut_notes = cut_inline_human_turn(parse_transcript(text), inline_human_turn)
+    turns, notes = normalize_turns(turns)
+    notes |= cut_notes
     if turns[-1]["role"] != "assistant":
         raise Skip("no_final_assistant_reply")
     return turns[:-1], turns[-1], notes
 
 
-def convert_row(row: dict) -> dict:
-    chosen_prompt, chosen, chosen_notes = split_transcript(row.get("chosen"))
-    rejected_prompt, rejected, rejected_notes = split_transcript(row.get("rejected"))
+def convert_row(row: dict, inline_human_turn: str = "cut") -> dict:
+    chosen_prompt, chosen, chosen_notes = split_transcript(row.get("chosen"), inline_human_turn)
+    rejected_prompt, rejected, rejected_notes = split_transcript(row.get("rejected"), inline_human_turn)
     if not chosen["content"] or not rejected["content"]:
         raise Skip("empty_reply")
     if not chosen_prompt or chosen_prompt[0]["role"] != "user":

@@ -34,7 +34,7 @@ def _token_ids(tokenizer, messages: list[dict], **kwargs) -> list[int]:
 
 def _common_prefix(ids: list[int], other: list[int]) -> int:
     length = 0
-    for token, other_token in zip(ids, other):
+    for token, other_token in zip(ids, other, strict=False):
         if token != other_token:
             break
         length += 1
@@ -42,7 +42,8 @@ def _common_prefix(ids: list[int], other: list[int]) -> int:
 
 
 def tokenize_pair(row: dict, tokenizer) -> dict:
-    """prompt_ids / chosen_ids / rejected_ids as TRL 1.16's DPO `tokenize_fn` computes them for a conversational row."""
+    """prompt_ids / chosen_ids / rejected_ids as TRL 1.16's DPO `tokenize_fn` computes them for a conversational
+    row."""
     tools = row.get("tools")
     tools = json.loads(tools) if isinstance(tools, str) else tools
     kwargs = {"tools": tools, **(row.get("chat_template_kwargs") or {})}
@@ -105,7 +106,8 @@ def inspect_pairs(rows, tokenizer, max_length: int, preview: int = 3, near_ident
         _check_row(row, index)
         tokens = tokenize_pair(row, tokenizer)
         prompt, chosen, rejected = (len(tokens[key]) for key in ("prompt_ids", "chosen_ids", "rejected_ids"))
-        for key, value in zip(LENGTH_KEYS, (prompt, chosen, rejected, prompt + chosen, prompt + rejected)):
+        values = (prompt, chosen, rejected, prompt + chosen, prompt + rejected)
+        for key, value in zip(LENGTH_KEYS, values, strict=True):
             lengths[key].append(value)
         chosen_text, rejected_text = _text(row["chosen"]), _text(row["rejected"])
         identical = chosen_text == rejected_text

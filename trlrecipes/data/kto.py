@@ -13,7 +13,7 @@ from trlrecipes.errors import UserError
 def _unpair(batch: dict) -> dict:
     out = {name: [value for value in values for _ in range(2)]
            for name, values in batch.items() if name not in ("chosen", "rejected")}
-    out["completion"] = [reply for pair in zip(batch["chosen"], batch["rejected"]) for reply in pair]
+    out["completion"] = [reply for pair in zip(batch["chosen"], batch["rejected"], strict=False) for reply in pair]
     out["label"] = [True, False] * len(batch["chosen"])
     return out
 

@@ -11,11 +11,12 @@ from trlrecipes.data.common import PAIR_SKIPS, make_pair, message, text
 HUB_ID = "Intel/orca_dpo_pairs"
 DEFAULT_SPLIT = "train"
 EVAL_SPLIT = None  # train only: hold out a slice of train for evaluation
-REQUIRED_FIELDS = ("question", "chosen", "rejected")  # `system` is optional: a missing one means none
-SKIP_REASONS = {key: PAIR_SKIPS[key] for key in ("malformed_field", "empty_prompt", "empty_reply", "identical_replies")}
+REQUIRED_FIELDS = ("question", "chosen", "rejected")  # `system` is optional: a missing or null one means none
+TEXT_FIELDS = ("system", "question", "chosen", "rejected")
+SKIP_REASONS = {key: PAIR_SKIPS[key] for key in ("not_text", "empty_prompt", "empty_reply", "identical_replies")}
 
 
 def convert_row(row: dict) -> dict:
-    system = text(row.get("system"))
+    system = text(row.get("system"), optional=True)
     prompt = ([message("system", system)] if system else []) + [message("user", text(row["question"]))]
     return make_pair(prompt, text(row["chosen"]), text(row["rejected"]))

@@ -23,6 +23,8 @@ DEFAULT_SPLIT = "train"
 EVAL_SPLIT = "test"
 REQUIRED_FIELDS = ("prompt", "response_0", "response_1", "better_response_id", "safer_response_id",
                    "is_response_0_safe", "is_response_1_safe")
+TEXT_FIELDS = ("prompt", "response_0", "response_1")
+SUBSETS = ("data/Alpaca-7B", "data/Alpaca2-7B", "data/Alpaca3-8B")  # one generator model each (Hub data_dir)
 AXES = ("safe", "helpful")
 OPTIONS = {
     "axis": Option(str, "safe", "which label picks chosen: safe (what this dataset is for) or helpful", choices=AXES),
@@ -32,10 +34,11 @@ OPTIONS = {
 SAMPLE_CAPS = True
 NOTICE = "[licence] PKU-SafeRLHF is CC BY-NC 4.0: non-commercial use only, and so is an adapter trained on it"
 SKIP_REASONS = {
-    **{key: PAIR_SKIPS[key] for key in ("malformed_field", "empty_prompt", "empty_reply", "identical_replies")},
+    **{key: PAIR_SKIPS[key] for key in ("not_text", "empty_prompt", "empty_reply", "identical_replies")},
     "invalid_response_id": "better_response_id or safer_response_id is not 0 or 1",
     "missing_safety_flags": "is_response_0_safe / is_response_1_safe is not a boolean (safe axis)",
-    "both_unsafe": "both responses are unsafe, so the 'safer' one is still harmful (skip_both_unsafe=False keeps them)",
+    "both_unsafe": "both responses are unsafe, so the 'safer' one is still harmful (skip_both_unsafe=False keeps "
+                   "them)",
     "safer_id_contradicts_flags": "safer_response_id points at the unsafe response while the other one is safe",
 }
 NOTE_REASONS = {"axes_disagree": "the more helpful response is not the safer one (among converted pairs; kept)"}
@@ -45,7 +48,7 @@ def convert_row(row: dict, axis: str = "safe", skip_both_unsafe: bool = True) ->
     if axis not in AXES:
         raise UserError(f"pku-saferlhf: axis must be one of {', '.join(AXES)}, got {axis!r}")
     better, safer = row["better_response_id"], row["safer_response_id"]
-    if better not in (0, 1) or safer not in (0, 1):
+    if any(isinstance(value, bool) or value not in (0, 1) for value in (better, safer)):
         raise Skip("invalid_response_id")
     if axis == "safe":
         safe = (row["is_response_0_safe"], row["is_response_1_safe"])

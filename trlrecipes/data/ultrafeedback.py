@@ -15,6 +15,7 @@ HUB_ID = "HuggingFaceH4/ultrafeedback_binarized"
 DEFAULT_SPLIT = "train_prefs"
 EVAL_SPLIT = "test_prefs"
 REQUIRED_FIELDS = ("chosen", "rejected", "score_chosen", "score_rejected")
+TEXT_FIELDS = ("prompt",)
 OPTIONS = {"keep_ties": Option(bool, False, "keep pairs whose two GPT-4 scores are equal (a coin-flip preference)")}
 SKIP_REASONS = {
     **PAIR_SKIPS,
@@ -26,13 +27,9 @@ SKIP_REASONS = {
 
 
 def _score(value) -> float:
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
-        raise Skip("invalid_score")
-    if math.isnan(score):
-        raise Skip("invalid_score")
-    return score
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise Skip("invalid_score")  # a score given as text ("4.5") is not read as a number either
+    return float(value)
 
 
 def convert_row(row: dict, keep_ties: bool = False) -> dict:

@@ -5,7 +5,6 @@ simply skips its check.
 
 from __future__ import annotations
 
-from inspect import signature
 from pathlib import Path
 
 from trlrecipes.data.common import is_local_source
@@ -102,10 +101,20 @@ def _check_data(cfg) -> None:
     sources = [("dataset", dataset), ("eval_dataset", getattr(cfg, "eval_dataset", ""))]
     for setting, source in sources:
         if source and isinstance(source, str) and is_local_source(source):
-            _check_data_file(setting, source, fmt_name, fmt)
+            _check_data_file(setting, source, fmt_name, fmt, _converter_options(fmt_name, cfg))
 
 
-def _check_data_file(setting: str, source: str, fmt_name: str, fmt) -> None:
+def _converter_options(fmt_name: str, cfg) -> dict | None:
+    """The converter options the config carries, typed; None when they are not valid (the recipe reports them)."""
+    from trlrecipes.data import check_options, config_options
+
+    try:
+        return check_options(fmt_name, config_options(cfg))
+    except UserError:
+        return None
+
+
+def _check_data_file(setting: str, source: str, fmt_name: str, fmt, options: dict | None = None) -> None:
     from trlrecipes.data.common import LOCAL_SUFFIXES, validate_json_lines
 
     path = Path(source).expanduser()
@@ -129,13 +138,13 @@ def _check_data_file(setting: str, source: str, fmt_name: str, fmt) -> None:
         hint = (f"; check that data_format={fmt_name} matches the file" if "missing field" in str(err) else
                 f"; point {setting}= at a file with one JSON object per line" if "no rows" in str(err) else "")
         raise UserError(f"{setting}: {err}{hint}".replace("\n", "; "))
-    # Whether a row converts may depend on options a recipe passes (e.g. pku-saferlhf's axis): only formats whose
-    # converter takes none can be judged here.
-    if list(signature(fmt.convert_row).parameters) == ["row"]:
-        _check_usable_rows(setting, path, fmt_name, fmt)
+    # Whether a row converts depends on the converter options: judged with those the config carries (its fields
+    # named like them, as the recipes pass them; the rest at their defaults), unless they are invalid (None).
+    if options is not None and not option_dependent:
+        _check_usable_rows(setting, path, fmt_name, fmt, options)
 
 
-def _check_usable_rows(setting: str, path: Path, fmt_name: str, fmt) -> None:
+def _check_usable_rows(setting: str, path: Path, fmt_name: str, fmt, options: dict | None = None) -> None:
     """Convert rows until one is usable; if none is, say why every row was skipped."""
     import json
     from collections import Counter
@@ -149,7 +158,7 @@ def _check_usable_rows(setting: str, path: Path, fmt_name: str, fmt) -> None:
             if not line.strip():
                 continue
             try:
-                fmt.convert_row(json.loads(line))
+                fmt.convert_row(json.loads(line), **(options or {}))
                 return
             except Skip as skip:
                 reasons[skip.reason] += 1
