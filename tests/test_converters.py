@@ -297,7 +297,7 @@ def test_converter_options_are_typed_and_match_convert_row():
         check_options("ultrafeedback", {"keep_ties": "maybe"})
     with pytest.raises(UserError, match="takes no options"):
         check_options("orca-dpo", {"keep_ties": "true"})
-    with pytest.raises(UserError, match="choose one of 'cut', 'skip'"):
+    with pytest.raises(UserError, match="inline_human_turn must be one of cut, skip, got 'keep'"):
         check_options("hh-rlhf", {"inline_human_turn": "keep"})
 
 

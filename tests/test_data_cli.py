@@ -66,7 +66,7 @@ def test_pku_options_typed(tmp_path):
     helpful, _ = convert("pku-saferlhf", "pku_saferlhf.jsonl", "axis=helpful", tmp_path=tmp_path)
     assert helpful["converted"] == 5
     one_line_error(invoke("data", "convert", "pku-saferlhf", "--input", FIXTURES / "pku_saferlhf.jsonl",
-                          "axis=harmless"), "choose one of 'safe', 'helpful'")
+                          "axis=harmless"), "axis must be one of safe, helpful, got 'harmless'")
 
 
 def test_pku_prints_its_licence_notice(tmp_path):
