@@ -35,7 +35,6 @@ class Config(LoraSettings):
 
 
 def main(cfg: Config, run: Run) -> None:
-    from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
     train, evaluation = run.load_data(cfg)  # the format's eval split or file, else a seeded share held out
@@ -46,8 +45,7 @@ def main(cfg: Config, run: Run) -> None:
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=run.tokenizer(cfg),
-        peft_config=LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                               target_modules="all-linear", task_type="CAUSAL_LM"),
+        peft_config=run.lora_config(cfg),  # peft.LoraConfig from the lora_* settings, on all linear layers
         quantization_config=run.quantization_config(cfg),  # None unless load_in_4bit (QLoRA)
         callbacks=run.callbacks(cfg),
     )

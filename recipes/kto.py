@@ -49,7 +49,6 @@ def load_data(cfg: Config, run: Run):
 
 
 def main(cfg: Config, run: Run) -> None:
-    from peft import LoraConfig
     from trl import KTOConfig, KTOTrainer
 
     from trlrecipes.data.kto import check_batch, kto_weights
@@ -65,15 +64,14 @@ def main(cfg: Config, run: Run) -> None:
             f"desirable_weight={args.desirable_weight}, undesirable_weight={args.undesirable_weight}")
     trainer = KTOTrainer(
         model=run.model_path(cfg),
-        ref_model=None,  # with a peft_config, the reference is the base model with adapters disabled: no copy
+        ref_model=None,  # as in DPO: the base model with adapters disabled is the reference, never a copy
         args=args,
+        processing_class=run.tokenizer(cfg),
         train_dataset=train,
         eval_dataset=evaluation,
-        processing_class=run.tokenizer(cfg),
-        peft_config=LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                               target_modules="all-linear", task_type="CAUSAL_LM"),
-        quantization_config=run.quantization_config(cfg),  # None unless load_in_4bit (QLoRA)
         callbacks=run.callbacks(cfg),
+        peft_config=run.lora_config(cfg),  # peft.LoraConfig from the lora_* settings, on all linear layers
+        quantization_config=run.quantization_config(cfg),  # None unless load_in_4bit (QLoRA)
     )
     run.train(trainer, group_by_length=cfg.group_by_length)
 

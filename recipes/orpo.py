@@ -31,7 +31,6 @@ class Config(LoraSettings):
 
 def main(cfg: Config, run: Run) -> None:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # we chose ORPO knowing it is experimental in TRL 1.x
-    from peft import LoraConfig
     from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
     train, evaluation = run.load_data(cfg)  # the format's eval split or file, else a seeded share held out
@@ -42,8 +41,7 @@ def main(cfg: Config, run: Run) -> None:
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=run.tokenizer(cfg),
-        peft_config=LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                               target_modules="all-linear", task_type="CAUSAL_LM"),
+        peft_config=run.lora_config(cfg),  # peft.LoraConfig from the lora_* settings, on all linear layers
         callbacks=run.callbacks(cfg),
     )
     run.train(trainer, group_by_length=cfg.group_by_length)

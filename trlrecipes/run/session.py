@@ -171,6 +171,13 @@ class Run:
 
         return AutoTokenizer.from_pretrained(self.model_path(cfg), trust_remote_code=cfg.trust_remote_code)
 
+    def lora_config(self, cfg, task_type: str = "CAUSAL_LM"):
+        """PEFT's LoraConfig from the lora_* settings, on all linear layers (attention and MLP both adapt)."""
+        from peft import LoraConfig
+
+        return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                          target_modules="all-linear", task_type=task_type)
+
     def quantization_config(self, cfg):
         """QLoRA's 4-bit (nf4) settings with load_in_4bit, else None."""
         if not getattr(cfg, "load_in_4bit", False):
