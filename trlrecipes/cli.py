@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from trlrecipes.errors import UserError
+from trlrecipes.paths import check_writable
 
 app = typer.Typer(help="Preference fine-tuning recipes (DPO, IPO, ORPO, KTO) with LoRA on top of Hugging Face TRL.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -57,6 +58,7 @@ def copy_recipe(name: str = typer.Argument(..., help="Built-in recipe name, e.g.
             target = target / source.name
         if target.exists() and not force:
             raise UserError(f"{target} already exists; pass --force to overwrite it or choose another destination")
+        check_writable(target, f"destination {target}", folder=False)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         print(f"wrote {target}\nrun it with: trlrecipes run {target}   (or: python {target} key=value ...)")
@@ -85,7 +87,8 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe name or p
         module = load_recipe(path)
         options = RunOptions(resume=resume, overwrite=overwrite, demo=demo, dry_run=dry_run,
                              config_file=str(config) if config else None, overrides=list(overrides or []))
-        run = execute(module, path, options, entry=f"trlrecipes run {recipe}")
+        shown = path if Path(recipe).expanduser().exists() else recipe  # a file: absolute, so resume works anywhere
+        run = execute(module, path, options, entry=f"trlrecipes run {shown}")
         if run is not None and demo:
             from trlrecipes.demo.report import report_demo
 
@@ -294,6 +297,9 @@ def data_convert(data_format: str = typer.Argument(..., metavar="FORMAT", help="
 
         from trlrecipes.data import get_format, load_pairs
 
+        for path, option in ((output, "--output"), (report, "--report")):
+            if path:  # before the conversion, which can take minutes
+                check_writable(path, f"{option} {path}", folder=False)
         fmt = get_format(data_format)
         dataset, summary = load_pairs(data_format, input, split=split, subset=subset,
                                       options=_converter_options(options))

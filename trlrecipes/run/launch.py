@@ -21,7 +21,7 @@ from trlrecipes.run import folder as run_folder
 from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import is_main_process
-from trlrecipes.run.preflight import preflight
+from trlrecipes.run.preflight import preflight, preflight_model_type
 
 # Flags that control the run rather than the training; also accepted as key=value by a recipe run directly.
 RUN_FLAGS = ("resume", "overwrite", "demo", "dry_run")
@@ -65,7 +65,23 @@ def demo_layer(module: ModuleType) -> dict:
     return {key: value for key, value in layer.items() if key in fields}
 
 
+def check_config_file(path: str) -> None:
+    """A --config file that resolve_config cannot read as YAML text says what it is instead."""
+    file = Path(path).expanduser()
+    if file.is_dir():
+        raise UserError(f"--config {path} is a folder; pass a YAML file of key: value settings")
+    if not file.is_file():
+        return  # resolve_config reports it (config file not found)
+    try:
+        file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"--config {path} is not a text file (byte {err.start} is not UTF-8); pass a YAML file "
+                        f"of key: value settings") from err
+
+
 def resolve(module: ModuleType, options: RunOptions):
+    if options.config_file:
+        check_config_file(options.config_file)
     layers = [(demo_layer(module), "--demo")] if options.demo else []
     return resolve_config(module.Config, trl_config=getattr(module, "TRL_CONFIG", None), layers=layers,
                           yaml_path=options.config_file, overrides=options.overrides)
@@ -102,9 +118,10 @@ def resume_command(entry: str, options: RunOptions, folder: Path) -> str:
     they may differ on resume, so the command works as printed (give the credential again, or via HF_TOKEN)."""
     overrides = [item for item in options.overrides
                  if not item.startswith("output_dir=") and not is_secret(item.partition("=")[0])]
-    parts = entry.split() + overrides + [f"output_dir={folder}"]
+    # Absolute paths, so that the command works from any folder.
+    parts = entry.split() + overrides + [f"output_dir={Path(folder).expanduser().absolute()}"]
     if options.config_file:
-        parts += ["--config", options.config_file]
+        parts += ["--config", str(Path(options.config_file).expanduser().absolute())]
     if options.demo:
         parts.append("--demo")
     parts.append("--resume")
@@ -187,6 +204,7 @@ def execute(module: ModuleType, recipe_path: Path, options: RunOptions, entry: s
         return None
     preflight(cfg)
     run = start(module, recipe_path, cfg, options, entry)
+    preflight_model_type(cfg)
     existed = run.dir.exists()
     try:
         module.main(cfg, run)
