@@ -45,7 +45,7 @@ def load_run_config(run_dir: Path) -> dict:
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: no such folder; pass the run folder a training run wrote (runs/...)")
+        raise UserError(f"{run_dir}: not a trlrecipes run folder (it does not exist); pass the folder a run wrote")
     path = run_dir / run_folder.CONFIG_FILE
     if not path.is_file():
         raise UserError(f"{run_dir}: not a trlrecipes run folder (no {run_folder.CONFIG_FILE})")
