@@ -101,7 +101,7 @@ CHEAP_CASES = [
     ("generate-base-model-moved", ["generate", "{tmp}/moved-run", "--prompt", "hi"], "is not there any more"),
     ("merge-base-model-moved", ["merge", "{tmp}/moved-run", "--output", "{tmp}/merged"], "is not there any more"),
     ("eval-adapter-cut-short", ["eval", "{tmp}/truncated-run"],
-     "{tmp}/truncated-run/adapter_model.safetensors is damaged or cut short"),
+     "{tmp}/truncated-run: adapter_model.safetensors is damaged or cut short"),
     ("generate-adapter-cut-short", ["generate", "{tmp}/truncated-run", "--prompt", "hi"], "is damaged or cut short"),
     ("eval-negative-max-rows", ["eval", "{tmp}/good-run", "--max-rows", "-5"], "--max-rows -5: must be 0"),
     ("generate-zero-new-tokens", ["generate", "{tmp}/good-run", "--prompt", "hi", "--max-new-tokens", "0"],
@@ -295,3 +295,27 @@ def test_resume_command_holds_absolute_paths(tmp_path, monkeypatch):
     command = resume_command("trlrecipes run hh-dpo", RunOptions(config_file="settings.yaml"), Path("runs/x"))
     assert f"output_dir={tmp_path / 'runs' / 'x'}" in command
     assert f"--config {tmp_path / 'settings.yaml'}" in command
+
+
+def test_deepspeed_launch_precision_must_match_the_run(monkeypatch):
+    """Measured: `accelerate launch --config_file deepspeed-zero2.yaml` (mixed_precision bf16) on CPU, where the run
+    trains in fp32, failed with exit 1 after loading ("ds bf16.enabled=True vs hf bf16|bf16_full_eval=False")."""
+    from types import SimpleNamespace
+
+    from trlrecipes.hardware import pick_precision
+    from trlrecipes.run.preflight import preflight_late
+
+    ours = pick_precision("auto").name
+    other = "fp16" if ours == "bf16" else "bf16"
+    cfg = SimpleNamespace(model="", precision="auto")
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", other)
+    flag = "no" if ours == "fp32" else ours
+    with pytest.raises(UserError, match=rf"runs DeepSpeed in {other} .* this run trains in {ours} \(precision=auto\); "
+                                        rf"pass --mixed_precision {flag} to accelerate launch"):
+        preflight_late(cfg)
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    preflight_late(cfg)  # fp32 launch: DeepSpeed follows the run's precision
+    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", other)
+    preflight_late(cfg)  # not DeepSpeed: the mismatch error above is DeepSpeed's, this check leaves others alone

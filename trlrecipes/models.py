@@ -132,7 +132,8 @@ def check_model_type(config: dict, config_file: Path, *, subject: str, fix: str 
                     f"does not know{hint}; {fix or 'fix model_type there, or upgrade transformers'}")
 
 
-def check_weights(folder: Path, *, subject: str, fix: str | None = None, prefix: str = "") -> None:
+def check_weights(folder: Path, *, subject: str, fix: str | None = None, prefix: str = "",
+                  kind: str = "model") -> None:
     """Weights are present and every safetensors file is whole (its header read, the data it declares all there):
     a copy cut short fails here in a line instead of deep inside from_pretrained."""
     from safetensors import SafetensorError, safe_open
@@ -140,14 +141,14 @@ def check_weights(folder: Path, *, subject: str, fix: str | None = None, prefix:
     folder = Path(folder)
     files = sorted(folder.glob(f"{prefix}*.safetensors"))
     if not files and not any(folder.glob(f"{prefix}*.bin")):
-        raise UserError(f"{subject}: {folder} holds no {prefix or 'model '}weights (*.safetensors or *.bin); "
+        raise UserError(f"{subject}: the folder holds no {kind} weights ({prefix}*.safetensors or {prefix}*.bin); "
                         f"{fix or 'copy the complete folder again'}")
     for file in files:
         try:
             with safe_open(str(file), framework="np"):
                 pass
         except (SafetensorError, OSError) as err:
-            raise UserError(f"{subject}: {file} is damaged or cut short ({str(err).splitlines()[0]}); "
+            raise UserError(f"{subject}: {file.name} is damaged or cut short ({str(err).splitlines()[0]}); "
                             f"{fix or 'copy or download it again'}") from err
 
 

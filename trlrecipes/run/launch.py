@@ -21,7 +21,7 @@ from trlrecipes.run import folder as run_folder
 from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import is_main_process
-from trlrecipes.run.preflight import preflight, preflight_model_type
+from trlrecipes.run.preflight import preflight, preflight_late
 
 # Flags that control the run rather than the training; also accepted as key=value by a recipe run directly.
 RUN_FLAGS = ("resume", "overwrite", "demo", "dry_run")
@@ -204,7 +204,7 @@ def execute(module: ModuleType, recipe_path: Path, options: RunOptions, entry: s
         return None
     preflight(cfg)
     run = start(module, recipe_path, cfg, options, entry)
-    preflight_model_type(cfg)
+    preflight_late(cfg)
     existed = run.dir.exists()
     try:
         module.main(cfg, run)

@@ -26,10 +26,32 @@ def preflight(cfg) -> None:
         check_4bit_backend()
 
 
-def preflight_model_type(cfg) -> None:
-    """The model's model_type is one transformers knows: the only check that imports transformers, so it runs
-    after every cheap one (the run folder's too), still before the model loads."""
+def preflight_late(cfg) -> None:
+    """The checks that import torch or transformers, so they run after every cheap one (the run folder's too),
+    still before the model loads: the model's model_type, and the launcher's precision under DeepSpeed."""
     _check_model(cfg, known_type=True)
+    _check_launch_precision(cfg)
+
+
+def _check_launch_precision(cfg) -> None:
+    """Under DeepSpeed the precision comes from `accelerate launch` (its config's mixed_precision), and
+    TrainingArguments refuses a run whose own precision differs ("ds bf16.enabled=True vs hf bf16=False") only
+    once the model is loaded. The shipped configs say bf16, for GPUs; a CPU run is fp32."""
+    import os
+
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
+    precision = getattr(cfg, "precision", None)
+    if (os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true" or launched not in ("bf16", "fp16")
+            or not isinstance(precision, str)):
+        return
+    from trlrecipes.hardware import pick_precision
+
+    ours = pick_precision(precision).name
+    if ours != launched:
+        flag = "no" if ours == "fp32" else ours
+        raise UserError(f"accelerate launch runs DeepSpeed in {launched} (mixed_precision of its config), but this "
+                        f"run trains in {ours} (precision={precision}); pass --mixed_precision {flag} to accelerate "
+                        f"launch")
 
 
 def _check_output_dir(cfg) -> None:

@@ -66,7 +66,7 @@ def load_run_config(run_dir: Path) -> dict:
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise UserError(f"{adapter_config} is damaged ({str(err).splitlines()[0]}); copy the run folder again or "
                         f"resume the run") from err
-    check_weights(run_dir, subject=f"{run_dir}: the trained adapter", prefix="adapter_model",
+    check_weights(run_dir, subject=str(run_dir), prefix="adapter_model", kind="trained adapter",
                   fix="copy the run folder again, or resume the run to save it anew")
     model = cfg.get("model")
     if not model or not isinstance(model, str):
