@@ -1,39 +1,46 @@
-"""Two training processes on CPU (gloo): a recipe run as a script under torchrun writes one run, once.
+"""Two training processes on CPU (gloo): a recipe run as a script under torchrun writes one run, once; and the same
+run launched with the shipped accelerate configs (configs/accelerate/: FSDP, DeepSpeed ZeRO-2 and ZeRO-3).
 
-`torchrun --standalone --nproc_per_node 2 recipes/hh-dpo.py key=value ...` is the launcher that works on a CPU-only
+`torchrun --standalone --nproc_per_node 2 recipes/dpo.py key=value ...` is the launcher that works on a CPU-only
 machine here (`accelerate launch --cpu --num_processes 2` starts a single process with accelerate 1.15; see
-benchmarks/README.md). Each process uses one thread, so the two do not fight over the cores.
+benchmarks/README.md). `accelerate launch --config_file <fsdp|deepspeed>.yaml` without --cpu starts both processes
+through torchrun. Each process uses one thread, so the two do not fight over the cores.
 """
 
+import importlib.util
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import tiny_overrides
+
 from trlrecipes.run.programs import builtin_dir
 
 STEPS = 3
+ACCELERATE_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
 
 
-@pytest.mark.slow
-def test_two_processes_write_one_run(tiny_model, hh_files, tmp_path):
-    out = tmp_path / "run"
-    overrides = [item for item in tiny_overrides(tiny_model, *hh_files, out) if not item.startswith("max_steps=")]
+def launch_env(tmp_path: Path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
            "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRL_EXPERIMENTAL_SILENCE": "1",
            "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets")}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
-           str(builtin_dir() / "dpo.py"), *overrides, f"max_steps={STEPS}"]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-6000:]
+    return env
 
+
+def run_overrides(tiny_model, hh_files, out: Path) -> list[str]:
+    overrides = [item for item in tiny_overrides(tiny_model, *hh_files, out) if not item.startswith("max_steps=")]
+    return overrides + [f"max_steps={STEPS}"]
+
+
+def assert_one_run(out: Path, tmp_path: Path, output: str) -> dict:
+    """Both processes trained one run, written once by the main process; returns run.json."""
     # One run folder, nothing else written beside it (no second auto-named run, no stray runs/ folder).
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "hf-datasets") == ["run"]
     assert json.loads((out / "run.json").read_text())["status"] == "completed"
@@ -55,6 +62,19 @@ def test_two_processes_write_one_run(tiny_model, hh_files, tmp_path):
     assert (out / "adapter_model.safetensors").is_file()
     assert len(list(tmp_path.rglob("adapter_model.safetensors"))) == 2  # the run's adapter + checkpoint-3's copy
     assert output.count("adapter and tokenizer saved in") == 1  # printed by rank 0 alone
+    return json.loads((out / "run.json").read_text())
+
+
+@pytest.mark.slow
+def test_two_processes_write_one_run(tiny_model, hh_files, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
+           str(builtin_dir() / "dpo.py"), *run_overrides(tiny_model, hh_files, out)]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=launch_env(tmp_path), capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-6000:]
+    info = assert_one_run(out, tmp_path, output)
+    assert info["distributed"] == {"engine": "MULTI_CPU", "processes": 2, "asked": "MULTI_CPU"}
 
 
 @pytest.mark.slow
@@ -74,10 +94,8 @@ def test_several_processes_need_an_output_dir(tiny_model, hh_files, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-ACCELERATE_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
-
-
-@pytest.mark.parametrize("name, engine, shard", [("ddp", "MULTI_GPU", "none"), ("deepspeed-zero2", "DEEPSPEED", "zero2"),
+@pytest.mark.parametrize("name, engine, shard", [("ddp", "MULTI_GPU", "none"),
+                                                 ("deepspeed-zero2", "DEEPSPEED", "zero2"),
                                                  ("deepspeed-zero3", "DEEPSPEED", "zero3"), ("fsdp", "FSDP", "fsdp")])
 def test_accelerate_configs_load_and_name_their_plan(name, engine, shard):
     """Each shipped launch config is read by accelerate's own loader, and its comment's plan command matches it."""
@@ -91,3 +109,77 @@ def test_accelerate_configs_load_and_name_their_plan(name, engine, shard):
     assert (f"--shard {shard}" in plan_line) == (shard != "none")
     if engine == "DEEPSPEED":
         assert config.deepspeed_config["zero_stage"] == int(shard[-1])
+
+
+# --- the shipped accelerate configs, launched ------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def accelerate_launch(config: str, tiny_model, hh_files, tmp_path: Path):
+    """`accelerate launch --config_file configs/accelerate/<config>.yaml` on 2 CPU processes, running the CLI module
+    (`-m trlrecipes.cli run hh-dpo`). The configs are written for GPUs: --num_processes 2 for this machine and
+    --mixed_precision no, because CPU training is fp32 (bf16 there is ~14x slower)."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch",
+           "--config_file", str(ACCELERATE_CONFIGS / f"{config}.yaml"), "--num_processes", "2",
+           "--mixed_precision", "no", "--main_process_port", str(free_port()),
+           "-m", "trlrecipes.cli", "run", "hh-dpo", *run_overrides(tiny_model, hh_files, out)]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=launch_env(tmp_path), capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-6000:]
+    return out, output
+
+
+def assert_adapter_loads(out: Path, tiny_model: Path) -> None:
+    """The run's adapter loads the way `trlrecipes eval` loads it, whole (every LoRA matrix at its full shape, none
+    left as an empty shard) and trained (lora_B starts at zero; the learning rate is above 0 from step 2)."""
+    from trlrecipes.tools.evaluate import load_policy, load_run_config
+
+    model, _ = load_policy(out, load_run_config(out))
+    lora = {name: param for name, param in model.named_parameters() if "lora_" in name}
+    assert lora and all(param.numel() > 0 for param in lora.values())
+    assert any(param.abs().sum() > 0 for name, param in lora.items() if "lora_B" in name)
+
+
+@pytest.mark.slow
+def test_fsdp_config_launches_one_run_on_cpu(tiny_model, hh_files, tmp_path):
+    """accelerate 1.15 applies FSDP only on GPUs (its state sets DistributedType.FSDP for GPU-type launches, never
+    for MULTI_CPU), so on CPU the FSDP config trains as DDP. The run must still be one run, and say which engine ran
+    instead of leaving the user to believe the model was sharded. Where FSDP does run, the note must not appear."""
+    out, output = accelerate_launch("fsdp", tiny_model, hh_files, tmp_path)
+    info = assert_one_run(out, tmp_path, output)
+    engine = info["distributed"]["engine"]
+    assert info["distributed"]["asked"] == "FSDP" and info["distributed"]["processes"] == 2
+    assert engine in ("FSDP", "MULTI_CPU")
+    assert output.count("note: FSDP was asked for, but accelerate runs these 2 process(es) as MULTI_CPU") == (
+        engine != "FSDP")
+    assert_adapter_loads(out, tiny_model)
+
+
+def deepspeed_missing() -> str:
+    if importlib.util.find_spec("deepspeed") is None:
+        return "deepspeed is not installed (pip install deepspeed)"
+    if not (shutil.which("c++") or shutil.which("g++")):
+        return "DeepSpeed compiles its CPU communication op at first use: no C++ compiler here"
+    return ""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(deepspeed_missing()), reason=deepspeed_missing() or "-")
+@pytest.mark.parametrize("config, stage", [("deepspeed-zero2", 2), ("deepspeed-zero3", 3)])
+def test_deepspeed_configs_launch_one_run_on_cpu(tiny_model, hh_files, tmp_path, config, stage):
+    """DeepSpeed runs on CPU (its CPU accelerator, gloo): optimizer states (ZeRO-2) and the weights too (ZeRO-3)
+    are split between the 2 processes, one file per rank in the checkpoint; the saved adapter is gathered whole."""
+    out, output = accelerate_launch(config, tiny_model, hh_files, tmp_path)
+    info = assert_one_run(out, tmp_path, output)
+    assert info["distributed"] == {"engine": "DEEPSPEED", "processes": 2, "asked": "DEEPSPEED"}
+    shards = sorted(p.name for p in (out / f"checkpoint-{STEPS}" / f"global_step{STEPS}").iterdir())
+    assert [name for name in shards if "optim_states" in name] == [
+        "zero_pp_rank_0_mp_rank_00_optim_states.pt", "zero_pp_rank_1_mp_rank_00_optim_states.pt"]
+    model_states = [name for name in shards if "model_states" in name]
+    assert len(model_states) == (2 if stage == 3 else 1)  # ZeRO-3: each rank holds its part of the weights
+    assert "was asked for, but accelerate runs" not in output
+    assert_adapter_loads(out, tiny_model)

@@ -124,3 +124,29 @@ def test_eval_steps_zero_means_no_evaluation_during_training(tmp_path):
     on = run.trl_settings(pick_precision("auto"), eval_steps=5, **common)
     assert (off["eval_strategy"], off["eval_steps"]) == ("no", None)
     assert (on["eval_strategy"], on["eval_steps"]) == ("steps", 5)
+
+
+@pytest.mark.slow
+def test_copied_preset_trains_outside_the_checkout(tiny_model, hh_files, tmp_path):
+    """`cp hh-ipo` gives files the user owns: run from another folder, with an edit to the copied program that
+    must show in the run (its program.py copy and the resolved config)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "mine"
+    assert CliRunner().invoke(app, ["cp", "hh-ipo", str(folder)]).exit_code == 0
+    program = folder / "dpo.py"
+    program.write_text(program.read_text() + "\n# my edit\n")
+    preset = folder / "hh-ipo.yaml"
+    preset.write_text(preset.read_text().replace("beta: 0.1", "beta: 0.3"))
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "trlrecipes.cli", "run", str(preset),
+                           *tiny_overrides(tiny_model, *hh_files, out)], capture_output=True, text=True, cwd=folder,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (out / "program.py").read_text().endswith("# my edit\n")
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["beta"] == 0.3 and saved["loss_type"] in ("ipo", ["ipo"])
+    assert json.loads((out / "run.json").read_text())["method"] == "IPO"

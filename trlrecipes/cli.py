@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from trlrecipes.errors import UserError
+from trlrecipes.paths import check_writable
 
 app = typer.Typer(help="Preference fine-tuning recipes (DPO, IPO, ORPO, KTO) with LoRA on top of Hugging Face TRL.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -74,7 +75,10 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe (dpo, hh-
 
         options = RunOptions(resume=resume, overwrite=overwrite, demo=demo, dry_run=dry_run,
                              config_file=str(config) if config else None, overrides=list(overrides or []))
-        run = execute(resolve_recipe(recipe), options, entry=f"trlrecipes run {recipe}")
+        found = resolve_recipe(recipe)
+        # a recipe file: its absolute path, so the printed resume command works from any folder
+        shown = found.preset_path or found.program_path if Path(recipe).expanduser().exists() else recipe
+        run = execute(found, options, entry=f"trlrecipes run {shown}")
         if run is not None and demo:
             from trlrecipes.demo.report import report_demo
 
@@ -286,6 +290,9 @@ def data_convert(data_format: str = typer.Argument(..., metavar="FORMAT", help="
 
         from trlrecipes.data import explanations, get_format, load_pairs
 
+        for path, option in ((output, "--output"), (report, "--report")):
+            if path:  # before the conversion, which can take minutes
+                check_writable(path, f"{option} {path}", folder=False)
         fmt = get_format(data_format)
         dataset, summary = load_pairs(data_format, input, split=split, subset=subset,
                                       options=_converter_options(options))

@@ -8,7 +8,9 @@ unchanged (Hub ids and local paths are resolved elsewhere).
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -55,6 +57,117 @@ def resolve_model(name_or_path: str) -> str:
     if not is_converted(target):
         _convert(name_or_path, target)
     return str(target)
+
+
+def looks_local(name: str) -> bool:
+    """A path rather than a Hub id ("name" or "owner/name"): it exists, starts with . / ~, or has two slashes."""
+    return Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
+
+
+def check_model(name: str, *, subject: str | None = None, fix: str | None = None, trust_remote_code: bool = False,
+                trust_flag: str = "trust_remote_code=true", known_type: bool = True) -> dict | None:
+    """Refuse, in one line, a model that cannot load, before anything slow is loaded: a local folder that is missing,
+    is no model folder, has a config.json that is not JSON or names a model_type transformers does not know, or has
+    cut-short weights; a name that is no valid Hub id; a Hub id not cached while HF_HUB_OFFLINE is set.
+
+    The one check for every place a model is named: run preflight (`model=`), eval/generate/merge (the run folder's
+    base model), synth (`--model`, `--reward-model`). `subject` names the value in the message (default
+    `model=NAME`), `fix` replaces the default advice. `known_type=False` skips the model_type check, the only part
+    that imports transformers (preflight runs it last, via `check_model_type`). Returns config.json's content for a
+    local folder, else None.
+    """
+    subject = subject or f"model={name}"
+
+    def fail(what: str, default_fix: str):
+        raise UserError(f"{subject}: {what}; {fix or default_fix}")
+
+    if is_offline_alias(name):
+        return None
+    if not looks_local(name):
+        _check_hub_id(name, fail)
+        return None
+    path = Path(name).expanduser()
+    if not path.exists():
+        fail("folder not found", "give an existing local model folder or a Hub id like Qwen/Qwen2.5-0.5B-Instruct")
+    if not path.is_dir():
+        fail("is a file, not a model folder", "give the folder that save_pretrained wrote (with config.json)")
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        fail("not a model folder (it has no config.json)", "give the folder that save_pretrained wrote, or a Hub id")
+    try:
+        config = json.loads(config_file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        fail(f"{config_file} is not text (byte {err.start} is not UTF-8)", "restore it from the model's source")
+    except json.JSONDecodeError as err:
+        fail(f"{config_file} is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})",
+             "repair it or save the model again with save_pretrained")
+    if not isinstance(config, dict):
+        fail(f"{config_file} holds no JSON object", "restore it from the model's source")
+    check_weights(path, subject=subject, fix=fix)
+    if known_type:
+        check_model_type(config, config_file, subject=subject, fix=fix, trust_remote_code=trust_remote_code,
+                         trust_flag=trust_flag)
+    return config
+
+
+def check_model_type(config: dict, config_file: Path, *, subject: str, fix: str | None = None,
+                     trust_remote_code: bool = False, trust_flag: str = "trust_remote_code=true") -> None:
+    """config.json's model_type must be one this transformers knows (or come with the model's own code, allowed)."""
+    model_type = config.get("model_type")
+    if model_type is None:
+        return  # transformers then guesses the type from the folder name; let it try
+    from transformers import __version__
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if model_type in CONFIG_MAPPING_NAMES:
+        return
+    if "auto_map" in config:  # the model ships its own code
+        if trust_remote_code:
+            return
+        raise UserError(f"{subject}: its model_type {model_type!r} comes with Python code inside the model folder; "
+                        f"{fix or f'run that code only if you trust it: {trust_flag}'}")
+    close = difflib.get_close_matches(str(model_type), list(CONFIG_MAPPING_NAMES), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UserError(f"{subject}: {config_file} names model_type {model_type!r}, which transformers {__version__} "
+                    f"does not know{hint}; {fix or 'fix model_type there, or upgrade transformers'}")
+
+
+def check_weights(folder: Path, *, subject: str, fix: str | None = None, prefix: str = "",
+                  kind: str = "model") -> None:
+    """Weights are present and every safetensors file is whole (its header read, the data it declares all there):
+    a copy cut short fails here in a line instead of deep inside from_pretrained."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(folder)
+    files = sorted(folder.glob(f"{prefix}*.safetensors"))
+    if not files and not any(folder.glob(f"{prefix}*.bin")):
+        raise UserError(f"{subject}: the folder holds no {kind} weights ({prefix}*.safetensors or {prefix}*.bin); "
+                        f"{fix or 'copy the complete folder again'}")
+    for file in files:
+        try:
+            with safe_open(str(file), framework="np"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise UserError(f"{subject}: {file.name} is damaged or cut short ({str(err).splitlines()[0]}); "
+                            f"{fix or 'copy or download it again'}") from err
+
+
+def _check_hub_id(name: str, fail) -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError as err:
+        fail(f"neither a local folder nor a valid Hub id ({str(err).splitlines()[0]})",
+             "give the path of a model folder or a Hub id like Qwen/Qwen2.5-0.5B-Instruct")
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on"):
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        fail("not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+             "download it once while online, or pass a local model folder")
 
 
 def gguf_path(alias: str) -> Path:

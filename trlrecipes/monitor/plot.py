@@ -42,7 +42,9 @@ def read_metrics(path: Path, *, dedupe: bool = True) -> list[dict]:
     With `dedupe`, a step logged twice (a resumed run redoing steps) keeps its latest record per kind.
     """
     records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    # Undecodable bytes become U+FFFD, so such a line is skipped like any unreadable one; a file that is not text at
+    # all has no record left (plot_metrics says so).
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
@@ -53,6 +55,14 @@ def read_metrics(path: Path, *, dedupe: bool = True) -> list[dict]:
         return records
     latest = {(record["step"], log_kind(record)): record for record in records}
     return sorted(latest.values(), key=lambda record: record["step"])
+
+
+def _is_text(path: Path) -> bool:
+    try:
+        Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
@@ -66,6 +76,9 @@ def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
     if not metrics_jsonl.is_file():
         raise UserError(f"no metrics file at {metrics_jsonl}: point to a run directory written by a training run")
     records = read_metrics(metrics_jsonl)
+    if not records and not _is_text(metrics_jsonl):
+        raise UserError(f"{metrics_jsonl} is not a text file of JSON lines; point to a run folder whose metrics.jsonl "
+                        f"a training run wrote")
     keys = {key for _, series in PANELS for key, *_ in series}
     if not any(_series(records, key)[0] for key in keys):
         raise UserError(f"{metrics_jsonl} has no loss or reward metrics to plot (was the run stopped before its first "

@@ -29,6 +29,9 @@ def _refuse_overwrite(target: Path, force: bool, content: bytes) -> None:
 
 
 def _write(target: Path, content: bytes) -> None:
+    from trlrecipes.paths import check_writable
+
+    check_writable(target, f"destination {target}", folder=False)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)

@@ -22,7 +22,7 @@ from trlrecipes.run import folder as run_folder
 from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import is_main_process
-from trlrecipes.run.preflight import preflight
+from trlrecipes.run.preflight import preflight, preflight_late
 
 if TYPE_CHECKING:
     from trlrecipes.run.programs import Recipe
@@ -69,10 +69,26 @@ def demo_layer(module: ModuleType) -> dict:
     return {key: value for key, value in layer.items() if key in fields}
 
 
+def check_config_file(path: str) -> None:
+    """A --config file that resolve_config cannot read as YAML text says what it is instead."""
+    file = Path(path).expanduser()
+    if file.is_dir():
+        raise UserError(f"--config {path} is a folder; pass a YAML file of key: value settings")
+    if not file.is_file():
+        return  # resolve_config reports it (config file not found)
+    try:
+        file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"--config {path} is not a text file (byte {err.start} is not UTF-8); pass a YAML file "
+                        f"of key: value settings") from err
+
+
 def resolve(recipe: Recipe, options: RunOptions):
     """program defaults < preset < --demo < --config FILE < key=value"""
     from trlrecipes.run.config import DEMO_SOURCE
 
+    if options.config_file:
+        check_config_file(options.config_file)
     module = recipe.module
     layers = [(recipe.preset, f"preset {recipe.name}")] if recipe.preset else []
     if options.demo:
@@ -112,9 +128,10 @@ def resume_command(entry: str, options: RunOptions, folder: Path) -> str:
     they may differ on resume, so the command works as printed (give the credential again, or via HF_TOKEN)."""
     overrides = [item for item in options.overrides
                  if not item.startswith("output_dir=") and not is_secret(item.partition("=")[0])]
-    parts = entry.split() + overrides + [f"output_dir={folder}"]
+    # Absolute paths, so that the command works from any folder.
+    parts = entry.split() + overrides + [f"output_dir={Path(folder).expanduser().absolute()}"]
     if options.config_file:
-        parts += ["--config", options.config_file]
+        parts += ["--config", str(Path(options.config_file).expanduser().absolute())]
     if options.demo:
         parts.append("--demo")
     parts.append("--resume")
@@ -205,6 +222,7 @@ def execute(recipe: Recipe, options: RunOptions, entry: str):
         return None
     preflight(cfg)
     run = start(recipe, cfg, options, entry)
+    preflight_late(cfg)
     existed = run.dir.exists()
     try:
         recipe.module.main(cfg, run)

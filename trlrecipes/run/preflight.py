@@ -18,10 +18,49 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 def preflight(cfg) -> None:
     _check_settings(cfg)
-    _check_model(cfg)
+    _check_output_dir(cfg)
+    _check_model(cfg, known_type=False)
     _check_data(cfg)
     if getattr(cfg, "load_in_4bit", False):
         check_4bit_backend()
+
+
+def preflight_late(cfg) -> None:
+    """The checks that import torch or transformers, so they run after every cheap one (the run folder's too),
+    still before the model loads: the model's model_type, and the launcher's precision under DeepSpeed."""
+    _check_model(cfg, known_type=True)
+    _check_launch_precision(cfg)
+
+
+def _check_launch_precision(cfg) -> None:
+    """Under DeepSpeed the precision comes from `accelerate launch` (its config's mixed_precision), and
+    TrainingArguments refuses a run whose own precision differs ("ds bf16.enabled=True vs hf bf16=False") only
+    once the model is loaded. The shipped configs say bf16, for GPUs; a CPU run is fp32."""
+    import os
+
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
+    precision = getattr(cfg, "precision", None)
+    if (os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true" or launched not in ("bf16", "fp16")
+            or not isinstance(precision, str)):
+        return
+    from trlrecipes.hardware import pick_precision
+
+    ours = pick_precision(precision).name
+    if ours != launched:
+        flag = "no" if ours == "fp32" else ours
+        raise UserError(f"accelerate launch runs DeepSpeed in {launched} (mixed_precision of its config), but this "
+                        f"run trains in {ours} (precision={precision}); pass --mixed_precision {flag} to accelerate "
+                        f"launch")
+
+
+def _check_output_dir(cfg) -> None:
+    """The run folder can be made and written (the default runs/... too), before minutes of loading."""
+    from trlrecipes.paths import check_writable
+
+    output_dir = getattr(cfg, "output_dir", None)
+    if isinstance(output_dir, str):
+        check_writable(Path(output_dir or "runs"), f"output_dir={output_dir}" if output_dir else "output_dir (runs/)",
+                       folder=True)
 
 
 def _check_settings(cfg) -> None:
@@ -51,40 +90,12 @@ def check_save_interval(save_steps: int, logging_steps: int) -> None:
                         f"e.g. save_steps={save_steps - save_steps % logging_steps or logging_steps}")
 
 
-def _looks_local(name: str) -> bool:
-    # A Hub id is "name" or "owner/name": a path that exists, starts with . / ~, or has two slashes is a folder.
-    return is_local_source(name) or name.count("/") > 1
-
-
-def _check_model(cfg) -> None:
-    import os
-
-    from trlrecipes.models import is_offline_alias
+def _check_model(cfg, *, known_type: bool) -> None:
+    from trlrecipes.models import check_model
 
     model = getattr(cfg, "model", "")
-    if not isinstance(model, str) or not model or is_offline_alias(model):
-        return
-    if _looks_local(model):
-        path = Path(model).expanduser()
-        if not path.exists():
-            raise UserError(f"model={model}: folder not found; give an existing local model folder or a Hub id "
-                            f"like Qwen/Qwen2.5-0.5B-Instruct")
-        if not (path / "config.json").is_file():
-            raise UserError(f"model={model}: not a model folder (it has no config.json); give the folder that "
-                            f"save_pretrained wrote, or a Hub id")
-        return
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        try:
-            from huggingface_hub import try_to_load_from_cache
-        except ImportError:
-            return
-        try:
-            cached = try_to_load_from_cache(model, "config.json")
-        except Exception:  # a malformed repo id: let the loader report it
-            return
-        if not isinstance(cached, str):
-            raise UserError(f"model={model}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
-                            f"download it once while online, or pass a local model folder as model=...")
+    if isinstance(model, str) and model:
+        check_model(model, trust_remote_code=bool(getattr(cfg, "trust_remote_code", False)), known_type=known_type)
 
 
 def _check_data(cfg) -> None:

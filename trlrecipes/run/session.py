@@ -279,6 +279,7 @@ class Run:
             accelerator = getattr(trainer, "accelerator", None)
             if accelerator is not None:
                 accelerator.wait_for_everyone()  # rank 0 may have emptied the folder (--overwrite)
+            self._record_engine(trainer)
             if self.resume_from is not None:
                 _say(f"resuming from {self.resume_from}")
             _quiet_printer(trainer)
@@ -313,6 +314,29 @@ class Run:
                              f"{self.dir}.\nresume with: {self.resume_command}", exit_code=EXIT_CODES[signum])
         self._set_status("completed", step)
         _say(f"adapter and tokenizer saved in {self.dir}")
+
+    def _record_engine(self, trainer) -> None:
+        """Write which engine trains (DDP, FSDP, DeepSpeed) and how many processes into run.json, and say so when it
+        is not the one asked for: accelerate applies FSDP only on GPUs, so a launch with the FSDP config (or
+        trl.fsdp=...) on CPU trains as plain DDP instead (measured with accelerate 1.15; docs/pending/18-README.md)."""
+        state = getattr(getattr(trainer, "accelerator", None), "state", None)
+        engine = getattr(getattr(state, "distributed_type", None), "name", None)
+        if engine is None or not is_main_process():
+            return
+        asked = ("FSDP" if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" or trainer.args.fsdp else
+                 "DEEPSPEED" if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" else None)
+        if asked and asked != engine:
+            why = " (accelerate applies FSDP on GPUs only)" if asked == "FSDP" else ""
+            _say(f"note: {asked} was asked for, but accelerate runs these {state.num_processes} process(es) as "
+                 f"{engine}{why}: every process holds the whole model, so no memory is saved; the training is the "
+                 f"same")
+        path = self.dir / run_folder.RUN_INFO
+        try:
+            info = json.loads(path.read_text()) if path.is_file() else {}
+        except ValueError:
+            info = {}
+        info["distributed"] = {"engine": engine, "processes": state.num_processes, "asked": asked or engine}
+        path.write_text(json.dumps(info, indent=2) + "\n")
 
     def _set_status(self, status: str, step: int) -> None:
         if not is_main_process() or not self.started:

@@ -36,15 +36,48 @@ class PairScores:
 
 
 def load_run_config(run_dir: Path) -> dict:
+    """The run's config.yaml, once the folder is known to hold what eval, generate and merge load: a readable
+    config naming the base model, a whole adapter, and a base model that is still where the run found it (model
+    folders get moved). Each problem is one line naming the file; nothing heavy is loaded here."""
     import yaml
 
-    path = Path(run_dir) / run_folder.CONFIG_FILE
+    from trlrecipes.models import check_model, check_weights, looks_local
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a trlrecipes run folder (it does not exist); pass the folder a run wrote")
+    path = run_dir / run_folder.CONFIG_FILE
     if not path.is_file():
         raise UserError(f"{run_dir}: not a trlrecipes run folder (no {run_folder.CONFIG_FILE})")
-    if not (Path(run_dir) / "adapter_config.json").is_file():
+    try:
+        cfg = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: not a readable YAML config ({str(err).splitlines()[0]}); restore the file the "
+                        f"run wrote") from err
+    if not isinstance(cfg, dict):
+        raise UserError(f"{path}: holds no config mapping; restore the file the run wrote")
+    adapter_config = run_dir / "adapter_config.json"
+    if not adapter_config.is_file():
         raise UserError(f"{run_dir}: holds no trained adapter yet (adapter_config.json missing); finish or resume "
                         f"the run first")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        if not isinstance(json.loads(adapter_config.read_bytes().decode("utf-8")), dict):
+            raise ValueError("not a JSON object")
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise UserError(f"{adapter_config} is damaged ({str(err).splitlines()[0]}); copy the run folder again or "
+                        f"resume the run") from err
+    check_weights(run_dir, subject=str(run_dir), prefix="adapter_model", kind="trained adapter",
+                  fix="copy the run folder again, or resume the run to save it anew")
+    model = cfg.get("model")
+    if not model or not isinstance(model, str):
+        raise UserError(f"{path}: has no 'model' key, so the base model is unknown; add model: <folder or Hub id>")
+    if looks_local(model) and not Path(model).expanduser().exists():
+        raise UserError(f"{path}: the run's base model {model} is not there any more (folder not found); if it moved, "
+                        f"set model: in that file to its new place")
+    check_model(model, subject=f"{run_dir}: base model {model} (model: in {run_folder.CONFIG_FILE})",
+                trust_remote_code=bool(cfg.get("trust_remote_code", False)),
+                trust_flag=f"set trust_remote_code: true in {path}")
+    return cfg
 
 
 def run_method(run_dir: Path) -> str:
@@ -190,6 +223,10 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
     from trlrecipes.data import load_pairs
     from trlrecipes.data.common import default_eval_source
 
+    if max_rows < 0:
+        raise UserError(f"--max-rows {max_rows}: must be 0 (the run's max_eval_rows) or a positive number of pairs")
+    if batch_size < 1:
+        raise UserError(f"--batch-size {batch_size}: must be at least 1")
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
     source = data or cfg.get("eval_dataset") or default_eval_source(cfg.get("dataset", ""))
@@ -200,6 +237,9 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
     limit = max_rows or cfg.get("max_eval_rows") or 0
     if limit and len(rows) > limit:
         rows = rows.select(range(limit))
+    if not len(rows):
+        raise UserError(f"{source}: no usable held-out pairs to evaluate; pass --data with pairs in the run's "
+                        f"data_format ({data_format})")
     model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
     scores = score_pairs(model, tokenizer, list(rows), cfg.get("max_length"), batch_size)
     method = run_method(run_dir)

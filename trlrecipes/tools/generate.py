@@ -8,11 +8,21 @@ from pathlib import Path
 def generate_answers(run_dir: Path, prompts: list[str], *, compare: bool = False, max_new_tokens: int = 128,
                      model_and_tokenizer=None) -> list[dict]:
     """Greedy answers (deterministic, so before/after differences come from training, not sampling)."""
-    import torch
+    from trlrecipes.errors import UserError
+
+    if max_new_tokens < 1:
+        raise UserError(f"--max-new-tokens {max_new_tokens}: must be at least 1 (the reply length in tokens)")
+    if not prompts:
+        raise UserError("no prompt given; pass --prompt \"a user message\"")
+    for prompt in prompts:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise UserError(f"--prompt {prompt!r} is empty; give the text of a user message")
 
     from trlrecipes.tools.evaluate import load_policy, load_run_config
 
-    model, tokenizer = model_and_tokenizer or load_policy(Path(run_dir), load_run_config(Path(run_dir)))
+    cfg = load_run_config(Path(run_dir))  # checks the folder, the adapter and the base model before loading
+    model, tokenizer = model_and_tokenizer or load_policy(Path(run_dir), cfg)
+    import torch  # after the checks, so that a bad input is refused in a second
     device = next(model.parameters()).device
 
     def answer(prompt: str) -> str:

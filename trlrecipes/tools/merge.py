@@ -23,6 +23,7 @@ from pathlib import Path
 
 from trlrecipes.run import folder as run_folder
 from trlrecipes.errors import UserError
+from trlrecipes.paths import check_writable
 
 CHECK_PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 HYPERPARAMETERS = ("loss_type", "beta", "learning_rate", "lora_r", "lora_alpha", "lora_dropout", "max_length",
@@ -76,6 +77,7 @@ def _check_output(output: Path, run_dir: Path, force: bool) -> None:
                         f"dedicated folder")
     if run_folder.is_nonempty(out) and not force:
         raise UserError(f"--output {output} is not empty; pass --force to replace it or choose another folder")
+    check_writable(out.parent, f"--output {output}", folder=True)  # the merged folder is made beside it, then moved
 
 
 def _publish(tmp: Path, output: Path) -> None:
@@ -98,15 +100,15 @@ def _last_logits(model, input_ids):
 
 def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, check: bool = True) -> MergeResult:
     """Merge `run_dir`'s adapter into its base model (original dtype, unquantized) and save it to `output`."""
-    from peft import PeftModel
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    from trlrecipes.tools.evaluate import load_run_config
     from trlrecipes.models import resolve_model
+    from trlrecipes.tools.evaluate import load_run_config
 
     run_dir, output = Path(run_dir), Path(output).expanduser()
-    cfg = load_run_config(run_dir)
     _check_output(output, run_dir, force)
+    cfg = load_run_config(run_dir)
+
+    from peft import PeftModel
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     if not cfg.get("model"):
         raise UserError(f"{run_dir / run_folder.CONFIG_FILE}: has no 'model' key, so the base model is unknown")
     base_name, trust = cfg["model"], bool(cfg.get("trust_remote_code", False))

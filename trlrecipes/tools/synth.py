@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import json
 import math
 import sys
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Callable
 
 from trlrecipes.errors import UserError
+from trlrecipes.models import check_model
+from trlrecipes.paths import check_writable
 
 DROPPED_SUFFIX = ".dropped.jsonl"
 
@@ -208,15 +211,30 @@ class CallableReward:
     def __init__(self, fn: Callable[[str, str], float], name: str = ""):
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "reward")
+        try:
+            signature = inspect.signature(fn)
+        except (TypeError, ValueError):  # some builtins have none to read; they are called as they are
+            return
+        try:
+            signature.bind("prompt", "response")
+        except TypeError as err:  # checked before any model is loaded
+            raise UserError(f"reward {self.name} takes {signature}, but it is called as fn(prompt, response) -> "
+                            f"float ({err}); give it those two parameters") from err
 
     def __call__(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
         scores = []
         for prompt, response in zip(prompts, responses):
-            value = self.fn(prompt.text, response)
+            try:
+                value = self.fn(prompt.text, response)
+            except Exception as err:  # the user's code: say where, keep what is written
+                raise UserError(f"reward {self.name} raised {type(err).__name__}: {err} on prompt "
+                                f"{prompt.text[:60]!r}; fix the function and rerun the same command (pairs already "
+                                f"written are kept and skipped)") from err
             try:
                 value = float(value)
             except (TypeError, ValueError):
-                raise UserError(f"reward {self.name} returned {value!r} (a {type(value).__name__}), not a number")
+                raise UserError(f"reward {self.name} returned {value!r} (a {type(value).__name__}), not a number, "
+                                f"for prompt {prompt.text[:60]!r}; make it return a float")
             if not math.isfinite(value):
                 raise UserError(f"reward {self.name} returned {value} for prompt {prompt.text[:60]!r}; it must be "
                                 f"a finite number")
@@ -384,6 +402,8 @@ def synthesize(prompts_file: str | Path, output: str | Path, *, model: str, rewa
     if not output.name.endswith(".jsonl"):
         raise UserError(f"--output {output}: use a .jsonl file name, so `data_format=custom` can read it")
 
+    check_writable(output, f"--output {output}", folder=False)
+
     summary = SynthSummary(min_gap=min_gap, output=str(output))
     prompts = read_prompts(prompts_file)
     summary.read = len(prompts)
@@ -407,6 +427,12 @@ def synthesize(prompts_file: str | Path, output: str | Path, *, model: str, rewa
         reward = CallableReward(load_callable(reward_spec), reward_spec)
     elif reward is not None and not isinstance(reward, (CallableReward, RewardModel)):
         reward = CallableReward(reward)
+    if policy_and_tokenizer is None:
+        check_model(model, subject=f"--model {model}", trust_remote_code=trust_remote_code,
+                    trust_flag="--trust-remote-code")
+    if reward_model is not None:
+        check_model(reward_model, subject=f"--reward-model {reward_model}", trust_remote_code=trust_remote_code,
+                    trust_flag="--trust-remote-code")
     policy, tokenizer = policy_and_tokenizer or load_policy(model, trust_remote_code=trust_remote_code)
     if reward_model is not None:
         reward = RewardModel(reward_model, batch_size=max(batch_size, num_samples), trust_remote_code=trust_remote_code)
