@@ -42,6 +42,7 @@ class Run:
     # Ctrl-C while loading) leaves an existing run folder untouched and creates no half-made one.
     setup: Callable[[bool], None] | None = None
     started: bool = False
+    lock: Any = None  # the run folder's FolderLock (main process only), released when the run ends
     _health: Any = None
     _stopper: Any = None
 

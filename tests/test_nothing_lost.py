@@ -1,0 +1,146 @@
+"""Nothing lost, for real (issue 14): a resume cannot overrun a finished run, one process per run folder, a resume
+refuses changed data, --overwrite keeps the old run when the new settings fail, no secret is echoed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import tiny_overrides
+from typer.testing import CliRunner
+
+from trlrecipes.cli import app
+from trlrecipes.errors import UserError
+from trlrecipes.run import folder as run_folder
+
+CLI = [sys.executable, "-m", "trlrecipes.cli"]
+
+
+def train_steps(folder: Path) -> list[int]:
+    records = [json.loads(line) for line in (folder / run_folder.METRICS_FILE).read_text().splitlines()]
+    return [record["step"] for record in records if "loss" in record]
+
+
+def subprocess_env() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false"}
+
+
+def snapshot(folder: Path):
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
+
+
+def info(folder: Path) -> dict:
+    return json.loads((folder / run_folder.RUN_INFO).read_text())
+
+
+# --- --resume past the end ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_resume_of_a_finished_run_trains_nothing_and_restores_the_final_adapter(tiny_model, hh_files, tmp_path):
+    out = tmp_path / "run"
+    base = ["run", "hh-dpo", *tiny_overrides(tiny_model, *hh_files, out), "save_steps=1", "eval_steps=0"]
+    done = CliRunner().invoke(app, base)
+    assert done.exit_code == 0, done.output
+    adapter, final = out / "adapter_model.safetensors", out / "checkpoint-3" / "adapter_model.safetensors"
+    before = snapshot(out)
+
+    # The same max_steps, or a smaller one: nothing trains, nothing of the finished run changes.
+    for extra in ([], ["max_steps=2"]):
+        again = CliRunner().invoke(app, [*base, *extra, "--resume"])
+        assert again.exit_code == 0, again.output
+        assert "is complete (checkpoint-3 is at or past max_steps=" in again.stdout
+        assert "resuming from" not in again.stdout
+        assert train_steps(out) == [1, 2, 3]
+        assert {k: v for k, v in snapshot(out).items() if k not in (run_folder.RUN_INFO, run_folder.LOCK_FILE)} == \
+            {k: v for k, v in before.items() if k not in (run_folder.RUN_INFO, run_folder.LOCK_FILE)}
+
+    # As kill -9 during the final save leaves it: no adapter at the top, status still "running".
+    adapter.unlink()
+    run_folder.update_info(out, status="running")
+    again = CliRunner().invoke(app, [*base, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert f"saved it again from {out / 'checkpoint-3'}" in again.stdout
+    assert adapter.read_bytes() == final.read_bytes()
+    assert info(out)["status"] == "completed" and info(out)["global_step"] == 3
+    assert train_steps(out) == [1, 2, 3]
+
+    # Raising max_steps continues as before.
+    more = CliRunner().invoke(app, [*base, "max_steps=5", "--resume"])
+    assert more.exit_code == 0, more.output
+    assert f"resuming from {out / 'checkpoint-3'}" in more.stdout
+    assert train_steps(out) == [1, 2, 3, 4, 5]
+    assert info(out)["status"] == "completed" and info(out)["global_step"] == 5
+
+
+def test_reaches_end_reads_max_steps_or_the_epochs_of_the_checkpoint(tmp_path):
+    class Cfg:
+        max_steps, num_train_epochs = 4, 1.0
+
+    checkpoint = tmp_path / "checkpoint-4"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 4, "epoch": 1.0}))
+    assert run_folder.reaches_end(checkpoint, Cfg)
+    Cfg.max_steps = 5
+    assert not run_folder.reaches_end(checkpoint, Cfg)
+    Cfg.max_steps = 0  # epochs decide
+    assert run_folder.reaches_end(checkpoint, Cfg)
+    Cfg.num_train_epochs = 2.0
+    assert not run_folder.reaches_end(checkpoint, Cfg)
+
+
+# --- one process per run folder -----------------------------------------------------------------------------------
+def test_folder_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
+    folder = tmp_path / "new"
+    first = run_folder.FolderLock(folder).acquire("trlrecipes run hh-dpo output_dir=new")
+    assert run_folder.is_locked(folder)
+    with pytest.raises(UserError, match=rf"in use by another run \(pid {os.getpid()}: trlrecipes run hh-dpo"):
+        run_folder.FolderLock(folder).acquire("second")
+    assert not run_folder.is_nonempty(folder)  # the lock file is no content: the folder is still free for a run
+    first.release(undo=True)  # a start that failed: the folder it made is gone
+    assert not folder.exists() and not run_folder.is_locked(folder)
+
+
+@pytest.mark.slow
+def test_a_second_run_into_a_held_folder_exits_2_at_once_and_kill_9_leaves_no_lock(tiny_model, hh_files, tmp_path):
+    out = tmp_path / "run"
+    overrides = tiny_overrides(tiny_model, *hh_files, out) + ["max_steps=1000", "save_steps=2", "eval_steps=0"]
+    log = open(tmp_path / "first.txt", "w")
+    first = subprocess.Popen([*CLI, "run", "hh-dpo", *overrides], stdout=log, stderr=subprocess.STDOUT,
+                             env=subprocess_env())
+    try:
+        deadline = time.monotonic() + 180
+        while not (out / "checkpoint-2" / run_folder.COMPLETE_MARKER).is_file():
+            assert first.poll() is None, (tmp_path / "first.txt").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint-2 within 180 s"
+            time.sleep(0.2)
+        for flags in (["--overwrite"], ["--resume"]):
+            started = time.monotonic()
+            second = subprocess.run([*CLI, "run", "hh-dpo", *overrides, *flags], capture_output=True, text=True,
+                                    env=subprocess_env(), timeout=120)
+            assert second.returncode == 2, second.stderr
+            assert f"is in use by another run (pid {first.pid}: " in second.stderr
+            assert "run hh-dpo" in second.stderr and second.stderr.count("\n") == 1
+            assert time.monotonic() - started < 30  # refused before anything heavy loads
+        assert first.poll() is None  # the first run was not disturbed
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=60)
+        log.close()
+    assert not run_folder.is_locked(out)
+    steps = train_steps(out)
+    assert steps == list(range(1, steps[-1] + 1))  # one run's steps, each once
+    # The folder is free again at once: a resume up to the newest checkpoint finishes the run without training.
+    newest = run_folder.newest_valid_checkpoint(out)
+    step = run_folder.checkpoint_step(newest)
+    resumed = subprocess.run([*CLI, "run", "hh-dpo", *overrides, f"max_steps={step}", "--resume"],
+                             capture_output=True, text=True, env=subprocess_env(), timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "is complete" in resumed.stdout
+    assert (out / "adapter_model.safetensors").read_bytes() == (newest / "adapter_model.safetensors").read_bytes()
+    assert info(out)["status"] == "completed"
