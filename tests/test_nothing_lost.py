@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import tiny_overrides
+from conftest import hh_rows, tiny_overrides, write_jsonl
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
@@ -144,3 +144,35 @@ def test_a_second_run_into_a_held_folder_exits_2_at_once_and_kill_9_leaves_no_lo
     assert "is complete" in resumed.stdout
     assert (out / "adapter_model.safetensors").read_bytes() == (newest / "adapter_model.safetensors").read_bytes()
     assert info(out)["status"] == "completed"
+
+
+# --- a resume refuses changed data ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_resume_refuses_data_that_changed_since_the_run(tiny_model, hh_files, tmp_path):
+    train, test = tmp_path / "train.jsonl", hh_files[1]
+    rows = hh_rows(24)
+    write_jsonl(train, rows)
+    out = tmp_path / "run"
+    base = ["run", "hh-dpo", *tiny_overrides(tiny_model, train, test, out), "max_steps=2", "save_steps=1",
+            "eval_steps=0"]
+    done = CliRunner().invoke(app, base)
+    assert done.exit_code == 0, done.output
+    recorded = info(out)["data_fingerprints"]
+    assert recorded["train"]["rows"] == 24 and recorded["eval"]["rows"] == 8 and len(recorded["train"]["sha256"]) == 64
+    before = snapshot(out)
+
+    swapped = [{"chosen": row["rejected"], "rejected": row["chosen"]} for row in rows]
+    for changed, counts in ((swapped[:10], "24 rows then, 10 rows now"),
+                            (swapped, "24 rows then, 24 rows now (same count, different content)")):
+        write_jsonl(train, changed)  # rewritten in place between the run and the resume
+        again = CliRunner().invoke(app, [*base, "max_steps=4", "--resume"])
+        assert again.exit_code == 2, again.output
+        assert f"--resume: the train data changed since {out} was trained ({counts})" in again.stderr
+        assert [line for line in again.stderr.splitlines() if "error" in line] == [again.stderr.splitlines()[-1]]
+        assert {k: v for k, v in snapshot(out).items() if k != run_folder.LOCK_FILE} == \
+            {k: v for k, v in before.items() if k != run_folder.LOCK_FILE}
+
+    write_jsonl(train, rows)  # restored: the resume goes on
+    again = CliRunner().invoke(app, [*base, "max_steps=4", "--resume"])
+    assert again.exit_code == 0, again.output
+    assert train_steps(out) == [1, 2, 3, 4]

@@ -37,6 +37,9 @@ class Run:
     resume_command: str = ""
     resume_from: Path | None = None
     data_summaries: dict[str, Any] = field(default_factory=dict)
+    # {split: {"rows": n, "sha256": ...}} of the converted rows each split trains or evaluates on (run.json); a
+    # resume of a run whose data changed is refused
+    data_fingerprints: dict[str, dict] = field(default_factory=dict)
     # Writes that turn the folder into a run (overwrite, config, recipe copy, run.json, resume trimming). They are
     # deferred to `begin()`, just before training, so a start that fails (bad data, a model that does not load,
     # Ctrl-C while loading) leaves an existing run folder untouched and creates no half-made one.
@@ -51,12 +54,16 @@ class Run:
         (a recipe that trained on its own) records the run without emptying or trimming anything."""
         if self.started:
             return
+        if before_training and self.resume_from is not None:
+            check_same_data(self.dir, self.data_fingerprints)
         self.started = True
         if self.setup is not None:
             self.setup(before_training)
         if is_main_process():
             self.dir.mkdir(parents=True, exist_ok=True)
             self._write_data_summary()
+            if self.data_fingerprints:
+                run_folder.update_info(self.dir, data_fingerprints=self.data_fingerprints)
 
     def _write_data_summary(self) -> None:
         if self.data_summaries:
@@ -114,6 +121,9 @@ class Run:
             _say(f"[{name}] using the first {max_rows} converted rows (max rows setting)")
         self.data_summaries[name] = {"source": source, "subset": subset, "split": split, "used": len(dataset),
                                      **summary.to_dict()}
+        self.data_fingerprints[name] = fingerprint(dataset)
+        if self.resume_from is not None:  # refuse now, before the model loads (begin() checks every split again)
+            check_same_data(self.dir, self.data_fingerprints, splits=[name])
         if self.started and is_main_process():
             self._write_data_summary()
         return dataset
@@ -314,6 +324,32 @@ class Run:
             info = {}
         info.update(status=status, global_step=step)
         path.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def fingerprint(dataset) -> dict:
+    """Row count and a SHA-256 of the converted rows, in order (datasets' own fingerprint is private and also
+    changes with how a dataset was made, not only with what it holds). ~1 s per 40k hh-rlhf pairs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for batch in dataset.iter(batch_size=1000):
+        digest.update(json.dumps(batch, sort_keys=True, ensure_ascii=False, default=str).encode())
+    return {"rows": len(dataset), "sha256": digest.hexdigest()}
+
+
+def check_same_data(folder: Path, now: dict[str, dict], splits: list[str] | None = None) -> None:
+    """A resume continues from a checkpoint trained on the data recorded in run.json: refuse when a split changed
+    (a run recorded before fingerprints existed is not checked). `splits`: only these (default: all)."""
+    before = run_folder.read_info(folder).get("data_fingerprints")
+    if not isinstance(before, dict):
+        return
+    for split in splits if splits is not None else sorted(set(before) | set(now)):
+        old, new = before.get(split) or {}, now.get(split) or {}
+        if old.get("sha256") != new.get("sha256"):
+            counts = f"{old.get('rows', 'no')} rows then, {new.get('rows', 'no')} rows now"
+            same = " (same count, different content)" if old.get("rows") == new.get("rows") else ""
+            raise UserError(f"--resume: the {split} data changed since {folder} was trained ({counts}{same}); "
+                            f"restore it, or train anew with --overwrite or another output_dir=...")
 
 
 def _group_by_length(trainer) -> None:
