@@ -176,3 +176,157 @@ def test_resume_refuses_data_that_changed_since_the_run(tiny_model, hh_files, tm
     again = CliRunner().invoke(app, [*base, "max_steps=4", "--resume"])
     assert again.exit_code == 0, again.output
     assert train_steps(out) == [1, 2, 3, 4]
+
+
+# --- --overwrite keeps the old run when the new settings fail ------------------------------------------------------
+def make_completed_run(folder: Path, overrides: list[str]) -> None:
+    from trlrecipes.run.config import to_dict
+    from trlrecipes.run.launch import RunOptions, resolve
+    from trlrecipes.run.programs import resolve_recipe
+
+    cfg = resolve(resolve_recipe("hh-dpo"), RunOptions(overrides=overrides))
+    cfg.output_dir = str(folder)
+    folder.mkdir(parents=True)
+    run_folder.save_config(folder, to_dict(cfg))
+    (folder / run_folder.RUN_INFO).write_text('{"status": "completed", "global_step": 3}\n')
+    (folder / run_folder.METRICS_FILE).write_text('{"step": 3, "loss": 0.6}\n')
+    (folder / "adapter_model.safetensors").write_bytes(b"\1" * 16)
+    (folder / "eval.json").write_text("{}\n")
+    checkpoint = folder / "checkpoint-3"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text('{"global_step": 3}')
+    (checkpoint / "adapter_model.safetensors").write_bytes(b"\1" * 16)
+    (checkpoint / run_folder.COMPLETE_MARKER).write_text("ok\n")
+
+
+# Values TRL, transformers or torch reject only once training starts (an --overwrite had emptied the folder by then).
+FAILING_VALUES = [
+    ("hh-dpo", "learning_rate=nan", "learning_rate=nan is impossible: it must be a finite number"),
+    ("hh-dpo", "learning_rate=inf", "learning_rate=inf is far too high"),  # already refused by config.py
+    ("hh-dpo", "beta=nan", "beta=nan is impossible"),
+    ("hh-dpo", "trl.weight_decay=nan", "trl.weight_decay=nan is impossible"),
+    ("hh-dpo", "loss_type=bogus", "loss_type='bogus' is not one of the losses TRL's DPOConfig knows (sigmoid, hinge"),
+    ("hh-dpo", "loss_type=ipoo", "did you mean 'ipo'?"),
+    ("hh-kto", "trl.loss_type=sigmoid", "loss_type='sigmoid' is not one of the losses TRL's KTOConfig knows (kto, "),
+    ("hh-dpo", "report_to=wandb", "report_to=wandb needs the wandb package, which is not installed"),
+    ("hh-dpo", "report_to=nosuch", "report_to='nosuch' is not a tracker transformers knows"),
+]
+
+
+@pytest.mark.parametrize("recipe, value, fragment", FAILING_VALUES, ids=[case[1] for case in FAILING_VALUES])
+def test_a_value_that_fails_leaves_the_completed_run_intact_and_dry_run_says_so(recipe, value, fragment, tiny_model,
+                                                                                hh_files, tmp_path):
+    out = tmp_path / "done"
+    base = ["run", recipe, *tiny_overrides(tiny_model, *hh_files, out)]
+    make_completed_run(out, base[2:])
+    before = snapshot(out)
+    for flags in (["--overwrite"], ["--dry-run"]):
+        result = CliRunner().invoke(app, [*base, value, *flags])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert fragment in result.stderr
+        assert result.stdout == ""
+        assert snapshot(out) == before
+
+
+def test_the_loss_and_tracker_names_are_trls():
+    import dataclasses
+    import inspect
+
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+    from trl import DPOTrainer, KTOConfig
+
+    from trlrecipes.run.preflight import LOSS_TYPES, TRACKERS
+
+    source = inspect.getsource(DPOTrainer)
+    listed = source[source.index("Unknown loss type"):].split("[", 1)[1].split("]", 1)[0]
+    assert tuple(name.strip(" '\"\n") for name in listed.replace('"', "").split(",")) == LOSS_TYPES["DPOConfig"]
+    kto = {f.name: f for f in dataclasses.fields(KTOConfig)}["loss_type"]
+    assert tuple(kto.metadata["choices"]) == LOSS_TYPES["KTOConfig"]
+    assert set(TRACKERS) == set(INTEGRATION_TO_CALLBACK)
+
+
+FAULTY_PROGRAM = '''"""hh-dpo with a fault: FAULT=first-step (the first step fails, as an out-of-memory would),
+FAULT=third-step, FAULT=save (disk full at the final save of the adapter)."""
+import os
+
+from trlrecipes.run.programs import builtin_dir, load_program
+
+_base = load_program(builtin_dir() / "dpo.py")
+Config = _base.Config
+TRL_CONFIG = _base.TRL_CONFIG
+
+
+def main(cfg, run):
+    from transformers import TrainerCallback
+
+    fault = os.environ["FAULT"]
+
+    class Fault(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if (fault, state.global_step) in (("first-step", 0), ("third-step", 2)):
+                raise RuntimeError("out of memory (injected)")
+
+    make, train = run.callbacks, run.train
+    run.callbacks = lambda *args, **kwargs: make(*args, **kwargs) + [Fault()]
+
+    def train_on_a_full_disk(trainer, **kwargs):
+        save = trainer.save_model
+
+        def save_model(output_dir=None, *args, **kw):
+            if fault == "save" and output_dir == str(run.dir):
+                raise OSError(28, "No space left on device")
+            return save(output_dir, *args, **kw)
+
+        trainer.save_model = save_model
+        train(trainer, **kwargs)
+
+    run.train = train_on_a_full_disk
+    _base.main(cfg, run)
+'''
+
+
+@pytest.mark.slow
+def test_overwrite_keeps_the_old_run_until_the_new_one_trained_a_step(tiny_model, hh_files, tmp_path, monkeypatch):
+    program = tmp_path / "faulty.py"
+    program.write_text(FAULTY_PROGRAM)
+    out = tmp_path / "done"
+    overrides = [*tiny_overrides(tiny_model, *hh_files, out), "save_steps=1", "eval_steps=0"]
+    make_completed_run(out, overrides)
+    before = snapshot(out)
+
+    monkeypatch.setenv("FAULT", "first-step")
+    result = CliRunner().invoke(app, ["run", str(program), *overrides, "--overwrite"])
+    assert result.exit_code == 1, result.output + result.stderr
+    assert f"the run this one was to replace is back in {out}, unchanged" in result.stdout
+    assert snapshot(out) == before  # the same files, sizes and times: put back, not rewritten
+
+    monkeypatch.setenv("FAULT", "third-step")
+    result = CliRunner().invoke(app, ["run", str(program), *overrides, "--overwrite"])
+    assert result.exit_code == 1, result.output
+    assert not (out / "eval.json").exists() and not (out / run_folder.REPLACED).exists()  # replaced after step 1
+    assert train_steps(out) == [1, 2]
+    recorded = info(out)
+    assert recorded["status"] == "failed" and recorded["global_step"] == 2
+    assert recorded["reason"] == "RuntimeError: out of memory (injected)"
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_the_final_save_is_recorded_as_failed(tiny_model, hh_files, tmp_path, monkeypatch):
+    program = tmp_path / "faulty.py"
+    program.write_text(FAULTY_PROGRAM)
+    out = tmp_path / "run"
+    monkeypatch.setenv("FAULT", "save")
+    result = CliRunner().invoke(app, ["run", str(program), *tiny_overrides(tiny_model, *hh_files, out)])
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.stderr.strip().splitlines()[-1]
+    recorded = info(out)
+    assert recorded["status"] == "failed" and recorded["global_step"] == 3
+    assert recorded["reason"] == "OSError: [Errno 28] No space left on device"
+    # The checkpoint of the last step is complete: a resume finishes the run from it without training.
+    monkeypatch.setenv("FAULT", "none")
+    result = CliRunner().invoke(app, ["run", str(program), *tiny_overrides(tiny_model, *hh_files, out), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "saved it again from" in result.stdout and info(out)["status"] == "completed"
+    assert (out / "adapter_model.safetensors").read_bytes() == \
+        (out / "checkpoint-3" / "adapter_model.safetensors").read_bytes()

@@ -34,6 +34,8 @@ RESUME_MAY_CHANGE = {"output_dir", "max_steps", "num_train_epochs", "save_steps"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # The run folder's lock (see `FolderLock`): kept in the folder, never deleted by --overwrite, ignored as content.
 LOCK_FILE = ".lock"
+# Where --overwrite keeps the run it replaces until the new run has trained its first step.
+REPLACED = ".replaced"
 # What a finished run keeps at the top of its folder that a checkpoint also holds: the adapter and tokenizer.
 FINAL_FILES = ("adapter_model.safetensors", "adapter_model.bin", "adapter_config.json", "tokenizer.json",
                "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt",
@@ -127,14 +129,45 @@ def prepare(folder: Path, *, overwrite: bool, resume: bool) -> None:
     """Check the folder (see `check_target`), then empty it for `overwrite` and make sure it exists."""
     check_target(folder, overwrite=overwrite, resume=resume)
     if overwrite and is_nonempty(folder):
-        for path in folder.iterdir():
-            if path.name == LOCK_FILE:  # held by this run: deleting it would let a second run lock a new file
-                continue
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+        # Moved aside, deleted only once the new run has finished a step (`drop_replaced`), put back if it fails
+        # before that (`restore_replaced`). A stale one (a replacing run killed before its first step) goes first.
+        aside = folder / REPLACED
+        _remove(aside)
+        aside.mkdir()
+        for path in _contents(folder):
+            path.rename(aside / path.name)
     folder.mkdir(parents=True, exist_ok=True)
+
+
+def _contents(folder: Path) -> list[Path]:
+    # The lock is held by this run: moving or deleting it would let a second run lock a new file.
+    return [path for path in folder.iterdir() if path.name not in (LOCK_FILE, REPLACED)]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def drop_replaced(folder: Path) -> None:
+    """Delete the run an --overwrite replaced (the new one has trained a step)."""
+    _remove(folder / REPLACED)
+
+
+def restore_replaced(folder: Path) -> bool:
+    """Put back the run an --overwrite replaced, removing what the new run wrote before it failed. True if there
+    was one."""
+    aside = folder / REPLACED
+    if not aside.is_dir():
+        return False
+    for path in _contents(folder):
+        _remove(path)
+    for path in list(aside.iterdir()):
+        path.rename(folder / path.name)
+    aside.rmdir()
+    return True
 
 
 def remove_checkpoints_after(folder: Path, step: int) -> list[Path]:

@@ -22,7 +22,7 @@ from trlrecipes.run import folder as run_folder
 from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import is_main_process
-from trlrecipes.run.preflight import preflight
+from trlrecipes.run.preflight import check_settings, preflight
 
 if TYPE_CHECKING:
     from trlrecipes.run.programs import Recipe
@@ -206,12 +206,14 @@ def run_info(recipe: Recipe, cfg, options: RunOptions) -> dict:
 def execute(recipe: Recipe, options: RunOptions, entry: str):
     """Resolve, check, prepare and run. Returns the Run (None for --dry-run)."""
     cfg = resolve(recipe, options)
+    trl_config = getattr(recipe.module, "TRL_CONFIG", None)
     if options.dry_run:
         import yaml
 
+        check_settings(cfg, trl_config)  # the same value errors a run would stop on (files and model are not read)
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return None
-    preflight(cfg)
+    preflight(cfg, trl_config)
     run = start(recipe, cfg, options, entry)
     existed = run.dir.exists()
     try:

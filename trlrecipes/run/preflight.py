@@ -17,12 +17,79 @@ MIN_MAX_LENGTH = 32
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
-def preflight(cfg) -> None:
-    _check_settings(cfg)
+# The loss names each TRL config class accepts (TRL 1.16: DPOTrainer's "Unknown loss type" list, KTOConfig's
+# choices; tests/test_nothing_lost.py checks them against the installed TRL). TRL only rejects an unknown one in
+# the first training step, after an --overwrite has emptied the folder: it must fail here, before anything.
+LOSS_TYPES = {
+    "DPOConfig": ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+                  "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm"),
+    "KTOConfig": ("kto", "apo_zero_unpaired"),
+}
+# report_to names (transformers' INTEGRATION_TO_CALLBACK) and the package each needs (None: not checked here).
+TRACKERS = {"azure_ml": ("azureml",), "comet_ml": ("comet_ml",), "mlflow": ("mlflow",), "neptune": ("neptune",),
+            "tensorboard": ("tensorboard", "tensorboardX"), "trackio": ("trackio",), "wandb": ("wandb",),
+            "codecarbon": ("codecarbon",), "clearml": ("clearml",), "dagshub": ("dagshub",), "flyte": ("flytekit",),
+            "dvclive": ("dvclive",), "swanlab": ("swanlab",), "kubeflow": None}
+
+
+def preflight(cfg, trl_config: str | None = None) -> None:
+    check_settings(cfg, trl_config)
     _check_model(cfg)
     _check_data(cfg)
     if getattr(cfg, "load_in_4bit", False):
         check_4bit_backend()
+
+
+def check_settings(cfg, trl_config: str | None = None) -> None:
+    """The checks on values alone (no files, no model): also what `--dry-run` runs. `trl_config`: the program's
+    TRL_CONFIG ("trl:DPOConfig"), whose loss names `loss_type` is checked against."""
+    _check_finite(cfg)
+    _check_loss_type(cfg, trl_config)
+    _check_report_to(cfg)
+    _check_settings(cfg)
+
+
+def _check_finite(cfg) -> None:
+    import dataclasses
+    import math
+
+    values = [(f.name, getattr(cfg, f.name, None)) for f in dataclasses.fields(cfg)] if dataclasses.is_dataclass(cfg) \
+        else []
+    trl = getattr(cfg, "trl", None)
+    values += [(f"trl.{key}", value) for key, value in trl.items()] if isinstance(trl, dict) else []
+    for name, value in values:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{name}={value} is impossible: it must be a finite number")
+
+
+def _check_loss_type(cfg, trl_config: str | None) -> None:
+    loss_type = getattr(cfg, "trl", {}).get("loss_type") if isinstance(getattr(cfg, "trl", None), dict) else None
+    loss_type = loss_type if loss_type is not None else getattr(cfg, "loss_type", None)
+    known = LOSS_TYPES.get((trl_config or "").rpartition(":")[2])
+    if known is None or not isinstance(loss_type, str):
+        return
+    if loss_type not in known:
+        from trlrecipes.options import suggest
+
+        hint = suggest(loss_type, list(known))
+        raise UserError(f"loss_type={loss_type!r} is not one of the losses TRL's {trl_config.rpartition(':')[2]} "
+                        f"knows ({', '.join(known)}){hint}")
+
+
+def _check_report_to(cfg) -> None:
+    import importlib.util
+
+    report_to = getattr(cfg, "report_to", None)
+    if not isinstance(report_to, str) or report_to in ("", "none", "all"):
+        return
+    for name in (part.strip() for part in report_to.split(",") if part.strip()):
+        if name not in TRACKERS:
+            raise UserError(f"report_to={name!r} is not a tracker transformers knows; use one of "
+                            f"{', '.join(TRACKERS)} (or none)")
+        packages = TRACKERS[name]
+        if packages and not any(importlib.util.find_spec(package) for package in packages):
+            raise UserError(f"report_to={name} needs the {packages[0]} package, which is not installed: "
+                            f"pip install {packages[0]} (or report_to=none)")
 
 
 def _check_settings(cfg) -> None:

@@ -196,7 +196,7 @@ class Run:
             verdicts = getattr(cfg, "verdicts", True)
         self._health = TrainingHealthCallback(self.dir, verdicts=verdicts)
         self._stopper = run_control()
-        return [self._health, self._stopper]
+        return [self._health, self._stopper, _drop_replaced_callback(self.dir)]
 
     def trl_args(self, config_cls, cfg, *, has_eval: bool, quantize_on_load: bool = False, **by_hand):
         """The TRL config for this run. Every Config field that is also a field of `config_cls` passes through by
@@ -276,24 +276,36 @@ class Run:
         self._stopper.install()
         try:
             self.begin()
-            accelerator = getattr(trainer, "accelerator", None)
-            if accelerator is not None:
-                accelerator.wait_for_everyone()  # rank 0 may have emptied the folder (--overwrite)
-            if self.resume_from is not None:
-                _say(f"resuming from {self.resume_from}")
-            _quiet_printer(trainer)
-            _check_trainable_rows(trainer, self.data_summaries)
-            if group_by_length:
-                _group_by_length(trainer)
-            narrow_head_chunks_on_cpu(trainer)
             try:
-                trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
-            except BaseException:
-                self._set_status("failed", trainer.state.global_step)
+                self._train(trainer, group_by_length)
+            except RunStopped:
+                raise  # the status is set (diverged, interrupted)
+            except BaseException as err:
+                step = trainer.state.global_step
+                if step == 0 and is_main_process() and run_folder.restore_replaced(self.dir):
+                    _say(f"the run this one was to replace is back in {self.dir}, unchanged (no step was trained)")
+                    self.started = False  # nothing of this run is left to record
+                if isinstance(err, KeyboardInterrupt):
+                    self._set_status("interrupted", step)
+                else:
+                    self._set_status("failed", step, reason=f"{type(err).__name__}: {err}".splitlines()[0])
                 raise
-            self._finish(trainer)
         finally:
             self._stopper.uninstall()
+
+    def _train(self, trainer, group_by_length: bool) -> None:
+        accelerator = getattr(trainer, "accelerator", None)
+        if accelerator is not None:
+            accelerator.wait_for_everyone()  # rank 0 may have emptied the folder (--overwrite)
+        if self.resume_from is not None:
+            _say(f"resuming from {self.resume_from}")
+        _quiet_printer(trainer)
+        _check_trainable_rows(trainer, self.data_summaries)
+        if group_by_length:
+            _group_by_length(trainer)
+        narrow_head_chunks_on_cpu(trainer)
+        trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
+        self._finish(trainer)
 
     def _finish(self, trainer) -> None:
         step = trainer.state.global_step
@@ -311,19 +323,32 @@ class Run:
             name = signal.Signals(signum).name
             raise RunStopped(f"{name}: stopped after step {step}; checkpoint, adapter and metrics are saved in "
                              f"{self.dir}.\nresume with: {self.resume_command}", exit_code=EXIT_CODES[signum])
+        if is_main_process():
+            run_folder.drop_replaced(self.dir)  # e.g. max_steps=0 of a resumed run: no step ended to drop it
         self._set_status("completed", step)
         _say(f"adapter and tokenizer saved in {self.dir}")
 
-    def _set_status(self, status: str, step: int) -> None:
+    def _set_status(self, status: str, step: int, reason: str | None = None) -> None:
+        """Record how the run ended in run.json (best effort: a full disk must not hide the original error)."""
         if not is_main_process() or not self.started:
             return
-        path = self.dir / run_folder.RUN_INFO
+        fields = {"status": status, "global_step": step, "reason": reason}
         try:
-            info = json.loads(path.read_text()) if path.is_file() else {}
-        except ValueError:
-            info = {}
-        info.update(status=status, global_step=step)
-        path.write_text(json.dumps(info, indent=2) + "\n")
+            run_folder.update_info(self.dir, **fields)
+        except OSError as err:
+            _say(f"could not record status {status!r} in {self.dir / run_folder.RUN_INFO}: {err}")
+
+
+def _drop_replaced_callback(folder: Path):
+    """Deletes the run an --overwrite moved aside once the new run has finished its first optimizer step."""
+    from transformers import TrainerCallback
+
+    class DropReplaced(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero and (folder / run_folder.REPLACED).exists():
+                run_folder.drop_replaced(folder)
+
+    return DropReplaced()
 
 
 def fingerprint(dataset) -> dict:
