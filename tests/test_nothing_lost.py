@@ -141,6 +141,7 @@ def test_a_second_run_into_a_held_folder_exits_2_at_once_and_kill_9_leaves_no_lo
     resumed = subprocess.run([*CLI, "run", "hh-dpo", *overrides, f"max_steps={step}", "--resume"],
                              capture_output=True, text=True, env=subprocess_env(), timeout=120)
     assert resumed.returncode == 0, resumed.stderr
+    assert f"the run in {out} ended abruptly (its run.json still says running)" in resumed.stdout
     assert "is complete" in resumed.stdout
     assert (out / "adapter_model.safetensors").read_bytes() == (newest / "adapter_model.safetensors").read_bytes()
     assert info(out)["status"] == "completed"
@@ -330,3 +331,97 @@ def test_a_full_disk_at_the_final_save_is_recorded_as_failed(tiny_model, hh_file
     assert "saved it again from" in result.stdout and info(out)["status"] == "completed"
     assert (out / "adapter_model.safetensors").read_bytes() == \
         (out / "checkpoint-3" / "adapter_model.safetensors").read_bytes()
+
+
+# --- status: what eval / generate / merge are told about a run that did not complete -------------------------------
+def test_tools_warn_about_a_run_that_did_not_complete(tmp_path, capsys):
+    from trlrecipes.tools.evaluate import load_run_config
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / run_folder.CONFIG_FILE).write_text("model: m\n")
+    (out / "adapter_config.json").write_text("{}")
+    checkpoint = out / "checkpoint-2"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text('{"global_step": 2}')
+    (checkpoint / "adapter_model.safetensors").write_bytes(b"\1")
+    (checkpoint / run_folder.COMPLETE_MARKER).write_text("ok\n")
+
+    run_folder.update_info(out, status="completed", global_step=2)
+    load_run_config(out)  # what eval, generate and merge read first
+    assert capsys.readouterr().err == ""
+
+    run_folder.update_info(out, status="running")  # as kill -9 leaves it: nobody holds the folder
+    load_run_config(out)
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: {out}: the run ended abruptly") and err.count("\n") == 1
+    assert "resume from checkpoint-2 with --resume" in err
+
+    lock = run_folder.FolderLock(out).acquire("trlrecipes run hh-dpo")
+    try:
+        load_run_config(out)
+        assert f"is still training (pid {os.getpid()}: trlrecipes run hh-dpo)" in capsys.readouterr().err
+    finally:
+        lock.release()
+
+    run_folder.update_info(out, status="failed", reason="OSError: [Errno 28] No space left on device")
+    load_run_config(out)
+    assert "not a completed run (failed at step 2: OSError: [Errno 28] No space left on device)" in \
+        capsys.readouterr().err
+    run_folder.update_info(out, status="interrupted", reason=None)
+    load_run_config(out)
+    assert "(interrupted at step 2); using the adapter at the top of the folder (saved at step 2)" in \
+        capsys.readouterr().err
+
+
+OWN_TRAINING = '''"""A program that trains on its own (no run.train()); FAIL=1: it fails after it started."""
+import os
+from dataclasses import dataclass
+
+
+@dataclass
+class Config:
+    output_dir: str = ""
+
+
+def main(cfg, run):
+    run.begin(before_training=False)
+    (run.dir / "weights.txt").write_text("trained")
+    if os.environ.get("FAIL"):
+        raise RuntimeError("the program's own loop broke")
+'''
+
+
+def test_a_program_without_run_train_ends_with_a_true_status(tmp_path, monkeypatch):
+    program = tmp_path / "own.py"
+    program.write_text(OWN_TRAINING)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(program), f"output_dir={out}"])
+    assert result.exit_code == 0, result.output
+    assert info(out)["status"] == "completed"
+    monkeypatch.setenv("FAIL", "1")
+    result = CliRunner().invoke(app, ["run", str(program), f"output_dir={out}", "--overwrite"])
+    assert result.exit_code == 1, result.output
+    assert info(out)["status"] == "failed" and info(out)["reason"] == "RuntimeError: the program's own loop broke"
+
+
+# --- no secret value on stdout/stderr ----------------------------------------------------------------------------
+@pytest.mark.parametrize("args", [["hub_token=hf_abc"], ["trl.hub_token=hf_abc"], ["trl.hub_token=hf_abc", "beta=x"]],
+                         ids=["not-mirrored", "trl-field", "other-error"])
+def test_no_secret_in_any_output(args):
+    result = CliRunner().invoke(app, ["run", "hh-dpo", *args, "--dry-run"])
+    assert "hf_abc" not in result.stdout and "hf_abc" not in result.stderr
+    if args == ["hub_token=hf_abc"]:
+        assert result.exit_code == 2
+        assert "use 'trl.hub_token=<redacted>'" in result.stderr
+
+
+def test_coerce_never_repeats_a_secret_value():
+    from trlrecipes.options import coerce
+
+    for key in ("api_key", "trl.hub_token", "wandb_password"):
+        with pytest.raises(UserError) as err:
+            coerce("hf_abc", int, key)
+        assert "hf_abc" not in str(err.value) and "<redacted>" in str(err.value)
+    with pytest.raises(UserError, match="'lots' is not an integer"):
+        coerce("lots", int, "max_steps")  # other values are still shown

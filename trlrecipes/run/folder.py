@@ -365,3 +365,23 @@ def is_locked(folder: Path) -> bool:
     finally:
         os.close(fd)  # closing drops a lock taken just to test
     return False
+
+
+def unfinished(folder: Path) -> str | None:
+    """One line on a run that did not complete, for the commands that read its folder (eval, generate, merge):
+    what state it is in and which adapter they use; None for a completed run (or a folder without run.json)."""
+    info = read_info(folder)
+    status, step = info.get("status"), info.get("global_step")
+    if status in (None, "completed"):
+        return None
+    newest = newest_valid_checkpoint(folder)
+    resume = f"resume from {newest.name} with --resume" if newest else "no complete checkpoint to resume from"
+    adapter = "the adapter at the top of the folder"
+    if status == "running" and is_locked(folder):
+        return f"{folder} is still training ({holder(folder)}); using {adapter}, from an earlier save"
+    if status == "running":
+        return (f"{folder}: the run ended abruptly (run.json still says running and no process holds the folder); "
+                f"{resume}; using {adapter}, which may be older than {newest.name if newest else 'the last step'}")
+    reason = f": {info['reason']}" if info.get("reason") else ""
+    return (f"{folder} is not a completed run ({status} at step {step}{reason}); using {adapter}"
+            + (f" (saved at step {step})" if status == "interrupted" else "") + f"; {resume}")

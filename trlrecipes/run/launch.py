@@ -142,6 +142,9 @@ def start(recipe: Recipe, cfg, options: RunOptions, entry: str):
         if options.resume:
             run_folder.check_resume_config(folder, cfg_dict)
             resume_from = run_folder.newest_valid_checkpoint(folder)
+            if lock is not None and run_folder.read_info(folder).get("status") == "running":  # and we hold the lock
+                print(f"--resume: the run in {folder} ended abruptly (its run.json still says running); continuing "
+                      f"from {resume_from.name if resume_from else 'step 0'}")
     except BaseException:
         if lock is not None:
             lock.release(undo=True)
@@ -222,18 +225,31 @@ def execute(recipe: Recipe, options: RunOptions, entry: str):
             return run
         try:
             recipe.module.main(cfg, run)
-        except BaseException:
+        except BaseException as err:
             if not run.started:
                 if run.lock is not None:
                     run.lock.release(undo=True)  # the lock file, and the folder when this start made it
                 if not existed:
                     _remove_if_empty(run.dir)  # e.g. made by the Trainer's constructor before the failure
+            elif _still_running(run):  # the program failed after run.train() or without it
+                status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+                try:
+                    run_folder.update_info(run.dir, status=status,
+                                           reason=f"{type(err).__name__}: {err}".splitlines()[0])
+                except OSError:  # e.g. the disk is full: the original error is what must reach the user
+                    pass
             raise
         run.begin(before_training=False)  # a recipe that trained without run.train(): the folder still becomes a run
+        if _still_running(run):  # it returned: the program's own training ended
+            run_folder.update_info(run.dir, status="completed")
     finally:
         if run.lock is not None:
             run.lock.release()
     return run
+
+
+def _still_running(run) -> bool:
+    return is_main_process() and run_folder.read_info(run.dir).get("status") == "running"
 
 
 def _already_complete(run, cfg) -> None:

@@ -44,6 +44,11 @@ def load_run_config(run_dir: Path) -> dict:
     if not (Path(run_dir) / "adapter_config.json").is_file():
         raise UserError(f"{run_dir}: holds no trained adapter yet (adapter_config.json missing); finish or resume "
                         f"the run first")
+    warning = run_folder.unfinished(Path(run_dir))
+    if warning:
+        import sys
+
+        print(f"warning: {warning}", file=sys.stderr)
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
