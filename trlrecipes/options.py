@@ -40,7 +40,8 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 return coerce(value, option, key)
             except UserError as err:
                 errors.append(str(err))
-        raise UserError(f"bad value for {key!r}: {shown(value, key)} is not {' or '.join(_type_name(o) for o in options)}")
+        names = " or ".join(_type_name(o) for o in options)
+        raise UserError(f"bad value for {key!r}: {shown(value, key)} is not {names}")
     if tp is Any or tp is object:
         return value
     if origin is typing.Literal:
