@@ -40,20 +40,21 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 return coerce(value, option, key)
             except UserError as err:
                 errors.append(str(err))
-        raise UserError(f"bad value for {key!r}: {value!r} is not {' or '.join(_type_name(o) for o in options)}")
+        names = " or ".join(_type_name(o) for o in options)
+        raise UserError(f"bad value for {key!r}: {shown(value, key)} is not {names}")
     if tp is Any or tp is object:
         return value
     if origin is typing.Literal:
         allowed = typing.get_args(tp)
         if value in allowed:
             return value
-        raise UserError(f"bad value for {key!r}: {value!r}; choose one of {', '.join(map(repr, allowed))}")
+        raise UserError(f"bad value for {key!r}: {shown(value, key)}; choose one of {', '.join(map(repr, allowed))}")
     if tp is bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise UserError(f"bad value for {key!r}: {value!r} is not a boolean (use true or false)")
+        raise UserError(f"bad value for {key!r}: {shown(value, key)} is not a boolean (use true or false)")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -62,7 +63,7 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 return int(value.strip().replace("_", ""))
             except ValueError:
                 pass
-        raise UserError(f"bad value for {key!r}: {value!r} is not an integer")
+        raise UserError(f"bad value for {key!r}: {shown(value, key)} is not an integer")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
@@ -71,17 +72,17 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
                 return float(value.strip())
             except ValueError:
                 pass
-        raise UserError(f"bad value for {key!r}: {value!r} is not a number")
+        raise UserError(f"bad value for {key!r}: {shown(value, key)} is not a number")
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-        raise UserError(f"bad value for {key!r}: {value!r} is not a string")
+        raise UserError(f"bad value for {key!r}: {shown(value, key)} is not a string")
     if origin in (list, tuple) or tp in (list, tuple):
         item_types = typing.get_args(tp) or (Any,)
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()] if value.strip() else []
         if not isinstance(value, (list, tuple)):
-            raise UserError(f"bad value for {key!r}: {value!r} is not a list (use a,b,c)")
+            raise UserError(f"bad value for {key!r}: {shown(value, key)} is not a list (use a,b,c)")
         items = [coerce(item, item_types[0], key) for item in value]
         return tuple(items) if (origin or tp) is tuple else items
     if origin is dict or tp is dict:
@@ -93,8 +94,13 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             parsed = yaml.safe_load(value)
             if isinstance(parsed, dict):
                 return parsed
-        raise UserError(f"bad value for {key!r}: {value!r} is not a mapping (use {{a: 1}})")
-    raise UserError(f"bad value for {key!r}: cannot convert {value!r} to {_type_name(tp)}")
+        raise UserError(f"bad value for {key!r}: {shown(value, key)} is not a mapping (use {{a: 1}})")
+    raise UserError(f"bad value for {key!r}: cannot convert {shown(value, key)} to {_type_name(tp)}")
+
+
+def shown(value: Any, key: str) -> str:
+    """A value as an error message may repeat it: `<redacted>` for a credential's (logs and CI keep stderr)."""
+    return "<redacted>" if is_secret(key) else repr(value)
 
 
 def suggest(key: str, known: list[str]) -> str:

@@ -58,7 +58,7 @@ class Resolver:
         if key.startswith(TRL_PREFIX):
             name = key[len(TRL_PREFIX):]
             if name in self.fields:
-                raise UserError(f"'{key}' is a recipe field here: set it as '{name}={value}'{where}")
+                raise UserError(f"'{key}' is a recipe field here: set it as '{name}={_plain(value, key)}'{where}")
             hints = self.trl_hints()
             if not hints:
                 raise UserError(f"unknown key {key!r}: this recipe declares no TRL config class{where}")
@@ -84,7 +84,7 @@ class Resolver:
     def unknown(self, key: str, value: Any, where: str, options: list[str] = ()):
         hint = suggest(key, self.fields + list(options))
         if not hint and self.trl_config and key in self.trl_hints():
-            hint = f"; it is a TRL setting this recipe does not mirror: use 'trl.{key}={value}'"
+            hint = f"; it is a TRL setting this recipe does not mirror: use 'trl.{key}={_plain(value, key)}'"
         raise UserError(f"unknown key {key!r}{hint}{where}")
 
     def data_settings(self) -> None:
@@ -191,6 +191,11 @@ def check_values(cfg) -> None:
     if getattr(cfg, "learning_rate", None) is not None and cfg.learning_rate >= 1:
         raise UserError(f"learning_rate={cfg.learning_rate} is far too high for preference training "
                         f"(typical: 5e-7 to 1e-4, e.g. learning_rate=5e-6)")
+
+
+def _plain(value: Any, key: str) -> str:
+    """A value a hint repeats as the user would type it, unless it is a credential's."""
+    return "<redacted>" if is_secret(key) else str(value)
 
 
 def to_dict(cfg) -> dict[str, Any]:

@@ -20,7 +20,8 @@ _PROGRAM_LINE = re.compile(r"^program:.*$", re.MULTILINE)
 def _target(dest: Path | None, default_name: str) -> Path:
     if dest is None:
         return Path(default_name)
-    return dest / default_name if dest.is_dir() or str(dest).endswith("/") else dest
+    # an existing folder, or a new name without a file suffix, is a folder to copy into
+    return dest / default_name if dest.is_dir() or str(dest).endswith("/") or not dest.suffix else dest
 
 
 def _refuse_overwrite(target: Path, force: bool, content: bytes) -> None:

@@ -11,6 +11,7 @@ a bad config, bad data or a model that fails to load never leaves a half-made ru
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from datetime import datetime
@@ -31,6 +32,16 @@ COMPLETE_MARKER = ".complete"
 RESUME_MAY_CHANGE = {"output_dir", "max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps",
                      "eval_steps", "per_device_eval_batch_size", "dataset_num_proc", "verdicts", "report_to"}
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# The run folder's lock (see `FolderLock`): kept in the folder, never deleted by --overwrite, ignored as content.
+LOCK_FILE = ".lock"
+# Where --overwrite keeps the run it replaces until the new run has trained its first step.
+REPLACED = ".replaced"
+# What a finished run keeps at the top of its folder that a checkpoint also holds: the adapter and tokenizer.
+FINAL_FILES = ("adapter_model.safetensors", "adapter_model.bin", "adapter_config.json", "tokenizer.json",
+               "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt",
+               "tokenizer.model")
+
+
 def default_output_dir(recipe_name: str, root: str = "runs") -> Path:
     return Path(root) / f"{recipe_name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -42,7 +53,7 @@ def newest_run_dir(recipe_name: str, root: str = "runs") -> Path | None:
 
 
 def is_nonempty(folder: Path) -> bool:
-    return folder.is_dir() and any(folder.iterdir())
+    return folder.is_dir() and any(path.name != LOCK_FILE for path in folder.iterdir())
 
 
 def checkpoints(folder: Path) -> list[tuple[int, Path]]:
@@ -118,8 +129,45 @@ def prepare(folder: Path, *, overwrite: bool, resume: bool) -> None:
     """Check the folder (see `check_target`), then empty it for `overwrite` and make sure it exists."""
     check_target(folder, overwrite=overwrite, resume=resume)
     if overwrite and is_nonempty(folder):
-        shutil.rmtree(folder)
+        # Moved aside, deleted only once the new run has finished a step (`drop_replaced`), put back if it fails
+        # before that (`restore_replaced`). A stale one (a replacing run killed before its first step) goes first.
+        aside = folder / REPLACED
+        _remove(aside)
+        aside.mkdir()
+        for path in _contents(folder):
+            path.rename(aside / path.name)
     folder.mkdir(parents=True, exist_ok=True)
+
+
+def _contents(folder: Path) -> list[Path]:
+    # The lock is held by this run: moving or deleting it would let a second run lock a new file.
+    return [path for path in folder.iterdir() if path.name not in (LOCK_FILE, REPLACED)]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def drop_replaced(folder: Path) -> None:
+    """Delete the run an --overwrite replaced (the new one has trained a step)."""
+    _remove(folder / REPLACED)
+
+
+def restore_replaced(folder: Path) -> bool:
+    """Put back the run an --overwrite replaced, removing what the new run wrote before it failed. True if there
+    was one."""
+    aside = folder / REPLACED
+    if not aside.is_dir():
+        return False
+    for path in _contents(folder):
+        _remove(path)
+    for path in list(aside.iterdir()):
+        path.rename(folder / path.name)
+    aside.rmdir()
+    return True
 
 
 def remove_checkpoints_after(folder: Path, step: int) -> list[Path]:
@@ -192,3 +240,148 @@ def trim_metrics(folder: Path, last_step: int) -> int:
             kept.append(line)
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     return len(lines) - len(kept)
+
+
+def update_info(folder: Path, **fields) -> None:
+    """Set fields of run.json (created when missing)."""
+    info = read_info(folder)
+    info.update(fields)
+    (folder / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.name.split("-")[1])
+
+
+def reaches_end(checkpoint: Path, cfg) -> bool:
+    """Whether `checkpoint` is at or past the end of training as `cfg` sets it: max_steps, or (max_steps=0) the
+    number of epochs, read from the checkpoint's trainer state."""
+    max_steps = getattr(cfg, "max_steps", 0) or 0
+    if max_steps > 0:
+        return checkpoint_step(checkpoint) >= max_steps
+    epochs = getattr(cfg, "num_train_epochs", None)
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    return isinstance(epoch, (int, float)) and isinstance(epochs, (int, float)) and epoch >= epochs - 1e-6
+
+
+def finish_from_checkpoint(folder: Path, checkpoint: Path) -> list[str]:
+    """A run whose newest complete checkpoint is its last step: make the adapter at the top of the folder that
+    checkpoint's, unless the run recorded that it saved it (status completed at that step, adapter newer than the
+    checkpoint). Returns the names of the files copied (none when the adapter was already the final one)."""
+    info, step = read_info(folder), checkpoint_step(checkpoint)
+    adapter = folder / "adapter_model.safetensors"
+    marker = checkpoint / COMPLETE_MARKER
+    saved = (info.get("status") == "completed" and info.get("global_step") == step and adapter.is_file()
+             and adapter.stat().st_mtime_ns >= marker.stat().st_mtime_ns)
+    copied = []
+    if not saved:
+        for name in FINAL_FILES:
+            if (checkpoint / name).is_file():
+                partial = folder / f".{name}.partial"
+                shutil.copyfile(checkpoint / name, partial)
+                os.replace(partial, folder / name)  # never a half-copied adapter, whatever interrupts this
+                copied.append(name)
+    update_info(folder, status="completed", global_step=step)
+    return copied
+
+
+class FolderLock:
+    """One process per run folder: an exclusive `flock` on `<folder>/.lock`, holding the holder's PID and command.
+
+    The operating system drops the lock when the process ends however it ends (kill -9 included), so a lock is
+    never stale; the file itself may stay and means nothing then. The file is kept in the folder (and spared by
+    --overwrite) because a lock on a deleted file would not stop a second run from locking a new one."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder / LOCK_FILE
+        self._fd: int | None = None
+        self.created_folder = False
+        self.created_file = False
+
+    def acquire(self, command: str) -> FolderLock:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock (and no claim of one)
+            return self
+        self.created_folder = not self.folder.exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.created_file = not self.path.exists()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise UserError(f"output_dir {self.folder} is in use by another run ({holder(self.folder)}); wait for it "
+                            f"to end, or choose another output_dir=...") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, (json.dumps({"pid": os.getpid(), "command": command}) + "\n").encode())
+        self._fd = fd
+        return self
+
+    def release(self, *, undo: bool = False) -> None:
+        """Drop the lock; `undo`: also remove the lock file and the folder when this lock created them (a start
+        that failed before anything else was written leaves no trace)."""
+        if self._fd is None:
+            return
+        if undo and self.created_file:
+            self.path.unlink(missing_ok=True)  # while still held, so no other run holds a lock on the removed file
+        os.close(self._fd)
+        self._fd = None
+        if undo and self.created_folder:
+            try:
+                self.folder.rmdir()  # fails unless empty
+            except OSError:
+                pass
+
+
+def holder(folder: Path) -> str:
+    """Who holds the lock of `folder`, as the lock file says ("pid N: command")."""
+    try:
+        record = json.loads((folder / LOCK_FILE).read_text(encoding="utf-8"))
+        return f"pid {record['pid']}: {record['command']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "pid unknown"
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a live process holds the folder's lock (False when there is no lock file, or on non-POSIX)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock taken just to test
+    return False
+
+
+def unfinished(folder: Path) -> str | None:
+    """One line on a run that did not complete, for the commands that read its folder (eval, generate, merge):
+    what state it is in and which adapter they use; None for a completed run (or a folder without run.json)."""
+    info = read_info(folder)
+    status, step = info.get("status"), info.get("global_step")
+    if status in (None, "completed"):
+        return None
+    newest = newest_valid_checkpoint(folder)
+    resume = f"resume from {newest.name} with --resume" if newest else "no complete checkpoint to resume from"
+    adapter = "the adapter at the top of the folder"
+    if status == "running" and is_locked(folder):
+        return f"{folder} is still training ({holder(folder)}); using {adapter}, from an earlier save"
+    if status == "running":
+        return (f"{folder}: the run ended abruptly (run.json still says running and no process holds the folder); "
+                f"{resume}; using {adapter}, which may be older than {newest.name if newest else 'the last step'}")
+    reason = f": {info['reason']}" if info.get("reason") else ""
+    return (f"{folder} is not a completed run ({status} at step {step}{reason}); using {adapter}"
+            + (f" (saved at step {step})" if status == "interrupted" else "") + f"; {resume}")

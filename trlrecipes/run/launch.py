@@ -22,7 +22,7 @@ from trlrecipes.run import folder as run_folder
 from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import is_main_process
-from trlrecipes.run.preflight import preflight, preflight_late
+from trlrecipes.run.preflight import check_settings, preflight, preflight_late
 
 if TYPE_CHECKING:
     from trlrecipes.run.programs import Recipe
@@ -152,9 +152,20 @@ def start(recipe: Recipe, cfg, options: RunOptions, entry: str):
     cfg_dict = to_dict(cfg)
     resume_from = None
     run_folder.check_target(folder, overwrite=options.overwrite, resume=options.resume)
-    if options.resume:
-        run_folder.check_resume_config(folder, cfg_dict)
-        resume_from = run_folder.newest_valid_checkpoint(folder)
+    # One process per run folder, held until this run ends (the OS drops it when the process dies).
+    lock = run_folder.FolderLock(folder).acquire(" ".join(redact_args(sys.argv))) if is_main_process() else None
+    try:
+        run_folder.check_target(folder, overwrite=options.overwrite, resume=options.resume)  # as it is now, locked
+        if options.resume:
+            run_folder.check_resume_config(folder, cfg_dict)
+            resume_from = run_folder.newest_valid_checkpoint(folder)
+            if lock is not None and run_folder.read_info(folder).get("status") == "running":  # and we hold the lock
+                print(f"--resume: the run in {folder} ended abruptly (its run.json still says running); continuing "
+                      f"from {resume_from.name if resume_from else 'step 0'}")
+    except BaseException:
+        if lock is not None:
+            lock.release(undo=True)
+        raise
     info = run_info(recipe, cfg, options)
 
     def setup(before_training: bool = True) -> None:
@@ -180,7 +191,7 @@ def start(recipe: Recipe, cfg, options: RunOptions, entry: str):
 
     command = resume_command(entry, options, folder)
     return Run(dir=folder, program_path=recipe.program_path, resume_command=command, resume_from=resume_from,
-               setup=setup)
+               setup=setup, lock=lock)
 
 
 def _first_started(folder: Path) -> str | None:
@@ -215,23 +226,62 @@ def run_info(recipe: Recipe, cfg, options: RunOptions) -> dict:
 def execute(recipe: Recipe, options: RunOptions, entry: str):
     """Resolve, check, prepare and run. Returns the Run (None for --dry-run)."""
     cfg = resolve(recipe, options)
+    trl_config = getattr(recipe.module, "TRL_CONFIG", None)
     if options.dry_run:
         import yaml
 
+        check_settings(cfg, trl_config)  # the same value errors a run would stop on (files and model are not read)
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return None
-    preflight(cfg)
+    preflight(cfg, trl_config)
     run = start(recipe, cfg, options, entry)
     preflight_late(cfg)
     existed = run.dir.exists()
     try:
-        recipe.module.main(cfg, run)
-    except BaseException:
-        if not run.started and not existed:
-            _remove_if_empty(run.dir)  # e.g. made by the Trainer's constructor before the failure
-        raise
-    run.begin(before_training=False)  # a recipe that trained without run.train(): the folder still becomes a run
+        if options.resume and run.resume_from is not None and run_folder.reaches_end(run.resume_from, cfg):
+            _already_complete(run, cfg)
+            return run
+        try:
+            recipe.module.main(cfg, run)
+        except BaseException as err:
+            if not run.started:
+                if run.lock is not None:
+                    run.lock.release(undo=True)  # the lock file, and the folder when this start made it
+                if not existed:
+                    _remove_if_empty(run.dir)  # e.g. made by the Trainer's constructor before the failure
+            elif _still_running(run):  # the program failed after run.train() or without it
+                status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+                try:
+                    run_folder.update_info(run.dir, status=status,
+                                           reason=f"{type(err).__name__}: {err}".splitlines()[0])
+                except OSError:  # e.g. the disk is full: the original error is what must reach the user
+                    pass
+            raise
+        run.begin(before_training=False)  # a recipe that trained without run.train(): the folder still becomes a run
+        if _still_running(run):  # it returned: the program's own training ended
+            run_folder.update_info(run.dir, status="completed")
+    finally:
+        if run.lock is not None:
+            run.lock.release()
     return run
+
+
+def _still_running(run) -> bool:
+    return is_main_process() and run_folder.read_info(run.dir).get("status") == "running"
+
+
+def _already_complete(run, cfg) -> None:
+    """--resume of a run whose newest complete checkpoint is at or past its end: train nothing (one more step
+    would change a finished adapter); make sure the adapter at the top of the folder is that checkpoint's."""
+    if not is_main_process():
+        return
+    checkpoint = run.resume_from
+    end = f"max_steps={cfg.max_steps}" if getattr(cfg, "max_steps", 0) else f"num_train_epochs={cfg.num_train_epochs}"
+    copied = run_folder.finish_from_checkpoint(run.dir, checkpoint)
+    if copied:
+        print(f"--resume: the adapter in {run.dir} was not the final one; saved it again from {checkpoint}")
+    print(f"--resume: the run in {run.dir} is complete ({checkpoint.name} is at or past {end}); nothing to train. "
+          f"To train further, resume with a larger max_steps=")
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -16,8 +16,23 @@ MIN_MAX_LENGTH = 32
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
-def preflight(cfg) -> None:
-    _check_settings(cfg)
+# The loss names each TRL config class accepts (TRL 1.16: DPOTrainer's "Unknown loss type" list, KTOConfig's
+# choices; tests/test_nothing_lost.py checks them against the installed TRL). TRL only rejects an unknown one in
+# the first training step, after an --overwrite has emptied the folder: it must fail here, before anything.
+LOSS_TYPES = {
+    "DPOConfig": ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+                  "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm"),
+    "KTOConfig": ("kto", "apo_zero_unpaired"),
+}
+# report_to names (transformers' INTEGRATION_TO_CALLBACK) and the package each needs (None: not checked here).
+TRACKERS = {"azure_ml": ("azureml",), "comet_ml": ("comet_ml",), "mlflow": ("mlflow",), "neptune": ("neptune",),
+            "tensorboard": ("tensorboard", "tensorboardX"), "trackio": ("trackio",), "wandb": ("wandb",),
+            "codecarbon": ("codecarbon",), "clearml": ("clearml",), "dagshub": ("dagshub",), "flyte": ("flytekit",),
+            "dvclive": ("dvclive",), "swanlab": ("swanlab",), "kubeflow": None}
+
+
+def preflight(cfg, trl_config: str | None = None) -> None:
+    check_settings(cfg, trl_config)
     _check_output_dir(cfg)
     _check_model(cfg, known_type=False)
     _check_data(cfg)
@@ -25,42 +40,56 @@ def preflight(cfg) -> None:
         check_4bit_backend()
 
 
-def preflight_late(cfg) -> None:
-    """The checks that import torch or transformers, so they run after every cheap one (the run folder's too),
-    still before the model loads: the model's model_type, and the launcher's precision under DeepSpeed."""
-    _check_model(cfg, known_type=True)
-    _check_launch_precision(cfg)
+def check_settings(cfg, trl_config: str | None = None) -> None:
+    """The checks on values alone (no files, no model): also what `--dry-run` runs. `trl_config`: the program's
+    TRL_CONFIG ("trl:DPOConfig"), whose loss names `loss_type` is checked against."""
+    _check_finite(cfg)
+    _check_loss_type(cfg, trl_config)
+    _check_report_to(cfg)
+    _check_settings(cfg)
 
 
-def _check_launch_precision(cfg) -> None:
-    """Under DeepSpeed the precision comes from `accelerate launch` (its config's mixed_precision), and
-    TrainingArguments refuses a run whose own precision differs ("ds bf16.enabled=True vs hf bf16=False") only
-    once the model is loaded. The shipped configs say bf16, for GPUs; a CPU run is fp32."""
-    import os
+def _check_finite(cfg) -> None:
+    import dataclasses
+    import math
 
-    launched = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
-    precision = getattr(cfg, "precision", None)
-    if (os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true" or launched not in ("bf16", "fp16")
-            or not isinstance(precision, str)):
+    values = [(f.name, getattr(cfg, f.name, None)) for f in dataclasses.fields(cfg)] if dataclasses.is_dataclass(cfg) \
+        else []
+    trl = getattr(cfg, "trl", None)
+    values += [(f"trl.{key}", value) for key, value in trl.items()] if isinstance(trl, dict) else []
+    for name, value in values:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{name}={value} is impossible: it must be a finite number")
+
+
+def _check_loss_type(cfg, trl_config: str | None) -> None:
+    loss_type = getattr(cfg, "trl", {}).get("loss_type") if isinstance(getattr(cfg, "trl", None), dict) else None
+    loss_type = loss_type if loss_type is not None else getattr(cfg, "loss_type", None)
+    known = LOSS_TYPES.get((trl_config or "").rpartition(":")[2])
+    if known is None or not isinstance(loss_type, str):
         return
-    from trlrecipes.hardware import pick_precision
+    if loss_type not in known:
+        from trlrecipes.options import suggest
 
-    ours = pick_precision(precision).name
-    if ours != launched:
-        flag = "no" if ours == "fp32" else ours
-        raise UserError(f"accelerate launch runs DeepSpeed in {launched} (mixed_precision of its config), but this "
-                        f"run trains in {ours} (precision={precision}); pass --mixed_precision {flag} to accelerate "
-                        f"launch")
+        hint = suggest(loss_type, list(known))
+        raise UserError(f"loss_type={loss_type!r} is not one of the losses TRL's {trl_config.rpartition(':')[2]} "
+                        f"knows ({', '.join(known)}){hint}")
 
 
-def _check_output_dir(cfg) -> None:
-    """The run folder can be made and written (the default runs/... too), before minutes of loading."""
-    from trlrecipes.paths import check_writable
+def _check_report_to(cfg) -> None:
+    import importlib.util
 
-    output_dir = getattr(cfg, "output_dir", None)
-    if isinstance(output_dir, str):
-        check_writable(Path(output_dir or "runs"), f"output_dir={output_dir}" if output_dir else "output_dir (runs/)",
-                       folder=True)
+    report_to = getattr(cfg, "report_to", None)
+    if not isinstance(report_to, str) or report_to in ("", "none", "all"):
+        return
+    for name in (part.strip() for part in report_to.split(",") if part.strip()):
+        if name not in TRACKERS:
+            raise UserError(f"report_to={name!r} is not a tracker transformers knows; use one of "
+                            f"{', '.join(TRACKERS)} (or none)")
+        packages = TRACKERS[name]
+        if packages and not any(importlib.util.find_spec(package) for package in packages):
+            raise UserError(f"report_to={name} needs the {packages[0]} package, which is not installed: "
+                            f"pip install {packages[0]} (or report_to=none)")
 
 
 def _check_settings(cfg) -> None:

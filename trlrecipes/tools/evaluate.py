@@ -77,6 +77,11 @@ def load_run_config(run_dir: Path) -> dict:
     check_model(model, subject=f"{run_dir}: base model {model} (model: in {run_folder.CONFIG_FILE})",
                 trust_remote_code=bool(cfg.get("trust_remote_code", False)),
                 trust_flag=f"set trust_remote_code: true in {path}")
+    warning = run_folder.unfinished(Path(run_dir))
+    if warning:
+        import sys
+
+        print(f"warning: {warning}", file=sys.stderr)
     return cfg
 
 
