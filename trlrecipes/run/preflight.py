@@ -40,6 +40,44 @@ def preflight(cfg, trl_config: str | None = None) -> None:
         check_4bit_backend()
 
 
+def preflight_late(cfg) -> None:
+    """The checks that import torch or transformers, so they run after every cheap one (the run folder's too),
+    still before the model loads: the model's model_type, and the launcher's precision under DeepSpeed."""
+    _check_model(cfg, known_type=True)
+    _check_launch_precision(cfg)
+
+
+def _check_launch_precision(cfg) -> None:
+    """Under DeepSpeed the precision comes from `accelerate launch` (its config's mixed_precision), and
+    TrainingArguments refuses a run whose own precision differs ("ds bf16.enabled=True vs hf bf16=False") only
+    once the model is loaded. The shipped configs say bf16, for GPUs; a CPU run is fp32."""
+    import os
+
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
+    precision = getattr(cfg, "precision", None)
+    if (os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true" or launched not in ("bf16", "fp16")
+            or not isinstance(precision, str)):
+        return
+    from trlrecipes.hardware import pick_precision
+
+    ours = pick_precision(precision).name
+    if ours != launched:
+        flag = "no" if ours == "fp32" else ours
+        raise UserError(f"accelerate launch runs DeepSpeed in {launched} (mixed_precision of its config), but this "
+                        f"run trains in {ours} (precision={precision}); pass --mixed_precision {flag} to accelerate "
+                        f"launch")
+
+
+def _check_output_dir(cfg) -> None:
+    """The run folder can be made and written (the default runs/... too), before minutes of loading."""
+    from trlrecipes.paths import check_writable
+
+    output_dir = getattr(cfg, "output_dir", None)
+    if isinstance(output_dir, str):
+        check_writable(Path(output_dir or "runs"), f"output_dir={output_dir}" if output_dir else "output_dir (runs/)",
+                       folder=True)
+
+
 def check_settings(cfg, trl_config: str | None = None) -> None:
     """The checks on values alone (no files, no model): also what `--dry-run` runs. `trl_config`: the program's
     TRL_CONFIG ("trl:DPOConfig"), whose loss names `loss_type` is checked against."""
