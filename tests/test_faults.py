@@ -43,7 +43,7 @@ Path(sys.argv[2]).write_text(json.dumps(results))
 
 
 def make_run_folder(folder: Path, model: Path, hh_files) -> Path:
-    """What a finished run leaves for eval/generate/merge: config.yaml, recipe.py and a LoRA adapter of `model`."""
+    """What a finished run leaves for eval/generate/merge: config.yaml, program.py and a LoRA adapter of `model`."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
@@ -54,7 +54,7 @@ def make_run_folder(folder: Path, model: Path, hh_files) -> Path:
     config = {"model": str(model), "dataset": str(train), "eval_dataset": str(test), "data_format": "hh-rlhf",
               "max_length": 96, "beta": 0.1, "max_eval_rows": 8}
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    shutil.copyfile(builtin_dir() / "hh-dpo.py", folder / "recipe.py")
+    shutil.copyfile(builtin_dir() / "dpo.py", folder / "program.py")
     peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(model)),
                                 LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"))
     peft_model.save_pretrained(str(folder))
@@ -116,7 +116,7 @@ CHEAP_CASES = [
      ["data", "convert", "hh-rlhf", "--input", "{train}", "--report", "{tmp}/out-folder"], "is a folder; name a file"),
     # /proc: no process can make anything there, not even root (for whom permission bits say "writable")
     ("output-dir-unwritable", ["RUN", "output_dir=/proc/x"], "output_dir=/proc/x: cannot write in /proc"),
-    ("cp-destination-unwritable", ["cp", "hh-dpo", "/proc/x.py"], "destination /proc/x.py: cannot write in /proc"),
+    ("cp-destination-unwritable", ["cp", "dpo", "/proc/x.py"], "destination /proc/x.py: cannot write in /proc"),
     ("convert-output-unwritable", ["data", "convert", "hh-rlhf", "--input", "{train}", "--output", "/proc/x/o.jsonl"],
      "--output /proc/x/o.jsonl: cannot write in /proc"),
     ("merge-output-unwritable", ["merge", "{tmp}/good-run", "--output", "/proc/x/merged"], "cannot write in /proc"),

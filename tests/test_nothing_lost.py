@@ -3,6 +3,7 @@ refuses changed data, --overwrite keeps the old run when the new settings fail, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -335,7 +336,11 @@ def test_a_full_disk_at_the_final_save_is_recorded_as_failed(tiny_model, hh_file
 
 # --- status: what eval / generate / merge are told about a run that did not complete -------------------------------
 def test_tools_warn_about_a_run_that_did_not_complete(tmp_path, capsys):
-    from trlrecipes.tools.evaluate import load_run_config
+    from trlrecipes.tools.evaluate import load_run_config as read
+
+    def load_run_config(folder):  # the warning comes first; this stand-in folder has no real model to check after it
+        with contextlib.suppress(UserError):
+            read(folder)
 
     out = tmp_path / "run"
     out.mkdir()

@@ -235,13 +235,13 @@ def execute(recipe: Recipe, options: RunOptions, entry: str):
         return None
     preflight(cfg, trl_config)
     run = start(recipe, cfg, options, entry)
-    preflight_late(cfg)
     existed = run.dir.exists()
     try:
         if options.resume and run.resume_from is not None and run_folder.reaches_end(run.resume_from, cfg):
             _already_complete(run, cfg)
             return run
         try:
+            preflight_late(cfg)  # imports transformers: after every cheap check, still before the model loads
             recipe.module.main(cfg, run)
         except BaseException as err:
             if not run.started:

@@ -56,6 +56,11 @@ def load_run_config(run_dir: Path) -> dict:
                         f"run wrote") from err
     if not isinstance(cfg, dict):
         raise UserError(f"{path}: holds no config mapping; restore the file the run wrote")
+    warning = run_folder.unfinished(run_dir)
+    if warning:
+        import sys
+
+        print(f"warning: {warning}", file=sys.stderr)
     adapter_config = run_dir / "adapter_config.json"
     if not adapter_config.is_file():
         raise UserError(f"{run_dir}: holds no trained adapter yet (adapter_config.json missing); finish or resume "
@@ -77,11 +82,6 @@ def load_run_config(run_dir: Path) -> dict:
     check_model(model, subject=f"{run_dir}: base model {model} (model: in {run_folder.CONFIG_FILE})",
                 trust_remote_code=bool(cfg.get("trust_remote_code", False)),
                 trust_flag=f"set trust_remote_code: true in {path}")
-    warning = run_folder.unfinished(Path(run_dir))
-    if warning:
-        import sys
-
-        print(f"warning: {warning}", file=sys.stderr)
     return cfg
 
 
