@@ -49,3 +49,23 @@ def test_train_sampler_hook_is_the_one_the_trainer_calls():
     sentinel = object()
     set_train_sampler(trainer, sentinel)
     assert trainer._get_train_sampler() is sentinel
+
+
+def test_precomputed_reference_switch_is_what_the_loss_reads():
+    """`use_precomputed_reference` flips `DPOTrainer.precompute_ref_logps`: the loss must read it and take the
+    reference from the batch columns, the collator must pass them, and the reference pass keeps its signature."""
+    from trl.trainer.dpo_trainer import DataCollatorForPreference, DPOTrainer
+
+    from trlrecipes._compat import use_precomputed_reference
+    from trlrecipes.run.refcache import COLUMNS
+
+    loss_source = inspect.getsource(DPOTrainer._compute_loss)
+    assert "if self.precompute_ref_logps:" in loss_source
+    assert all(f'inputs["{column}"]' in loss_source for column in COLUMNS)
+    assert list(inspect.signature(DPOTrainer.compute_ref_log_probs).parameters) == ["self", "model", "inputs"]
+    batch = DataCollatorForPreference(pad_token_id=0)([
+        {"prompt_ids": [1, 2], "chosen_ids": [3], "rejected_ids": [4], COLUMNS[0]: -1.5, COLUMNS[1]: -2.5}])
+    assert batch[COLUMNS[0]].tolist() == [-1.5] and batch[COLUMNS[1]].tolist() == [-2.5]
+    trainer = SimpleNamespace(precompute_ref_logps=False)
+    use_precomputed_reference(trainer)
+    assert trainer.precompute_ref_logps is True

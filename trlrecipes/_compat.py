@@ -44,3 +44,10 @@ def set_train_sampler(trainer, sampler) -> None:
     """Make a transformers Trainer draw training batches from `sampler` by replacing its private
     `Trainer._get_train_sampler(train_dataset=None)` (transformers 5.24; TRL's trainers do not override it)."""
     trainer._get_train_sampler = lambda train_dataset=None: sampler
+
+
+def use_precomputed_reference(trainer) -> None:
+    """Make a TRL DPOTrainer read the reference log-probs from the batch (`ref_chosen_logps`/`ref_rejected_logps`
+    columns) instead of running the reference forward: the switch TRL's own `precompute_ref_log_probs` sets at
+    construction (`DPOTrainer.precompute_ref_logps`, read by `_compute_loss` and `evaluate`; TRL 1.16)."""
+    trainer.precompute_ref_logps = True

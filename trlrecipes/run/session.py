@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from trlrecipes.run import folder as run_folder
+from trlrecipes.run import refcache
 from trlrecipes._compat import narrow_head_chunks_on_cpu
 from trlrecipes.errors import RunStopped, UserError
 from trlrecipes.run.control import EXIT_CODES, run_control
@@ -183,6 +184,7 @@ class Run:
             if group_by_length:
                 _group_by_length(trainer)
             narrow_head_chunks_on_cpu(trainer)
+            refcache.prepare(trainer)  # reference log-probs from the cache / one pass, or live (prints which)
             try:
                 trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
             except BaseException:
@@ -263,7 +265,10 @@ def trl_args(config_cls, settings: dict):
     token = settings.pop("hub_token", None)
     if token:
         os.environ["HF_TOKEN"] = str(token)
+    precompute = refcache.take_request(config_cls, settings)  # trlrecipes runs that pass itself, cached
     try:
-        return config_cls(**settings)
+        args = config_cls(**settings)
     except (ValueError, TypeError) as err:
-        raise UserError(f"{config_cls.__name__} rejected the settings: {err}".splitlines()[0])
+        raise UserError(f"{config_cls.__name__} rejected the settings: {err}".splitlines()[0]) from err
+    refcache.remember(args, precompute)
+    return args
