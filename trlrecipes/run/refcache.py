@@ -22,6 +22,7 @@ longest pair. So here:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -32,6 +33,10 @@ FORMAT = "trlrecipes-ref-logps-v1"
 COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 TOKEN_COLUMNS = ("prompt_ids", "chosen_ids", "rejected_ids")
 FLAG = "precompute_ref_log_probs"
+
+# Runs expected to share this run's reference (a sweep sets it: the members still to run that differ only in
+# training settings); the auto rule weighs one pass against that many runs' live reference forwards.
+_expected_runs = 1
 
 # The user's trl.precompute_ref_log_probs, taken out of the DPOConfig by `take_request` (so TRL does not run its
 # own pass at construction) and read back by `prepare` from the trainer's args: id(args) -> True / False.
@@ -62,6 +67,17 @@ def take_request(config_cls, settings: dict) -> bool | None:
     from trlrecipes.options import coerce
 
     return coerce(settings.pop(FLAG), bool, f"trl.{FLAG}")
+
+
+@contextlib.contextmanager
+def expected_runs(count: int):
+    """Within the block, the auto rule counts on `count` runs (this one included) reading the same reference."""
+    global _expected_runs
+    previous, _expected_runs = _expected_runs, max(1, count)
+    try:
+        yield
+    finally:
+        _expected_runs = previous
 
 
 def remember(args, request: bool | None) -> None:
@@ -266,9 +282,10 @@ def prepare(trainer) -> dict:
     missing = {name for name, (_, path) in plan.items() if not path.is_file()}
     live, precompute = live_reference_rows(trainer)
     to_compute = sum(len(plan[name][0]) for name in missing)
-    if request is None and to_compute > live:
-        _say(f"reference log-probs: computed live at every step (training computes {live} pair(s); a pass over "
-             f"all {precompute} would cost more, and none are cached; trl.{FLAG}=true precomputes and caches them)")
+    if request is None and to_compute > live * _expected_runs:
+        runs = f" x {_expected_runs} runs" if _expected_runs > 1 else ""
+        _say(f"reference log-probs: computed live at every step (training computes {live} pair(s){runs}; a pass "
+             f"over all {precompute} would cost more, and none are cached; trl.{FLAG}=true precomputes them)")
         return {"source": "live", "reason": "cheaper live", "live_rows": live, "precompute_rows": precompute}
     args = trainer.args
     for name in sorted(missing):
