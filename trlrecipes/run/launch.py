@@ -186,6 +186,10 @@ def execute(module: ModuleType, recipe_path: Path, options: RunOptions, entry: s
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return None
     preflight(cfg)
+    from trlrecipes._compat import defer_bitsandbytes
+    from trlrecipes.hardware import needs_bitsandbytes
+
+    defer_bitsandbytes(needed=needs_bitsandbytes(cfg))  # seconds of imports that only 4-bit runs use
     run = start(module, recipe_path, cfg, options, entry)
     existed = run.dir.exists()
     try:
