@@ -96,12 +96,13 @@ def test_reference_weights_hash_ignores_the_adapter_but_not_the_base(tiny_model)
 def _planned(rows, *, max_steps=-1, epochs=1.0, batch=4, accumulation=1, eval_rows=0, eval_steps=0):
     args = SimpleNamespace(per_device_train_batch_size=batch, gradient_accumulation_steps=accumulation, world_size=1,
                            max_steps=max_steps, num_train_epochs=epochs, eval_strategy="steps" if eval_steps else "no",
-                           eval_steps=eval_steps)
+                           eval_steps=eval_steps if eval_steps else None)
     return SimpleNamespace(args=args, train_dataset=[0] * rows, eval_dataset=[0] * eval_rows if eval_rows else None)
 
 
 @pytest.mark.parametrize("trainer, live, once", [
     (_planned(304, max_steps=30), 120, 304),  # the demo: 30 steps x 4 of 304 pairs -> live is cheaper
+    (_planned(304, max_steps=30, eval_rows=60), 120, 304),  # held-out pairs not evaluated during training
     (_planned(100, epochs=1.0), 100, 100),  # one epoch: the same pairs either way
     (_planned(100, epochs=3.0), 300, 100),
     (_planned(1000, epochs=1.0, batch=4, accumulation=4, eval_rows=50, eval_steps=20), 63 * 16 + 50 * 4, 1050),

@@ -173,9 +173,16 @@ def fixed_reference(trainer) -> str | None:
     return None
 
 
+def _evaluates(args) -> bool:
+    return str(getattr(args.eval_strategy, "value", args.eval_strategy)) != "no"
+
+
 def _datasets(trainer) -> dict:
+    """The datasets whose reference log-probs the run uses: the training set, and the eval set(s) when the run
+    evaluates during training (a run with eval_strategy "no" never reads them; trlrecipes evaluates finished runs
+    with tools/evaluate, which scores the reference itself)."""
     out = {"train": trainer.train_dataset}
-    evaluation = trainer.eval_dataset
+    evaluation = trainer.eval_dataset if _evaluates(trainer.args) else None
     if isinstance(evaluation, dict):
         out.update({f"eval_{name}": data for name, data in evaluation.items()})
     elif evaluation is not None:
@@ -193,7 +200,7 @@ def live_reference_rows(trainer) -> tuple[int, int]:
         steps = math.ceil(args.num_train_epochs * math.ceil(train_rows / per_step))
     live = steps * per_step
     eval_rows = sum(len(d) for name, d in _datasets(trainer).items() if name != "train")
-    if eval_rows and str(getattr(args.eval_strategy, "value", args.eval_strategy)) == "steps" and args.eval_steps:
+    if eval_rows and args.eval_steps:
         live += eval_rows * math.ceil(steps / args.eval_steps)
     return live, train_rows + eval_rows
 
@@ -299,7 +306,7 @@ def prepare(trainer) -> dict:
     tokens_only = bool(getattr(args, "remove_unused_columns", True))
     attached = {name: _attach(dataset, path, tokens_only=tokens_only) for name, (dataset, path) in plan.items()}
     trainer.train_dataset = attached.pop("train")
-    if attached:
+    if attached:  # only when evaluating during training (see _datasets)
         if isinstance(trainer.eval_dataset, dict):
             trainer.eval_dataset = {name.removeprefix("eval_"): data for name, data in attached.items()}
         else:
