@@ -293,12 +293,14 @@ def compare(run_dirs: list[Path], out: Path) -> list[dict]:
     return rows
 
 
-OVERLAY = [("loss", ["loss"]), ("reward margin", ["rewards/margins"]), ("reward accuracy", ["rewards/accuracies"]),
-           ("chosen (solid) / rejected (dotted) rewards", ["rewards/chosen", "rewards/rejected"])]
+OVERLAY = [("loss (train solid, eval dashed)", ["loss"]), ("reward margin", ["rewards/margins"]),
+           ("reward accuracy", ["rewards/accuracies"]),
+           ("rewards: chosen solid/dashed, rejected dotted/dash-dot", ["rewards/chosen", "rewards/rejected"])]
 
 
 def plot_runs(run_dirs: list[Path], out: Path, *, labels: list[str]) -> Path:
-    """One figure, four panels; a colour per run, training solid, evaluation during training dashed."""
+    """One figure, four panels; a colour per run, training solid, evaluation during training dashed (rejected
+    rewards: dotted for training, dash-dot for evaluation)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -311,8 +313,8 @@ def plot_runs(run_dirs: list[Path], out: Path, *, labels: list[str]) -> Path:
         records = read_metrics(Path(run_dir) / "metrics.jsonl")
         colour = f"C{index % 10}"
         for ax, (_, keys) in zip(axes, OVERLAY, strict=True):
-            for key, style in zip(keys, ("-", ":"), strict=False):
-                for kind, prefix, dash in (("train", "", style), ("eval", "eval_", "--")):
+            for key, style, eval_style in zip(keys, ("-", ":"), ("--", "-."), strict=False):
+                for kind, prefix, dash in (("train", "", style), ("eval", "eval_", eval_style)):
                     picked = [r for r in records if log_kind(r) == kind]
                     steps, values = _series(picked, prefix + key)
                     if steps:
