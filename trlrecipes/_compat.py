@@ -44,3 +44,42 @@ def set_train_sampler(trainer, sampler) -> None:
     """Make a transformers Trainer draw training batches from `sampler` by replacing its private
     `Trainer._get_train_sampler(train_dataset=None)` (transformers 5.24; TRL's trainers do not override it)."""
     trainer._get_train_sampler = lambda train_dataset=None: sampler
+
+
+def use_precomputed_reference(trainer) -> None:
+    """Make a TRL DPOTrainer read the reference log-probs from the batch (`ref_chosen_logps`/`ref_rejected_logps`
+    columns) instead of running the reference forward: the switch TRL's own `precompute_ref_log_probs` sets at
+    construction (`DPOTrainer.precompute_ref_logps`, read by `_compute_loss` and `evaluate`; TRL 1.16)."""
+    trainer.precompute_ref_logps = True
+
+
+_BNB = "bitsandbytes"
+
+
+def defer_bitsandbytes(*, needed: bool) -> None:
+    """Keep bitsandbytes out of a run that does not quantize. peft imports it whenever it is installed
+    (`peft/helpers.py` at import, LoRA's layer dispatch via the cached `peft.import_utils.is_bnb_available`), and
+    importing it registers its `torch.library` ops, seconds of every run's start-up (benchmarks/import_time.py).
+    An entry of None in sys.modules makes `import bitsandbytes` fail and `importlib.util.find_spec` answer None, which
+    is how peft and transformers (`is_bitsandbytes_available`) tell that it is absent (answers they cache).
+    `needed=True` (load_in_4bit, a bitsandbytes optimizer) undoes it, also after an earlier run in this process
+    deferred it."""
+    import sys
+
+    if needed:
+        if _BNB in sys.modules and sys.modules[_BNB] is None:
+            del sys.modules[_BNB]
+            for module, name in (("peft.import_utils", "is_bnb_available"),
+                                 ("peft.import_utils", "is_bnb_4bit_available"),
+                                 ("transformers.utils.import_utils", "is_bitsandbytes_available")):
+                cached = getattr(sys.modules.get(module), name, None)  # lru_cache'd answers of "absent"
+                if hasattr(cached, "cache_clear"):
+                    cached.cache_clear()
+            helpers = sys.modules.get("peft.helpers")
+            if helpers is not None and getattr(helpers, "bnb", 1) is None:
+                import bitsandbytes
+
+                helpers.bnb = bitsandbytes
+        return
+    if _BNB not in sys.modules and "peft" not in sys.modules:
+        sys.modules[_BNB] = None

@@ -88,6 +88,51 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe (dpo, hh-
     _exit(action, debug)
 
 
+@app.command("sweep", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweep_recipe(recipe: str = typer.Argument(..., help="Built-in recipe name or path to a recipe .py file."),
+                 settings: Optional[list[str]] = typer.Argument(None, help="key=v1,v2 sweeps those values (the grid "
+                                                                "of all swept keys); key=value is fixed; \\[a,b] keeps "
+                                                                "commas inside one value."),
+                 demo: bool = typer.Option(False, "--demo", help="Offline CPU demo settings for every member."),
+                 config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings (below "
+                                                                             "key=value)."),
+                 out: Optional[Path] = typer.Option(None, "--out", help="Sweep folder (default: runs/sweeps/RECIPE-"
+                                                                       "<hash of the settings>, so the same command "
+                                                                       "resumes)."),
+                 evaluate: bool = typer.Option(True, "--eval/--no-eval", help="Held-out evaluation of each member "
+                                                                              "(eval.json) for the table."),
+                 debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """Run a grid of settings one run after another (shared reference pass); finished members are skipped on rerun."""
+
+    def action():
+        from trlrecipes.errors import RunStopped
+        from trlrecipes.tools.sweep import sweep
+
+        record = sweep(recipe, list(settings or []), demo=demo, out=out, evaluate=evaluate,
+                       config_file=str(config) if config else None)
+        failed = [m["name"] for m in record["members"] if m.get("status") not in ("completed", "diverged")]
+        if failed:
+            raise RunStopped(f"{len(failed)} of {len(record['members'])} member(s) did not finish: "
+                             f"{', '.join(failed)} (errors in sweep.json); rerun the same command to retry them",
+                             exit_code=1)
+
+    _exit(action, debug)
+
+
+@app.command("compare")
+def compare_runs(run_dirs: list[Path] = typer.Argument(..., help="Finished run folders."),
+                 out: Path = typer.Option(Path("compare.png"), "--out", help="Where to write the overlay plot.")
+                 ) -> None:
+    """The sweep table (settings that differ, final margin/accuracy, verdicts, win rate) and one overlay plot."""
+
+    def action():
+        from trlrecipes.tools.sweep import compare
+
+        compare(list(run_dirs), out)
+
+    _exit(action)
+
+
 @app.command("plot")
 def plot(run_dir: Path = typer.Argument(..., help="A run folder with metrics.jsonl.")) -> None:
     """Redraw metrics.png of a run from its metrics.jsonl."""

@@ -49,6 +49,16 @@ def check_4bit_backend() -> None:
                         f"install it with `pip install bitsandbytes` or set load_in_4bit=false".splitlines()[0])
 
 
+def needs_bitsandbytes(cfg) -> bool:
+    """load_in_4bit, or a trl.* setting that names bitsandbytes machinery (an 8-bit/paged optimizer, a quantized
+    model_init_kwargs): only then may a run import bitsandbytes (trlrecipes._compat.defer_bitsandbytes)."""
+    import json
+
+    extra = json.dumps(getattr(cfg, "trl", None) or {}, default=str).lower()
+    return bool(getattr(cfg, "load_in_4bit", False)) or any(word in extra for word in ("bnb", "8bit", "4bit",
+                                                                                         "bitsandbytes", "paged"))
+
+
 def quantization_config(precision: Precision):
     """QLoRA's 4-bit NF4 with double quantization; compute in the training precision."""
     from transformers import BitsAndBytesConfig

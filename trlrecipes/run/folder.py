@@ -30,7 +30,8 @@ METRICS_FILE = "metrics.jsonl"
 COMPLETE_MARKER = ".complete"
 # Keys that may differ between the original run and a resume without making the resumed run wrong.
 RESUME_MAY_CHANGE = {"output_dir", "max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps",
-                     "eval_steps", "per_device_eval_batch_size", "dataset_num_proc", "verdicts", "report_to"}
+                     "eval_steps", "per_device_eval_batch_size", "dataset_num_proc", "verdicts", "report_to",
+                     "precompute_ref_log_probs"}  # the same reference either way (trlrecipes.run.refcache)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # The run folder's lock (see `FolderLock`): kept in the folder, never deleted by --overwrite, ignored as content.
 LOCK_FILE = ".lock"

@@ -234,6 +234,10 @@ def execute(recipe: Recipe, options: RunOptions, entry: str):
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return None
     preflight(cfg, trl_config)
+    from trlrecipes._compat import defer_bitsandbytes
+    from trlrecipes.hardware import needs_bitsandbytes
+
+    defer_bitsandbytes(needed=needs_bitsandbytes(cfg))  # seconds of imports that only 4-bit runs use
     run = start(recipe, cfg, options, entry)
     existed = run.dir.exists()
     try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from trlrecipes.run import refcache
 from trlrecipes._compat import narrow_head_chunks_on_cpu
 from trlrecipes.errors import RunStopped, UserError
 from trlrecipes.hardware import is_main_process
@@ -316,6 +317,7 @@ class Run:
         if group_by_length:
             _group_by_length(trainer)
         narrow_head_chunks_on_cpu(trainer)
+        refcache.prepare(trainer)  # reference log-probs from the cache / one pass, or live (prints which)
         trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
         self._finish(trainer)
 
@@ -453,7 +455,10 @@ def build_trl_config(config_cls, settings: dict):
     token = settings.pop("hub_token", None)
     if token:
         os.environ["HF_TOKEN"] = str(token)
+    precompute = refcache.take_request(config_cls, settings)  # trlrecipes runs that pass itself, cached
     try:
-        return config_cls(**settings)
+        args = config_cls(**settings)
     except (ValueError, TypeError) as err:
         raise UserError(f"{config_cls.__name__} rejected the settings: {err}".splitlines()[0]) from err
+    refcache.remember(args, precompute)
+    return args

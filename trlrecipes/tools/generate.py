@@ -25,22 +25,30 @@ def generate_answers(run_dir: Path, prompts: list[str], *, compare: bool = False
     import torch  # after the checks, so that a bad input is refused in a second
     device = next(model.parameters()).device
 
-    def answer(prompt: str) -> str:
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                            return_tensors="pt", return_dict=True)
+    def answer(batch: list[str]) -> list[str]:
+        # All prompts in one left-padded batch: one forward per new token instead of one per prompt and token
+        # (3 demo prompts: 3x fewer decoding steps; greedy, so each answer is the one it would get alone).
+        texts = [tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                               tokenize=False) for prompt in batch]
+        side = tokenizer.padding_side
+        tokenizer.padding_side = "left"
+        try:
+            ids = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        finally:
+            tokenizer.padding_side = side
         ids = {k: v.to(device) for k, v in ids.items()}
         with torch.no_grad():
             out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=tokenizer.pad_token_id)
-        return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        return [text.strip() for text in tokenizer.batch_decode(out[:, ids["input_ids"].shape[1]:],
+                                                                skip_special_tokens=True)]
 
-    results = []
-    for prompt in prompts:
-        row = {"prompt": prompt, "trained": answer(prompt)}
-        if compare:
-            with model.disable_adapter():
-                row["reference"] = answer(prompt)
-        results.append(row)
+    prompts = list(prompts)
+    results = [{"prompt": prompt, "trained": text} for prompt, text in zip(prompts, answer(prompts), strict=True)]
+    if compare:
+        with model.disable_adapter():
+            for row, text in zip(results, answer(prompts), strict=True):
+                row["reference"] = text
     return results
 
 

@@ -1,0 +1,197 @@
+"""How close a LoRA DPO step on the 135M model gets to this CPU's fp32 matmul peak, measured in one run.
+
+Peak: torch.mm in fp32 with the same thread count, on a square 2048 matmul and on the model's own MLP shape
+([tokens x hidden] x [hidden x intermediate]), best of several, measured before and after the steps (the machine may
+be shared). Step: a DPOTrainer built as `trlrecipes run hh-dpo --demo` builds it (SmolLM2-135M, LoRA r=16 on all
+linear layers, batch 4, max_length 192, no activation checkpointing, length-grouped batches, 4096-column head tiles),
+steps timed by a callback after one warm-up step.
+
+FLOPs are counted from the model's shapes, not taken from `total_flos` (transformers' 6 x params x tokens, which
+counts weight gradients a frozen base never computes and leaves the reference forward out), over every computed
+position (padding included; the real-token share is printed beside it):
+  forward  F = 2 x (base linear params + LoRA params) x positions + 2 x hidden x vocab x positions (the head)
+               + 2 x hidden x seq^2 per sequence and layer (causal attention, QK^T and AV)
+  policy   = F + backward ~ F (activation gradients through the frozen base and the head) + 4 x LoRA params x
+             positions (LoRA weight and input gradients) + 2 x attention
+  reference forward = F without LoRA (removed from the step by a precomputed reference)
+Levers: --levers baseline precompute threads1 tiles32768 random (each a fresh trainer in this process).
+Usage: TRLRECIPES_CACHE=... python benchmarks/cpu_efficiency.py [--steps 3] [--levers baseline precompute]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+
+def matmul_peak(shapes, threads: int, repeat: int = 5) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    out = {}
+    for name, (m, k, n) in shapes.items():
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        torch.mm(a, b)
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - start)
+        out[name] = 2 * m * k * n / best / 1e9
+    return out
+
+
+def model_counts(model) -> dict:
+    import torch
+
+    base = lora = 0
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            params = module.in_features * module.out_features
+            if "lora_" in name:
+                lora += params
+            elif not name.endswith("lm_head"):
+                base += params
+    config = model.config
+    return {"base": base, "lora": lora, "hidden": config.hidden_size, "vocab": config.vocab_size,
+            "layers": config.num_hidden_layers, "intermediate": config.intermediate_size}
+
+
+def step_flops(counts: dict, shapes: list[tuple[int, int]], *, reference: bool) -> float:
+    total = 0.0
+    for rows, length in shapes:
+        positions = rows * length
+        attention = 2 * counts["hidden"] * length ** 2 * rows * counts["layers"]
+        head = 2 * counts["hidden"] * counts["vocab"] * positions
+        base = 2 * counts["base"] * positions
+        lora = 2 * counts["lora"] * positions
+        forward = base + lora + head + attention
+        total += forward + (base + head + 2 * attention) + 2 * lora  # policy forward + backward
+        if reference:
+            total += base + head + attention
+    return total
+
+
+def build(model_path: str, data: str, out: Path, *, chunk: int, precompute: bool, group: bool):
+    import trl.trainer.utils as trl_utils
+    from peft import LoraConfig
+    from transformers import AutoTokenizer, TrainerCallback
+    from trl import DPOConfig, DPOTrainer
+
+    from trlrecipes._compat import _CHUNK_ATTR
+    from trlrecipes.data import load_pairs
+    from trlrecipes.data.batching import use_length_groups
+    from trlrecipes.run import refcache
+
+    train, _ = load_pairs("hh-rlhf", data)
+    args = DPOConfig(output_dir=str(out), use_cpu=True, per_device_train_batch_size=4, gradient_accumulation_steps=1,
+                     max_length=192, learning_rate=1e-4, max_steps=100, logging_steps=1000, save_strategy="no",
+                     report_to=[], disable_tqdm=True, activation_checkpointing=False, seed=42)
+    trainer = DPOTrainer(model=model_path, args=args, train_dataset=train,
+                         processing_class=AutoTokenizer.from_pretrained(model_path),
+                         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear",
+                                                task_type="CAUSAL_LM"))
+    if group:
+        use_length_groups(trainer)
+    setattr(trl_utils, _CHUNK_ATTR, chunk)  # the private constant trlrecipes._compat narrows on CPU
+    if precompute:
+        refcache.remember(trainer.args, True)
+        refcache.prepare(trainer)
+
+    shapes: list[tuple[int, int]] = []
+    real: list[int] = []
+    collate = trainer.data_collator
+
+    def recording(examples):
+        batch = collate(examples)
+        shapes.append(tuple(batch["input_ids"].shape))
+        real.append(int(batch["attention_mask"].sum()))
+        return batch
+
+    trainer.data_collator = recording
+
+    class Timer(TrainerCallback):
+        def __init__(self):
+            self.times = []
+
+        def on_step_begin(self, *a, **k):
+            self._start = (time.perf_counter(), time.process_time())
+
+        def on_step_end(self, *a, **k):
+            wall, cpu = self._start
+            self.times.append((time.perf_counter() - wall, time.process_time() - cpu, len(shapes)))
+
+    timer = Timer()
+    trainer.add_callback(timer)
+    return trainer, timer, shapes, real
+
+
+def run_lever(lever: str, model_path: str, data: str, steps: int, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(1 if lever == "threads1" else threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        chunk = 32768 if lever == "tiles32768" else 4096
+        trainer, timer, shapes, real = build(model_path, data, Path(tmp), chunk=chunk,
+                                             precompute=lever == "precompute", group=lever != "random")
+        trainer.args.max_steps = steps + 1
+        trainer.train()
+        counts = model_counts(trainer.model)
+    measured = timer.times[1:]  # step 1 warms up allocator and kernels
+    # one micro-batch per step, collated in step order (the loader may collate one ahead: count from the start)
+    step_shapes = shapes[1:1 + len(measured)]
+    first = 1
+    flops = step_flops(counts, step_shapes, reference=lever != "precompute")
+    wall = sum(t[0] for t in measured)
+    positions = sum(r * length for r, length in step_shapes)
+    return {"lever": lever, "threads": torch.get_num_threads(), "s_per_step": wall / len(measured),
+            "cpu_s_per_step": sum(t[1] for t in measured) / len(measured), "gflops": flops / wall / 1e9,
+            "tflop_per_step": flops / len(measured) / 1e12,
+            "real_share": sum(real[first:first + len(measured)]) / max(1, positions),
+            "counts": counts}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--levers", nargs="+", default=["baseline", "precompute"])
+    args = parser.parse_args()
+    import torch
+
+    from trlrecipes.demo import DEMO_TRAIN
+    from trlrecipes.models import DEMO_MODEL, resolve_model
+
+    threads = torch.get_num_threads()
+    model_path = resolve_model(DEMO_MODEL)
+    shapes = {"square 2048": (2048, 2048, 2048), "MLP [1536 x 576] x [576 x 1536]": (1536, 576, 1536)}
+    before = matmul_peak(shapes, threads)
+    rows = [run_lever(lever, model_path, str(DEMO_TRAIN), args.steps, threads) for lever in args.levers]
+    torch.set_num_threads(threads)
+    after = matmul_peak(shapes, threads)
+    peak = {name: max(before[name], after[name]) for name in shapes}
+    best_peak = max(peak.values())
+    load = os.getloadavg()
+    print(f"fp32 matmul peak, {threads} threads: " + ", ".join(f"{name} {value:.1f} GFLOP/s"
+                                                              for name, value in peak.items()))
+    print(f"{'lever':<12}{'threads':>8}{'s/step':>9}{'CPU s/step':>12}{'TFLOP/step':>12}{'GFLOP/s':>10}"
+          f"{'of peak':>9}{'real tokens':>13}")
+    for row in rows:
+        print(f"{row['lever']:<12}{row['threads']:>8}{row['s_per_step']:>9.2f}{row['cpu_s_per_step']:>12.2f}"
+              f"{row['tflop_per_step']:>12.3f}{row['gflops']:>10.1f}{row['gflops'] / best_peak:>9.0%}"
+              f"{row['real_share']:>13.2f}")
+    print(f"(FLOPs counted from the model's shapes over computed positions; precompute counts no reference forward, "
+          f"so its GFLOP/s is useful work only.) load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on "
+          f"{os.cpu_count()} cores")
+    (HERE / "cpu_efficiency.json").write_text(json.dumps({"peak": peak, "rows": rows, "load": load}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
