@@ -71,7 +71,7 @@ def test_eval_matches_hand_computation(fake_run, tiny_model):
     chosen = [hand_reward(policy, reference, tokenizer, r["prompt"], r["chosen"]) for r in rows]
     rejected = [hand_reward(policy, reference, tokenizer, r["prompt"], r["rejected"]) for r in rows]
     assert any(abs(c) > 1e-3 for c in chosen), "the random adapter must move the rewards for this test to mean much"
-    margins = [c - r for c, r in zip(chosen, rejected)]
+    margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
     assert result["pairs"] == 5
     # Each reward is a difference of two ~-200 fp32 log-prob sums, from padded batches here and unpadded single
     # forwards in the hand computation: they agree to ~3e-5 per sum, so 1e-4 absolute is float noise, not a bug.
@@ -114,7 +114,7 @@ def test_batched_deduplicated_scoring_maps_back_to_each_pair(fake_run):
     together = score_pairs(model, tokenizer, rows, max_length=512, batch_size=8)
     alone = [score_pairs(model, tokenizer, [row], max_length=512, batch_size=1)[0] for row in rows]
     assert len(together) == len(rows)
-    for joint, single in zip(together, alone):
+    for joint, single in zip(together, alone, strict=True):
         for field in ("policy_chosen", "policy_rejected", "ref_chosen", "ref_rejected"):
             assert getattr(joint, field) == pytest.approx(getattr(single, field), abs=1e-3)
         assert (joint.chosen_tokens, joint.rejected_tokens) == (single.chosen_tokens, single.rejected_tokens)
