@@ -244,3 +244,17 @@ def test_reward_model_from_a_peft_adapter_folder(tiny_model, tmp_path):
     with torch.no_grad():
         expected = model(**judge.encode(prompts, replies)).logits[:, 0].tolist()
     assert judge(prompts, replies) == pytest.approx(expected, abs=1e-5)
+
+
+def test_demo_report_shows_the_judged_win_rate_next_to_the_implicit_table(fake_run, capsys):
+    from types import SimpleNamespace
+
+    from trlrecipes.demo.report import report_demo
+
+    run, _ = fake_run
+    report_demo(SimpleNamespace(dir=run), strict=False, max_new_tokens=4)
+    printed = capsys.readouterr().out
+    assert printed.index("held-out evaluation") < printed.index("judged (trained vs reference)")
+    assert "word overlap" in printed and "win rate" in printed and "length-controlled" in printed
+    stored = json.loads((run / "eval.json").read_text())
+    assert stored["generation"]["judge"] == "answer_overlap" and stored["generation"]["prompts"] == 5
