@@ -76,7 +76,7 @@ def main() -> None:
         "--reward", "trlrecipes.demo.arithmetic:reward", "--num-samples", str(args.num_samples),
         "--min-gap", "0.5", "--max-new-tokens", str(args.max_new_tokens), "--batch-size", "8"], work)
     written = sum(1 for line in pairs.read_text().splitlines() if line.strip()) if pairs.is_file() else 0
-    if written < 4:
+    if written < 2:
         raise SystemExit(f"synth wrote {written} pairs: too few to train on\n{synth_out}")
     times["dpo_s"], _ = step("dpo", cli + [
         "run", "custom-dpo", f"dataset={pairs}", "model=smollm2-135m-offline", "eval_share=0",
