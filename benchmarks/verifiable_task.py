@@ -61,7 +61,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=24, help="DPO optimizer steps (batch 4)")
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--beta", type=float, default=0.1)
-    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--max-new-tokens", type=int, default=64, help="the 135M model works its answer out at "
+                        "length: at 40 tokens 27 of 32 sampled replies were cut before their final number")
+    parser.add_argument("--temperature", type=float, default=0.7, help="synth sampling temperature: at 1.0 the 135M "
+                        "model rambles (1 right reply in 32 on 8 prompts)")
     parser.add_argument("--work", default=None, help="keep the pairs, run folder and logs here")
     args = parser.parse_args()
     work, temporary = work_folder(args.work, "verifiable-task-")
@@ -74,7 +77,8 @@ def main() -> None:
     times["synth_s"], synth_out = step("synth", cli + [
         "synth", str(train), "--output", str(pairs), "--model", "smollm2-135m-offline",
         "--reward", "trlrecipes.demo.arithmetic:reward", "--num-samples", str(args.num_samples),
-        "--min-gap", "0.5", "--max-new-tokens", str(args.max_new_tokens), "--batch-size", "8"], work)
+        "--min-gap", "0.5", "--max-new-tokens", str(args.max_new_tokens), "--temperature", str(args.temperature),
+        "--batch-size", "8"], work)
     written = sum(1 for line in pairs.read_text().splitlines() if line.strip()) if pairs.is_file() else 0
     if written < 2:
         raise SystemExit(f"synth wrote {written} pairs: too few to train on\n{synth_out}")
