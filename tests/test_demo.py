@@ -25,8 +25,10 @@ def test_demo_runs_evaluates_and_compares(recipe, tmp_path):
                                       "eval_steps=4", "max_eval_rows=8", f"output_dir={out}"])
     assert result.exit_code == 0, result.output
     assert "held-out evaluation" in result.output and "reference:" in result.output and "trained:" in result.output
+    assert "judged (trained vs reference)" in result.output and "length-controlled" in result.output
     metrics = json.loads((out / "eval.json").read_text())
     assert metrics["pairs"] == 8
+    assert metrics["generation"]["prompts"] == 8 and 0 <= metrics["generation"]["win_rate"] <= 1
     numbers = [value for value in metrics.values() if isinstance(value, float)]
     assert numbers and all(math.isfinite(value) for value in numbers)
     for name in ("adapter_model.safetensors", "metrics.jsonl", "metrics.png", "config.yaml", "program.py", "preset.yaml"):

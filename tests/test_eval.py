@@ -72,7 +72,7 @@ def test_eval_matches_hand_computation(fake_run, tiny_model):
     chosen = [hand_reward(policy, reference, tokenizer, r["prompt"], r["chosen"]) for r in rows]
     rejected = [hand_reward(policy, reference, tokenizer, r["prompt"], r["rejected"]) for r in rows]
     assert any(abs(c) > 1e-3 for c in chosen), "the random adapter must move the rewards for this test to mean much"
-    margins = [c - r for c, r in zip(chosen, rejected)]
+    margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
     assert result["pairs"] == 5
     # Each reward is a difference of two ~-200 fp32 log-prob sums, from padded batches here and unpadded single
     # forwards in the hand computation: they agree to ~3e-5 per sum, so 1e-4 absolute is float noise, not a bug.
@@ -115,8 +115,147 @@ def test_batched_deduplicated_scoring_maps_back_to_each_pair(fake_run):
     together = score_pairs(model, tokenizer, rows, max_length=512, batch_size=8)
     alone = [score_pairs(model, tokenizer, [row], max_length=512, batch_size=1)[0] for row in rows]
     assert len(together) == len(rows)
-    for joint, single in zip(together, alone):
+    for joint, single in zip(together, alone, strict=True):
         for field in ("policy_chosen", "policy_rejected", "ref_chosen", "ref_rejected"):
             assert getattr(joint, field) == pytest.approx(getattr(single, field), abs=1e-3)
         assert (joint.chosen_tokens, joint.rejected_tokens) == (single.chosen_tokens, single.rejected_tokens)
     assert together[0].policy_chosen != pytest.approx(together[1].policy_chosen, abs=1e-3)
+
+
+REWARD_FILE = '''
+def length(prompt, response):
+    return float(len(response))
+'''
+
+
+def test_eval_reports_a_measured_reference_row_and_per_pair_values(fake_run):
+    from trlrecipes.tools.evaluate import evaluate_run, format_metrics, save_metrics
+
+    run, _ = fake_run
+    result = evaluate_run(run)
+    reference = result["reference"]
+    assert reference["accuracy"] == 0.0 and reference["ties"] == 1.0 and reference["margin"] == 0.0
+    assert reference["odds_accuracy"] == result["base_odds_accuracy"]
+    save_metrics(run, result)
+    rows = [json.loads(line) for line in (run / "eval_pairs.jsonl").read_text().splitlines()]
+    assert len(rows) == result["pairs"] == 5
+    assert sum(r["margin"] for r in rows) / 5 == pytest.approx(result["margin"])
+    assert {r["outcome"] for r in rows} <= {"win", "tie", "loss"}
+    stored = json.loads((run / "eval.json").read_text())
+    assert "per_pair" not in stored and stored["reference"] == reference
+    assert "reference" in format_metrics(result)
+
+
+def test_eval_drops_pairs_whose_prompt_fills_max_length(fake_run, tmp_path):
+    """As TRL's DPOTrainer does (len(prompt_ids) >= max_length): counted, not scored as a tie."""
+    from trlrecipes.tools.evaluate import evaluate_run, format_metrics
+
+    run, _ = fake_run
+    long_prompt = "\n\nHuman: " + "tell me more about boiling eggs please " * 120 + "\n\nAssistant: "
+    rows = hh_rows(3) + [{"chosen": long_prompt + "Sure.", "rejected": long_prompt + "No."}]
+    data = write_jsonl(tmp_path / "with-long.jsonl", rows)
+    result = evaluate_run(run, str(data))
+    assert result["pairs"] == 3 and result["dropped_prompt_fills_max_length"] == 1
+    assert "dropped 1 pairs whose prompt alone fills max_length" in format_metrics(result)
+
+
+def _greedy(model, tokenizer, prompt, max_new_tokens):
+    import torch
+
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                        return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def test_eval_generate_cli_end_to_end(fake_run, tiny_model, tmp_path, monkeypatch):
+    """Trained and reference replies (greedy) equal the adapter's and the base model's own greedy replies; the
+    callable judge scores both; the figures reach eval.json and --json, the replies eval_generations.jsonl."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run, _ = fake_run
+    (tmp_path / "judges.py").write_text(REWARD_FILE)
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("How do I boil an egg?\nWhat is the capital of France?\nAny tips for sleeping better?\n")
+    monkeypatch.chdir(tmp_path)
+    CliRunner().invoke(app, ["eval", str(run)])  # implicit figures first: --generate must keep them in eval.json
+    result = CliRunner().invoke(app, ["eval", str(run), "--generate", "--reward", "judges:length", "--prompts",
+                                      str(prompts), "--max-new-tokens", "7", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output[result.output.index("{"):])
+    for key in ("wins", "ties", "losses", "win_rate", "win_rate_ci95", "lc_win_rate", "lc_win_rate_ci95",
+                "reference_tokens_mean", "trained_tokens_mean", "reference_cut_share", "trained_cut_share",
+                "verdicts", "reference_score_mean", "trained_score_mean"):
+        assert key in payload, key
+    assert payload["prompts"] == 3 and payload["wins"] + payload["ties"] + payload["losses"] == 3
+    rows = [json.loads(line) for line in (run / "eval_generations.jsonl").read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == prompts.read_text().splitlines()
+    tokenizer = AutoTokenizer.from_pretrained(run)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    policy = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), run).eval()
+    for row in rows:
+        assert row["reference"] == _greedy(base, tokenizer, row["prompt"], 7)
+        assert row["trained"] == _greedy(policy, tokenizer, row["prompt"], 7)
+        assert row["reference_score"] == float(len(row["reference"]))
+        assert row["trained_score"] == float(len(row["trained"]))
+        assert 0 <= row["trained_tokens"] <= 7 and row["trained_cut"] == (row["trained_tokens"] == 7)
+    assert any(r["reference"] != r["trained"] for r in rows), "the random adapter must change some reply"
+    stored = json.loads((run / "eval.json").read_text())
+    assert stored["generation"]["win_rate"] == payload["win_rate"] and "accuracy" in stored
+    text = CliRunner().invoke(app, ["eval", str(run), "--generate", "--reward", "judges:length", "--prompts",
+                                    str(prompts), "--max-new-tokens", "7"])
+    assert text.exit_code == 0 and "win rate" in text.output and "length-controlled" in text.output
+
+
+def test_eval_generate_errors(fake_run, tmp_path):
+    run, _ = fake_run
+    cases = [(["--reward", "x:y"], "only apply with --generate"),
+             (["--generate"], "needs a judge"),
+             (["--generate", "--reward", "x:y", "--samples", "2"], "identical replies"),
+             (["--generate", "--reward-model", str(run)], "not a reward model")]
+    for extra, message in cases:
+        result = CliRunner().invoke(app, ["eval", str(run), *extra])
+        assert result.exit_code == 2 and message in result.output, (extra, result.output)
+
+
+def test_reward_model_from_a_peft_adapter_folder(tiny_model, tmp_path):
+    """A LoRA adapter over a sequence-classification head (a reward-model run's folder) loads as a judge, with its
+    trained score head, not a freshly initialised one."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from trlrecipes.tools.judge import Prompt, RewardModel
+
+    torch.manual_seed(1)
+    base = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    base.config.pad_token_id = tokenizer.pad_token_id
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="SEQ_CLS",
+                                            init_lora_weights=False)).eval()
+    model.save_pretrained(tmp_path / "rm")
+    tokenizer.save_pretrained(tmp_path / "rm")
+    prompts = [Prompt([{"role": "user", "content": "How do I boil an egg?"}], "How do I boil an egg?")] * 2
+    replies = ["Nine minutes in boiling water.", "I don't care."]
+    torch.manual_seed(99)  # a different seed: a re-initialised score head would give other scores
+    judge = RewardModel(str(tmp_path / "rm"))
+    with torch.no_grad():
+        expected = model(**judge.encode(prompts, replies)).logits[:, 0].tolist()
+    assert judge(prompts, replies) == pytest.approx(expected, abs=1e-5)
+
+
+def test_demo_report_shows_the_judged_win_rate_next_to_the_implicit_table(fake_run, capsys):
+    from types import SimpleNamespace
+
+    from trlrecipes.demo.report import report_demo
+
+    run, _ = fake_run
+    report_demo(SimpleNamespace(dir=run), strict=False, max_new_tokens=4)
+    printed = capsys.readouterr().out
+    assert printed.index("held-out evaluation") < printed.index("judged (trained vs reference)")
+    assert "word overlap" in printed and "win rate" in printed and "length-controlled" in printed
+    stored = json.loads((run / "eval.json").read_text())
+    assert stored["generation"]["judge"] == "answer_overlap" and stored["generation"]["prompts"] == 5

@@ -148,21 +148,57 @@ def plot(run_dir: Path = typer.Argument(..., help="A run folder with metrics.jso
 @app.command("eval")
 def eval_run(run_dir: Path = typer.Argument(..., help="A finished run folder."),
              data: Optional[str] = typer.Option(None, "--data", help="Held-out pairs (default: the run's eval data)."),
-             max_rows: int = typer.Option(0, "--max-rows", help="Evaluate at most this many pairs (0 = the run's "
-                                                                 "max_eval_rows)."),
+             max_rows: int = typer.Option(0, "--max-rows", help="Evaluate at most this many pairs (with --generate: "
+                                                                 "prompts); 0 = the run's max_eval_rows."),
              batch_size: int = typer.Option(8, "--batch-size"),
+             generate: bool = typer.Option(False, "--generate", help="Generate trained and reference replies and "
+                                                                      "judge them (win rate vs the reference)."),
+             reward: Optional[str] = typer.Option(None, "--reward", help="Judge for --generate: module:function or "
+                                                                         "file.py:function, fn(prompt, response) -> "
+                                                                         "float."),
+             reward_model: Optional[str] = typer.Option(None, "--reward-model", help="Judge for --generate: a "
+                                                                                     "sequence-classification reward "
+                                                                                     "model (folder, Hub id, or a "
+                                                                                     "PEFT adapter folder over one)."),
+             prompts: Optional[Path] = typer.Option(None, "--prompts", help="With --generate: prompts file (one a "
+                                                                            "line, or .jsonl with 'prompt') instead "
+                                                                            "of the run's held-out prompts."),
+             samples: int = typer.Option(1, "--samples", help="With --generate: replies per prompt and side."),
+             temperature: float = typer.Option(0.0, "--temperature", help="With --generate: 0 = greedy (default); "
+                                                                          "above 0 samples."),
+             seed: int = typer.Option(0, "--seed", help="With --generate: sampling and bootstrap seed."),
+             max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="With --generate: reply length cap."),
+             trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
              as_json: bool = typer.Option(False, "--json", help="Print JSON."),
              debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
-    """Held-out reward accuracy and margin of the trained adapter vs. the reference (adapter disabled)."""
+    """Held-out reward accuracy and margin of the trained adapter vs. the reference (adapter disabled); with
+    --generate, judged replies of both: win rate, length-controlled win rate, reply lengths."""
 
     def action():
         import json
 
-        from trlrecipes.tools.evaluate import evaluate_run, format_metrics, save_metrics
+        from trlrecipes.tools.evaluate import evaluate_run, format_metrics, public, save_metrics
 
-        result = evaluate_run(run_dir, data, max_rows=max_rows, batch_size=batch_size)
-        save_metrics(run_dir, result)
-        print(json.dumps(result, indent=2) if as_json else format_metrics(result))
+        if not generate:
+            generation_only = [name for name, value in (("--reward", reward), ("--reward-model", reward_model),
+                                                        ("--prompts", prompts)) if value is not None]
+            if generation_only:
+                raise UserError(f"{', '.join(generation_only)} only apply with --generate; add --generate")
+            result = evaluate_run(run_dir, data, max_rows=max_rows, batch_size=batch_size)
+            save_metrics(run_dir, result)
+            print(json.dumps(public(result), indent=2) if as_json else format_metrics(result))
+            return
+        from trlrecipes.tools.judged import evaluate_generations, format_generation_metrics
+
+        if reward is None and reward_model is None:
+            raise UserError("--generate needs a judge: --reward module:function (e.g. a verifier) or --reward-model "
+                            "PATH (a sequence-classification reward model)")
+        result = evaluate_generations(run_dir, reward_spec=reward, reward_model=reward_model, prompts_file=prompts,
+                                      data=data, max_rows=max_rows, samples=samples, temperature=temperature,
+                                      seed=seed, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                      trust_remote_code=trust_remote_code, progress=not as_json)
+        save_metrics(run_dir, result, key="generation")
+        print(json.dumps(result, indent=2) if as_json else format_generation_metrics(result))
 
     _exit(action, debug)
 

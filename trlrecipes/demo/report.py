@@ -1,9 +1,58 @@
-"""What `trlrecipes run RECIPE --demo` prints after training: held-out accuracy against the reference and a
-few fixed prompts answered before and after, so a newcomer sees that preference training changed the model."""
+"""What `trlrecipes run RECIPE --demo` prints after training: held-out accuracy against the reference, the win rate
+of the trained model's replies against the reference's on the held-out questions, and a few fixed prompts
+answered before and after, so a newcomer sees that preference training changed the model.
+
+The demo's judge (`answer_overlap`) is deliberately cheap and plain: it scores a reply by its word overlap with the
+answer written for that held-out question (content-word F1). It needs no model, so it fits the demo's time budget,
+and it is not the training signal (DPO never saw these answers as targets, only as the better side of pairs), but
+it is a proxy: it rewards saying what the written answer says, and it cannot tell a fluent wrong answer that uses
+the same words from a right one. A reward model or a verifier is the real judge (`trlrecipes eval --generate`).
+"""
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from trlrecipes.errors import RunStopped
+
+_STOPWORDS = frozenset(
+    "a an the and or but if of to in on at for with by from as is are was were be been it its this that these those "
+    "you your i we they he she them his her our my me do does did not no so than then there here what which who how "
+    "why when can could should would will just very also about into out up down over more most some any all".split())
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOPWORDS]
+
+
+@lru_cache(maxsize=1)
+def _written_answers() -> dict[str, str]:
+    """Last user message -> the chosen (written) answer, for every held-out demo question."""
+    from trlrecipes.data import load_pairs
+    from trlrecipes.demo import DEMO_TEST
+
+    rows, _ = load_pairs("hh-rlhf", str(DEMO_TEST))
+    return {row["prompt"][-1]["content"]: row["chosen"][-1]["content"] for row in rows}
+
+
+def answer_overlap(prompt: str, response: str) -> float:
+    """Content-word F1 between the reply and the answer written for this held-out demo question (0 to 1)."""
+    written = _written_answers().get(prompt.strip())
+    if written is None:
+        return 0.0  # not a demo question: nothing to compare with (the demo only asks its own questions)
+    reply, target = _content_words(response), _content_words(written)
+    if not reply or not target:
+        return 0.0
+    remaining, common = list(target), 0
+    for word in reply:
+        if word in remaining:
+            remaining.remove(word)
+            common += 1
+    if not common:
+        return 0.0
+    precision, recall = common / len(reply), common / len(target)
+    return round(2 * precision * recall / (precision + recall), 4)
 
 
 def demo_learned(result: dict) -> bool:
@@ -16,14 +65,32 @@ def demo_learned(result: dict) -> bool:
 def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
     """Evaluate and show before/after answers. `strict` (the full demo budget): exit 1 unless it learned; with
     a shortened budget (e.g. max_steps overridden) only warn."""
+    import time
+
     from trlrecipes.demo import DEMO_PROMPTS
-    from trlrecipes.tools.evaluate import evaluate_run, format_metrics, load_policy, load_run_config, save_metrics
+    from trlrecipes.tools.evaluate import (
+        evaluate_run,
+        format_metrics,
+        load_policy,
+        load_run_config,
+        save_metrics,
+    )
     from trlrecipes.tools.generate import format_answers, generate_answers
+    from trlrecipes.tools.judged import evaluate_generations, format_generation_metrics
 
     loaded = load_policy(run.dir, load_run_config(run.dir))
     result = evaluate_run(run.dir, model_and_tokenizer=loaded)
     save_metrics(run.dir, result)
     print("\n== held-out evaluation ==\n" + format_metrics(result))
+    start = time.monotonic()
+    judged = evaluate_generations(run.dir, reward=answer_overlap, max_new_tokens=max_new_tokens, batch_size=16,
+                                  model_and_tokenizer=loaded)
+    judged["seconds"] = round(time.monotonic() - start, 1)
+    save_metrics(run.dir, judged, key="generation")
+    print("\n== held-out questions answered by both, judged (trained vs reference) ==\n"
+          "judge: word overlap (content-word F1) with the answer written for each held-out question; a cheap proxy "
+          "for 'says what the good answer says', not a reading for correctness or tone\n"
+          + format_generation_metrics(judged))
     answers = generate_answers(run.dir, DEMO_PROMPTS, compare=True, max_new_tokens=max_new_tokens,
                                model_and_tokenizer=loaded)
     print("\n== before (reference) and after (trained adapter) ==\n" + format_answers(answers))

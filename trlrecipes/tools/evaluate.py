@@ -10,7 +10,14 @@ ratio (average per-token log-probabilities, as ORPO defines it) favours chosen, 
 base model.
 
 Prompts and replies are rendered with the run's own tokenizer and chat template and split into prompt and
-completion tokens exactly as TRL's DPOTrainer does (completion = tokens after the common prefix).
+completion tokens exactly as TRL's DPOTrainer does (completion = tokens after the common prefix). A pair whose
+prompt alone fills max_length is dropped and counted, as TRL's DPO and KTO trainers drop it (keep_start
+truncation would leave it no reply tokens, and scoring it would count a tie that training never saw).
+
+The reference row is computed from the same measured log-probabilities with the reference in the policy's seat;
+the implicit reward of the reference against itself is zero by definition, so that row is what a run at step 0
+shows (accuracy 0, ties 1). Its likelihood check (ORPO-style log odds of chosen vs rejected) is a real property of
+the base model and is shown beside the trained model's. Per-pair values go to eval_pairs.jsonl.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from trlrecipes.run import folder as run_folder
 from trlrecipes.errors import UserError
+from trlrecipes.run import folder as run_folder
 
 
 @dataclass
@@ -175,10 +182,10 @@ def score_pairs(model, tokenizer, rows, max_length: int | None, batch_size: int 
     for start in range(0, len(order), step):
         members = order[start:start + step]
         sequences = [(list(unique[i][0]), list(unique[i][1])) for i in members]
-        for i, value in zip(members, _sequence_logps(model, sequences, tokenizer.pad_token_id)):
+        for i, value in zip(members, _sequence_logps(model, sequences, tokenizer.pad_token_id), strict=True):
             policy[i] = value
         with model.disable_adapter():
-            for i, value in zip(members, _sequence_logps(model, sequences, tokenizer.pad_token_id)):
+            for i, value in zip(members, _sequence_logps(model, sequences, tokenizer.pad_token_id), strict=True):
                 reference[i] = value
     scores = []
     for prompt, chosen, rejected in pairs:
@@ -187,10 +194,45 @@ def score_pairs(model, tokenizer, rows, max_length: int | None, batch_size: int 
     return scores
 
 
+PAIRS_FILE = "eval_pairs.jsonl"
+
+
+def prompt_fills_max_length(tokenizer, rows, max_length: int | None,
+                            truncation_mode: str = "keep_start") -> list[bool]:
+    """Per row: would TRL drop it? (DPOTrainer/KTOTrainer keep a row only if len(prompt_ids) < max_length under
+    keep_start truncation.)"""
+    from trlrecipes.data.inspect import tokenize_pair as trl_split
+
+    if not max_length or truncation_mode != "keep_start":
+        return [False] * len(rows)
+    return [len(trl_split(row, tokenizer)["prompt_ids"]) >= max_length for row in rows]
+
+
+def reference_scores(scores: list[PairScores]) -> list[PairScores]:
+    """The reference as the policy: its implicit reward against itself (zero by definition, measured here)."""
+    return [PairScores(s.ref_chosen, s.ref_rejected, s.ref_chosen, s.ref_rejected, s.chosen_tokens,
+                       s.rejected_tokens) for s in scores]
+
+
+def pair_rows(rows, scores: list[PairScores], beta: float) -> list[dict]:
+    """One line of eval_pairs.jsonl per scored pair."""
+    out = []
+    for row, s in zip(rows, scores, strict=True):
+        chosen, rejected = beta * (s.policy_chosen - s.ref_chosen), beta * (s.policy_rejected - s.ref_rejected)
+        prompt = row.get("prompt") or []
+        out.append({"prompt": prompt[-1]["content"] if prompt else "", "chosen_reward": chosen,
+                    "rejected_reward": rejected, "margin": chosen - rejected,
+                    "outcome": "win" if chosen > rejected else "tie" if chosen == rejected else "loss",
+                    "policy_chosen_logp": s.policy_chosen, "policy_rejected_logp": s.policy_rejected,
+                    "ref_chosen_logp": s.ref_chosen, "ref_rejected_logp": s.ref_rejected,
+                    "chosen_tokens": s.chosen_tokens, "rejected_tokens": s.rejected_tokens})
+    return out
+
+
 def dpo_metrics(scores: list[PairScores], beta: float) -> dict:
     chosen = [beta * (s.policy_chosen - s.ref_chosen) for s in scores]
     rejected = [beta * (s.policy_rejected - s.ref_rejected) for s in scores]
-    margins = [c - r for c, r in zip(chosen, rejected)]
+    margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
     n = len(scores)
     return {"criterion": "implicit reward beta*(log pi - log pi_ref), reply tokens only", "pairs": n, "beta": beta,
             "accuracy": sum(m > 0 for m in margins) / n, "ties": sum(m == 0 for m in margins) / n,
@@ -238,7 +280,8 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
     if not source:
         raise UserError(f"{run_dir}: the run has no held-out data; pass --data PATH")
     data_format = cfg.get("data_format", "hh-rlhf")
-    rows, summary = load_pairs(data_format, source, split=cfg.get("eval_split", "test"), subset=cfg.get("subset") or None)
+    rows, summary = load_pairs(data_format, source, split=cfg.get("eval_split", "test"),
+                               subset=cfg.get("subset") or None)
     limit = max_rows or cfg.get("max_eval_rows") or 0
     if limit and len(rows) > limit:
         rows = rows.select(range(limit))
@@ -246,18 +289,40 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
         raise UserError(f"{source}: no usable held-out pairs to evaluate; pass --data with pairs in the run's "
                         f"data_format ({data_format})")
     model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
-    scores = score_pairs(model, tokenizer, list(rows), cfg.get("max_length"), batch_size)
     method = run_method(run_dir)
-    metrics = orpo_metrics(scores) if method == "ORPO" else dpo_metrics(scores, float(cfg.get("beta", 0.1)))
-    return {"run": str(run_dir), "method": method, "data": source, "skipped": summary.skipped, **metrics}
+    rows = list(rows)
+    max_length = cfg.get("max_length")
+    dropped = [False] * len(rows) if method == "ORPO" else prompt_fills_max_length(
+        tokenizer, rows, max_length, cfg.get("truncation_mode", "keep_start"))
+    kept = [row for row, drop in zip(rows, dropped, strict=True) if not drop]
+    if not kept:
+        raise UserError(f"all {len(rows)} held-out pairs have a prompt that fills max_length={max_length} (TRL drops "
+                        f"them); nothing to evaluate: raise max_length or pass other --data")
+    scores = score_pairs(model, tokenizer, kept, max_length, batch_size)
+    beta = float(cfg.get("beta", 0.1))
+    if method == "ORPO":
+        metrics = orpo_metrics(scores)
+    else:
+        metrics = dpo_metrics(scores, beta)
+        reference = dpo_metrics(reference_scores(scores), beta)
+        metrics["reference"] = {key: reference[key] for key in ("accuracy", "ties", "margin", "chosen_reward",
+                                                                "rejected_reward", "odds_accuracy")}
+    return {"run": str(run_dir), "method": method, "data": source, "skipped": summary.skipped,
+            "dropped_prompt_fills_max_length": sum(dropped), **metrics,
+            "per_pair": pair_rows(kept, scores, beta if method != "ORPO" else 1.0)}
 
 
 def format_metrics(result: dict) -> str:
     lines = [f"{result['method']} run {result['run']} on {result['pairs']} held-out pairs ({result['data']})",
              f"criterion: {result['criterion']}"]
+    if result.get("dropped_prompt_fills_max_length"):
+        lines.append(f"dropped {result['dropped_prompt_fills_max_length']} pairs whose prompt alone fills max_length "
+                     f"(TRL drops them in training too)")
     if "margin" in result:
+        ref = result["reference"]
         lines += [f"{'':<12}{'accuracy':>10}{'ties':>8}{'margin':>10}{'chosen':>10}{'rejected':>10}",
-                  f"{'reference':<12}{0.0:>10.3f}{1.0:>8.2f}{0.0:>10.3f}{0.0:>10.3f}{0.0:>10.3f}",
+                  f"{'reference':<12}{ref['accuracy']:>10.3f}{ref['ties']:>8.2f}{ref['margin']:>10.3f}"
+                  f"{ref['chosen_reward']:>10.3f}{ref['rejected_reward']:>10.3f}",
                   f"{'trained':<12}{result['accuracy']:>10.3f}{result['ties']:>8.2f}{result['margin']:>10.3f}"
                   f"{result['chosen_reward']:>10.3f}{result['rejected_reward']:>10.3f}",
                   f"likelihood check (ORPO-style log odds favour chosen): base {result['base_odds_accuracy']:.3f}"
@@ -269,7 +334,27 @@ def format_metrics(result: dict) -> str:
     return "\n".join(lines)
 
 
-def save_metrics(run_dir: Path, result: dict) -> Path:
+def public(result: dict) -> dict:
+    """The figures without the per-pair rows (those go to eval_pairs.jsonl)."""
+    return {key: value for key, value in result.items() if key != "per_pair"}
+
+
+def save_metrics(run_dir: Path, result: dict, key: str | None = None) -> Path:
+    """Merge `result` into eval.json (under `key` when given: "generation" for judged generations), so plain
+    `eval` and `eval --generate` each refresh their own figures; per-pair rows go to eval_pairs.jsonl."""
     path = Path(run_dir) / "eval.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    stored = {}
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            stored = {}  # a torn file from an interrupted write: rewritten whole below
+    if key:
+        stored[key] = result
+    else:
+        stored = {**({"generation": stored["generation"]} if "generation" in stored else {}), **public(result)}
+        if "per_pair" in result:
+            with (Path(run_dir) / PAIRS_FILE).open("w", encoding="utf-8") as handle:
+                handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in result["per_pair"]))
+    path.write_text(json.dumps(stored, indent=2) + "\n")
     return path

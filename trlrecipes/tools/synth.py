@@ -24,32 +24,25 @@ Each batch is seeded from `--seed` and the batch's first prompt, so a rerun on t
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
-import inspect
 import json
-import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from trlrecipes.errors import UserError
 from trlrecipes.models import check_model
 from trlrecipes.paths import check_writable
+from trlrecipes.tools.judge import (  # noqa: F401  (re-exported: synth's names before judge.py existed)
+    CallableReward,
+    Prompt,
+    RewardModel,
+    load_callable,
+    read_prompts,
+)
 
 DROPPED_SUFFIX = ".dropped.jsonl"
-
-
-@dataclass
-class Prompt:
-    messages: list[dict]  # the conversation to reply to, ending with a user message
-    text: str  # what a callable reward sees (the prompt line / string, or the last user message)
-
-    @property
-    def key(self) -> str:
-        return json.dumps(self.messages, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass
@@ -82,58 +75,6 @@ class SynthSummary:
         return "\n".join(lines)
 
 
-# --- prompts ----------------------------------------------------------------------------------------------------
-
-
-def _prompt_from_value(value, where: str) -> Prompt:
-    from trlrecipes.data.common import ROLES
-
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise UserError(f"{where}: the prompt is empty")
-        return Prompt([{"role": "user", "content": text}], text)
-    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
-        turns = []
-        for m in value:
-            role, content = m.get("role"), m.get("content")
-            if role not in ROLES or not isinstance(content, str):
-                raise UserError(f"{where}: a prompt message must be {{role: system|user|assistant, content: text}}")
-            turns.append({"role": role, "content": content.strip()})
-        if turns[-1]["role"] != "user":
-            raise UserError(f"{where}: a message-list prompt must end with a user message")
-        return Prompt(turns, turns[-1]["content"])
-    raise UserError(f"{where}: the prompt field must be a string or a list of {{role, content}} messages")
-
-
-def read_prompts(path: str | Path) -> list[Prompt]:
-    """Prompts from a text file (one per line; blank lines ignored) or a .jsonl file with a `prompt` field."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"{path}: prompts file not found")
-    prompts = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise UserError(f"{path}: not UTF-8 text ({err})")
-    if path.name.lower().endswith((".jsonl", ".json")):
-        for lineno, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg}); expected one object per line")
-            if not isinstance(row, dict) or "prompt" not in row:
-                raise UserError(f"{path}:{lineno}: expected a JSON object with a 'prompt' field")
-            prompts.append(_prompt_from_value(row["prompt"], f"{path}:{lineno}"))
-    else:
-        prompts = [_prompt_from_value(line, f"{path}:{n}") for n, line in enumerate(lines, start=1) if line.strip()]
-    if not prompts:
-        raise UserError(f"{path}: no prompts in the file")
-    return prompts
-
-
 # --- resuming ---------------------------------------------------------------------------------------------------
 
 
@@ -154,7 +95,8 @@ def _read_done(path: Path) -> set[str]:
                 print(f"synth: {path}: the last line was cut off mid-write; removing it", file=sys.stderr)
                 path.write_text("".join(lines[:-1]), encoding="utf-8")
                 break
-            raise UserError(f"{path}:{lineno}: not valid JSON; this output cannot be resumed (choose another --output)")
+            raise UserError(f"{path}:{lineno}: not valid JSON; this output cannot be resumed (choose another "
+                            f"--output)") from None
         if not isinstance(row, dict) or not isinstance(row.get("prompt"), list):
             raise UserError(f"{path}:{lineno}: not a synth row (no prompt message list); choose another --output")
         done.add(json.dumps(row["prompt"], sort_keys=True, ensure_ascii=False))
@@ -163,139 +105,6 @@ def _read_done(path: Path) -> set[str]:
 
 def dropped_path(output: Path) -> Path:
     return output.with_name(output.name + DROPPED_SUFFIX)
-
-
-# --- reward functions --------------------------------------------------------------------------------------------
-
-
-def load_callable(spec: str) -> Callable[[str, str], float]:
-    """`module:function` (importable, also from the current directory) or `path/to/file.py:function`."""
-    module_name, sep, attr = spec.rpartition(":")
-    if not sep or not module_name or not attr:
-        raise UserError(f"--reward {spec!r}: use module:function, e.g. my_rewards:score")
-    if module_name.endswith(".py"):
-        path = Path(module_name).expanduser()
-        if not path.is_file():
-            raise UserError(f"--reward {spec!r}: {path} not found")
-        loader_spec = importlib.util.spec_from_file_location(f"_trlrecipes_reward_{path.stem}", path)
-        module = importlib.util.module_from_spec(loader_spec)
-        try:
-            loader_spec.loader.exec_module(module)
-        except Exception as err:
-            raise UserError(f"--reward {spec!r}: importing {path} failed ({type(err).__name__}: {err})".splitlines()[0])
-    else:
-        cwd = str(Path.cwd())
-        added = cwd not in sys.path
-        if added:
-            sys.path.insert(0, cwd)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name and module_name.startswith(err.name):
-                raise UserError(f"--reward {spec!r}: no module {module_name!r} (looked in the current directory and "
-                                f"on the Python path)")
-            raise UserError(f"--reward {spec!r}: importing {module_name} failed ({err})")
-        except Exception as err:
-            raise UserError(f"--reward {spec!r}: importing {module_name} failed ({type(err).__name__}: {err})"
-                            .splitlines()[0])
-        finally:
-            if added:
-                sys.path.remove(cwd)
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise UserError(f"--reward {spec!r}: {module_name} has no function {attr!r}")
-    return fn
-
-
-class CallableReward:
-    def __init__(self, fn: Callable[[str, str], float], name: str = ""):
-        self.fn = fn
-        self.name = name or getattr(fn, "__name__", "reward")
-        try:
-            signature = inspect.signature(fn)
-        except (TypeError, ValueError):  # some builtins have none to read; they are called as they are
-            return
-        try:
-            signature.bind("prompt", "response")
-        except TypeError as err:  # checked before any model is loaded
-            raise UserError(f"reward {self.name} takes {signature}, but it is called as fn(prompt, response) -> "
-                            f"float ({err}); give it those two parameters") from err
-
-    def __call__(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
-        scores = []
-        for prompt, response in zip(prompts, responses):
-            try:
-                value = self.fn(prompt.text, response)
-            except Exception as err:  # the user's code: say where, keep what is written
-                raise UserError(f"reward {self.name} raised {type(err).__name__}: {err} on prompt "
-                                f"{prompt.text[:60]!r}; fix the function and rerun the same command (pairs already "
-                                f"written are kept and skipped)") from err
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise UserError(f"reward {self.name} returned {value!r} (a {type(value).__name__}), not a number, "
-                                f"for prompt {prompt.text[:60]!r}; make it return a float")
-            if not math.isfinite(value):
-                raise UserError(f"reward {self.name} returned {value} for prompt {prompt.text[:60]!r}; it must be "
-                                f"a finite number")
-            scores.append(value)
-        return scores
-
-
-class RewardModel:
-    """A sequence-classification model with one output: the logit is the score."""
-
-    def __init__(self, path: str, *, batch_size: int = 8, trust_remote_code: bool = False, device: str | None = None):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        from trlrecipes.models import resolve_model
-
-        local = resolve_model(path)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
-            dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-            self.model = AutoModelForSequenceClassification.from_pretrained(local, dtype=dtype,
-                                                                            trust_remote_code=trust_remote_code)
-        except OSError as err:
-            raise UserError(f"--reward-model {path!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local "
-                            f"folder or check your network")
-        if self.model.config.num_labels != 1:
-            raise UserError(f"--reward-model {path!r} has {self.model.config.num_labels} outputs; a reward model has "
-                            f"exactly one (num_labels=1)")
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        if self.model.config.pad_token_id is None:
-            self.model.config.pad_token_id = self.tokenizer.pad_token_id
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model.to(self.device).eval()
-        self.batch_size = batch_size
-        self.name = path
-        self.use_template = bool(getattr(self.tokenizer, "chat_template", None))
-        limit = getattr(self.model.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
-        self.max_length = min(int(limit), int(self.tokenizer.model_max_length or limit), 1 << 16)
-
-    def encode(self, prompts: list[Prompt], responses: list[str]) -> dict:
-        """prompt + response as the reward model expects it: its chat template, else a (prompt, reply) text pair."""
-        if self.use_template:
-            texts = [self.tokenizer.apply_chat_template(p.messages + [{"role": "assistant", "content": r}],
-                                                        tokenize=False) for p, r in zip(prompts, responses)]
-            return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                                  add_special_tokens=False, return_tensors="pt")
-        firsts = ["\n\n".join(m["content"] for m in p.messages) for p in prompts]
-        return self.tokenizer(firsts, responses, padding=True, truncation=True, max_length=self.max_length,
-                              return_tensors="pt")
-
-    def __call__(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
-        import torch
-
-        scores = []
-        for start in range(0, len(responses), self.batch_size):
-            batch = self.encode(prompts[start:start + self.batch_size], responses[start:start + self.batch_size])
-            with torch.no_grad():
-                logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
-            scores += logits[:, 0].float().tolist()
-        return scores
 
 
 # --- sampling ---------------------------------------------------------------------------------------------------
@@ -315,7 +124,7 @@ def load_policy(model: str, *, trust_remote_code: bool = False):
         policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code)
     except OSError as err:
         raise UserError(f"--model {model!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local model "
-                        f"folder, the offline alias smollm2-135m-offline, or check your network")
+                        f"folder, the offline alias smollm2-135m-offline, or check your network") from err
     if not getattr(tokenizer, "chat_template", None):
         raise UserError(f"--model {model!r} has no chat template, so prompts cannot be rendered as conversations; "
                         f"use an instruct/chat model")
@@ -326,7 +135,7 @@ def load_policy(model: str, *, trust_remote_code: bool = False):
     return policy, tokenizer
 
 
-def _stop_ids(policy, tokenizer) -> set[int]:
+def stop_ids(policy, tokenizer) -> set[int]:
     ids = set()
     for source in (getattr(policy.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
         if isinstance(source, int):
@@ -351,7 +160,7 @@ def sample_replies(policy, tokenizer, prompts: list[Prompt], *, num_samples: int
                               max_new_tokens=max_new_tokens, num_return_sequences=num_samples,
                               pad_token_id=tokenizer.pad_token_id)
     new = out[:, batch["input_ids"].shape[1]:].cpu()
-    stops = _stop_ids(policy, tokenizer)
+    stops = stop_ids(policy, tokenizer)
     cut = sum(1 for row in new.tolist() if not stops.intersection(row))
     decoded = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
     return [decoded[i * num_samples:(i + 1) * num_samples] for i in range(len(prompts))], cut
@@ -430,12 +239,14 @@ def synthesize(prompts_file: str | Path, output: str | Path, *, model: str, rewa
     if policy_and_tokenizer is None:
         check_model(model, subject=f"--model {model}", trust_remote_code=trust_remote_code,
                     trust_flag="--trust-remote-code")
-    if reward_model is not None:
+    if reward_model is not None and not (Path(reward_model) / "adapter_config.json").is_file():
+        # a reward-model run folder (an adapter) is checked by the judge, which loads its base first
         check_model(reward_model, subject=f"--reward-model {reward_model}", trust_remote_code=trust_remote_code,
                     trust_flag="--trust-remote-code")
     policy, tokenizer = policy_and_tokenizer or load_policy(model, trust_remote_code=trust_remote_code)
     if reward_model is not None:
-        reward = RewardModel(reward_model, batch_size=max(batch_size, num_samples), trust_remote_code=trust_remote_code)
+        reward = RewardModel(reward_model, batch_size=max(batch_size, num_samples),
+                             trust_remote_code=trust_remote_code)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()

@@ -1,0 +1,194 @@
+"""`trlrecipes eval RUN --generate`: the trained model's replies judged against the reference's on the same prompts.
+
+The run's model is loaded once. For every prompt (the run's held-out prompts, or `--prompts FILE`) the trained
+reply (adapter on) and the reference reply (the same model under `disable_adapter()`, i.e. the base model DPO
+measured itself against) are generated with the same decoding: greedy by default, or `samples` sampled replies
+each at `temperature`, both passes seeded alike. A judge scores every reply (`fn(prompt, response) -> float`, or a
+sequence-classification reward model: see tools/judge.py), and trlrecipes.tools.winrate turns the scores into
+wins/ties/losses, a win rate with a bootstrap interval, a length-controlled win rate and a length verdict.
+
+Written to the run folder: eval_generations.jsonl (one comparison a line) and the figures under "generation" in
+eval.json (the implicit-reward figures of plain `trlrecipes eval` stay beside them).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from trlrecipes.errors import UserError
+from trlrecipes.tools.judge import Prompt
+
+GENERATIONS_FILE = "eval_generations.jsonl"
+
+
+def held_out_prompts(run_dir: Path, cfg: dict, data: str | None = None) -> tuple[list[Prompt], str]:
+    """The distinct prompts of the run's held-out pairs (or of `data`), in file order, and where they came from."""
+    from trlrecipes.data import load_pairs
+    from trlrecipes.data.common import default_eval_source
+
+    source = data or cfg.get("eval_dataset") or default_eval_source(cfg.get("dataset", ""))
+    if not source:
+        raise UserError(f"{run_dir}: the run has no held-out data file; pass --prompts FILE (one prompt a line, or "
+                        f".jsonl with a 'prompt' field) or --data PAIRS")
+    rows, _ = load_pairs(cfg.get("data_format", "hh-rlhf"), source, split=cfg.get("eval_split", "test"),
+                         subset=cfg.get("subset") or None)
+    prompts, seen = [], set()
+    for row in rows:
+        messages = row.get("prompt")
+        if not isinstance(messages, list) or not messages or messages[-1].get("role") != "user":
+            continue
+        prompt = Prompt([{"role": m["role"], "content": m["content"]} for m in messages], messages[-1]["content"])
+        if prompt.key not in seen:
+            seen.add(prompt.key)
+            prompts.append(prompt)
+    if not prompts:
+        raise UserError(f"{source}: no held-out pair has a prompt ending in a user message; pass --prompts FILE")
+    return prompts, source
+
+
+def generate_pair(model, tokenizer, prompts: list[Prompt], *, max_new_tokens: int, samples: int, temperature: float,
+                  seed: int) -> dict:
+    """Trained and reference replies for a batch of prompts: texts, reply token counts (up to the end-of-turn
+    token) and whether each reply was cut at max_new_tokens; `samples` replies per prompt, prompt-major."""
+    import torch
+
+    from trlrecipes.tools.synth import stop_ids
+
+    texts = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in prompts]
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # generation continues from the right end of every row
+    try:
+        batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
+    finally:
+        tokenizer.padding_side = side
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    decoding = ({"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0,
+                 "num_return_sequences": samples} if temperature > 0 else
+                {"do_sample": False, "temperature": None, "top_k": None, "top_p": None})
+    stops = stop_ids(model, tokenizer)
+    out = {}
+    for side_name in ("trained", "reference"):
+        torch.manual_seed(seed)  # the same seed for both passes: sampled replies differ by the adapter only
+        with torch.no_grad():
+            if side_name == "reference":
+                with model.disable_adapter():
+                    ids = model.generate(**batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                         **decoding)
+            else:
+                ids = model.generate(**batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                     **decoding)
+        new = ids[:, batch["input_ids"].shape[1]:].cpu().tolist()
+        lengths, cut = [], []
+        for row in new:
+            end = next((i for i, token in enumerate(row) if token in stops), None)
+            lengths.append(len(row) if end is None else end)
+            cut.append(end is None and len(row) >= max_new_tokens)
+        replies = [tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(new, lengths,
+                                                                                                strict=True)]
+        out[side_name] = {"texts": replies, "tokens": lengths, "cut": cut}
+    return out
+
+
+def evaluate_generations(run_dir: Path, *, reward_spec: str | None = None, reward_model: str | None = None,
+                         reward=None, prompts_file: str | Path | None = None, data: str | None = None,
+                         max_rows: int = 0, samples: int = 1, temperature: float = 0.0, seed: int = 0,
+                         max_new_tokens: int = 128, batch_size: int = 8, model_and_tokenizer=None,
+                         progress: bool = True, trust_remote_code: bool = False) -> dict:
+    """Generate, judge and summarise; writes eval_generations.jsonl and returns the figures (eval.json's
+    "generation")."""
+    from tqdm.auto import tqdm
+
+    from trlrecipes.tools.evaluate import load_policy, load_run_config
+    from trlrecipes.tools.judge import make_judge, read_prompts
+    from trlrecipes.tools.winrate import summarize
+
+    if samples < 1 or max_new_tokens < 1 or batch_size < 1:
+        raise UserError("--samples, --max-new-tokens and --batch-size must be at least 1")
+    if temperature < 0:
+        raise UserError(f"--temperature {temperature}: must be 0 (greedy) or above")
+    if samples > 1 and temperature == 0:
+        raise UserError(f"--samples {samples} with greedy decoding gives {samples} identical replies; set "
+                        f"--temperature above 0 (e.g. 0.7) to sample")
+    if prompts_file is not None and data is not None:
+        raise UserError("pass --prompts FILE or --data PAIRS, not both")
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    if prompts_file is not None:
+        prompts, source = read_prompts(prompts_file), str(prompts_file)
+    else:
+        prompts, source = held_out_prompts(run_dir, cfg, data)
+    limit = max_rows or cfg.get("max_eval_rows") or 0
+    prompts = prompts[:limit] if limit else prompts
+    judge = make_judge(reward_spec=reward_spec, reward_model=reward_model, reward=reward, batch_size=batch_size,
+                       trust_remote_code=trust_remote_code)
+    model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
+
+    start = time.monotonic()
+    sides = {"trained": {"texts": [], "tokens": [], "cut": []}, "reference": {"texts": [], "tokens": [], "cut": []}}
+    bar = tqdm(total=len(prompts), desc="eval --generate", unit="prompt", file=sys.stderr, disable=not progress)
+    for first in range(0, len(prompts), batch_size):
+        batch = prompts[first:first + batch_size]
+        replies = generate_pair(model, tokenizer, batch, max_new_tokens=max_new_tokens, samples=samples,
+                                temperature=temperature, seed=seed + first)
+        for name, part in replies.items():
+            for key in ("texts", "tokens", "cut"):
+                sides[name][key] += part[key]
+        bar.update(len(batch))
+    bar.close()
+    generation_seconds = time.monotonic() - start
+    flat = [p for p in prompts for _ in range(samples)]
+    scores = {name: [float(s) for s in judge(flat, sides[name]["texts"])] for name in sides}
+    groups = [i // samples for i in range(len(flat))] if samples > 1 else None
+    figures = summarize(scores["trained"], scores["reference"], sides["trained"]["tokens"],
+                        sides["reference"]["tokens"], groups=groups, seed=seed)
+
+    path = run_dir / GENERATIONS_FILE
+    with path.open("w", encoding="utf-8") as handle:
+        for i, prompt in enumerate(flat):
+            row = {"prompt": prompt.text, "sample": i % samples,
+                   "reference": sides["reference"]["texts"][i], "trained": sides["trained"]["texts"][i],
+                   "reference_score": scores["reference"][i], "trained_score": scores["trained"][i],
+                   "reference_tokens": sides["reference"]["tokens"][i],
+                   "trained_tokens": sides["trained"]["tokens"][i],
+                   "reference_cut": sides["reference"]["cut"][i], "trained_cut": sides["trained"]["cut"][i]}
+            if len(prompt.messages) > 1:
+                row["conversation"] = prompt.messages
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    n = len(flat)
+    return {"run": str(run_dir), "judge": getattr(judge, "name", str(judge)), "prompts": len(prompts),
+            "source": source, "samples": samples,
+            "decoding": "greedy" if temperature == 0 else f"sampled, temperature {temperature:g}", "seed": seed,
+            "max_new_tokens": max_new_tokens, **figures,
+            "reference_cut_share": sum(sides["reference"]["cut"]) / n,
+            "trained_cut_share": sum(sides["trained"]["cut"]) / n,
+            "generation_seconds": round(generation_seconds, 1), "generations_file": str(path)}
+
+
+def format_generation_metrics(result: dict) -> str:
+    from trlrecipes.monitor.health import Verdict, format_verdict
+
+    def ci(key):
+        low, high = result[key]
+        return f"[{low:.2f}, {high:.2f}]"
+
+    lines = [f"judged generations: {result['prompts']} prompts ({result['source']}) x {result['samples']} "
+             f"({result['decoding']}, max {result['max_new_tokens']} new tokens); judge {result['judge']}",
+             f"{'':<12}{'mean score':>12}{'95% CI':>16}{'reply tokens':>14}{'cut':>8}",
+             f"{'reference':<12}{result['reference_score_mean']:>12.3f}{ci('reference_score_ci95'):>16}"
+             f"{result['reference_tokens_mean']:>14.1f}{result['reference_cut_share']:>8.0%}",
+             f"{'trained':<12}{result['trained_score_mean']:>12.3f}{ci('trained_score_ci95'):>16}"
+             f"{result['trained_tokens_mean']:>14.1f}{result['trained_cut_share']:>8.0%}",
+             f"trained vs reference: {result['wins']} wins, {result['ties']} ties, {result['losses']} losses; "
+             f"win rate {result['win_rate']:.3f} {ci('win_rate_ci95')} (ties count half), length-controlled "
+             f"{result['lc_win_rate']:.3f} {ci('lc_win_rate_ci95')}"]
+    if result.get("length_change") is not None:
+        lines.append(f"reply length change: {result['length_change']:+.0%}")
+    for verdict in result["verdicts"]:
+        lines.append(format_verdict(Verdict(verdict["code"], 0, verdict["message"], verdict["cause"],
+                                            verdict["fix"])).replace(" (step 0)", ""))
+    lines.append(f"replies: {result['generations_file']}")
+    return "\n".join(lines)
