@@ -20,8 +20,10 @@ def generate_answers(run_dir: Path, prompts: list[str], *, compare: bool = False
 
     from trlrecipes.tools.evaluate import load_policy, load_run_config
 
-    cfg = load_run_config(Path(run_dir))  # checks the folder, the adapter and the base model before loading
-    model, tokenizer = model_and_tokenizer or load_policy(Path(run_dir), cfg)
+    if model_and_tokenizer is None:  # checks the folder, the adapter and the base model before loading
+        model, tokenizer = load_policy(Path(run_dir), load_run_config(Path(run_dir)))
+    else:
+        model, tokenizer = model_and_tokenizer
     import torch  # after the checks, so that a bad input is refused in a second
     device = next(model.parameters()).device
 
