@@ -18,10 +18,25 @@ app.add_typer(data_app, name="data")
 DEBUG_HELP = "Show the full traceback of internal errors."
 
 
-def _exit(action, debug: bool = False) -> None:
+@app.callback()
+def _console(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' warnings, logs and "
+                                                                    "progress bars too.")) -> None:
+    from trlrecipes.console import configure
+
+    configure(verbose)
+
+
+def _exit(action, debug: bool = False, *, libraries: bool = True) -> None:
     from trlrecipes.run.launch import guarded
 
-    code = guarded(action, debug=debug)
+    def quiet_action():
+        if libraries:  # the command is about to import transformers/datasets anyway
+            from trlrecipes.console import quiet_libraries
+
+            quiet_libraries()
+        action()
+
+    code = guarded(quiet_action, debug=debug)
     if code:
         raise typer.Exit(code)
 
@@ -61,7 +76,7 @@ def copy_recipe(name: str = typer.Argument(..., help="Built-in recipe name, e.g.
         shutil.copyfile(source, target)
         print(f"wrote {target}\nrun it with: trlrecipes run {target}   (or: python {target} key=value ...)")
 
-    _exit(action)
+    _exit(action, libraries=False)
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -92,7 +107,7 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe name or p
             shortened = any(item.split("=", 1)[0] in ("max_steps", "learning_rate") for item in overrides or [])
             report_demo(run, strict=not shortened)
 
-    _exit(action, debug)
+    _exit(action, debug, libraries=False)  # execute() quiets the libraries after --dry-run's early exit
 
 
 @app.command("plot")
@@ -104,7 +119,7 @@ def plot(run_dir: Path = typer.Argument(..., help="A run folder with metrics.jso
 
         print(f"wrote {plot_metrics(run_dir / 'metrics.jsonl', run_dir / 'metrics.png')}")
 
-    _exit(action)
+    _exit(action, libraries=False)
 
 
 @app.command("eval")

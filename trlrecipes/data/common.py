@@ -113,9 +113,12 @@ def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, 
              for name, feat in features.items() if name not in (SKIP_COLUMN, NOTE_COLUMN)}
     if num_proc is None:
         num_proc = parallel_processes(len(raw), most=2)
-    mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty,
-                                          "code_version": _code_version(convert_row)},
-                     remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
+    from trlrecipes.console import long_phase
+
+    with long_phase(len(raw)):  # the one bar of a long conversion; hidden for small data unless --verbose
+        mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty,
+                                              "code_version": _code_version(convert_row)},
+                         remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
     reasons = _value_counts(mapped.data.column(SKIP_COLUMN))  # counted in Arrow: 43k rows in ms, not seconds
     converted_count = reasons.pop("", 0)
     notes = _value_counts(mapped.data.column(NOTE_COLUMN), flatten=True)

@@ -185,6 +185,9 @@ def execute(module: ModuleType, recipe_path: Path, options: RunOptions, entry: s
 
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return None
+    from trlrecipes.console import quiet_libraries
+
+    quiet_libraries()  # no-op with --verbose / TRLRECIPES_VERBOSE=1
     preflight(cfg)
     run = start(module, recipe_path, cfg, options, entry)
     existed = run.dir.exists()
@@ -253,9 +256,12 @@ def guarded(action, *, debug: bool = False) -> int:
 
 def main_from_argv(recipe_file: str) -> None:
     """Entry point of a recipe run as a script: `python my_recipe.py key=value [resume=true] [--debug]`."""
+    from trlrecipes.console import configure
+
     argv = sys.argv[1:]
     debug = "--debug" in argv
-    options, _ = split_run_flags([item for item in argv if item != "--debug"])
+    configure(verbose="--verbose" in argv)
+    options, _ = split_run_flags([item for item in argv if item not in ("--debug", "--verbose")])
     path = Path(recipe_file).resolve()
     module = sys.modules["__main__"]
     sys.exit(guarded(lambda: execute(module, path, options, entry=f"python {recipe_file}"), debug=debug))

@@ -132,6 +132,9 @@ class Run:
         from trlrecipes.run.preflight import check_save_interval
 
         check_save_interval(save_steps, logging_steps)  # also for copied recipes whose fields preflight can't see
+        from trlrecipes.console import show_bars_for
+
+        show_bars_for(self.data_summaries.get("train", {}).get("used", 0))  # TRL tokenizes a large set: show it
         # eval_steps=0: no evaluation during training (transformers would otherwise also evaluate after the last step)
         evaluate = has_eval and eval_steps > 0
         return {
@@ -178,6 +181,9 @@ class Run:
                 accelerator.wait_for_everyone()  # rank 0 may have emptied the folder (--overwrite)
             if self.resume_from is not None:
                 _say(f"resuming from {self.resume_from}")
+            from trlrecipes.console import hide_bars
+
+            hide_bars()  # after TRL's tokenization (see trl_settings); the live line shows training
             _quiet_printer(trainer)
             _check_trainable_rows(trainer, self.data_summaries)
             if group_by_length:
