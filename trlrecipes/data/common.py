@@ -294,3 +294,19 @@ def default_eval_source(train_source: str) -> str:
         return ""
     sibling = path.with_name(path.name.replace("train", "test", 1))
     return str(sibling) if sibling.is_file() else ""
+
+
+def content_sha256(dataset) -> str:
+    """sha256 of the converted rows (their Arrow IPC bytes in fixed 10k-row batches; deterministic for the same rows,
+    columns and types): the fingerprint of the data a run trained on, recorded in data_summary.json and the card."""
+    import hashlib
+
+    import pyarrow as pa
+
+    digest = hashlib.sha256()
+    for batch in dataset.with_format("arrow").iter(batch_size=10_000):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_table(batch)
+        digest.update(sink.getvalue().to_pybytes())
+    return digest.hexdigest()

@@ -66,11 +66,14 @@ class Run:
         dataset, summary = load_pairs(data_format, source, split=split, subset=subset or None, options=options)
         text = summary.format(explanations(get_format(data_format)))
         _say(f"[{name}] {source}" + (f" ({subset}, {split})" if subset else "") + "\n" + text)
+        from trlrecipes.data.common import content_sha256
+
+        digest = content_sha256(dataset)  # of all converted rows, before any row cap
         if max_rows and len(dataset) > max_rows:
             dataset = dataset.select(range(max_rows))
             _say(f"[{name}] using the first {max_rows} converted rows (max rows setting)")
         self.data_summaries[name] = {"source": source, "subset": subset, "split": split, "used": len(dataset),
-                                     **summary.to_dict()}
+                                     **summary.to_dict(), "sha256": digest}
         if self.started and is_main_process():
             self._write_data_summary()
         return dataset
@@ -211,11 +214,20 @@ class Run:
         finished = bool(trainer.state.max_steps) and step >= trainer.state.max_steps
         if signum is not None and not finished:
             self._set_status("interrupted", step)
+            self._write_card()
             name = signal.Signals(signum).name
             raise RunStopped(f"{name}: stopped after step {step}; checkpoint, adapter and metrics are saved in "
                              f"{self.dir}.\nresume with: {self.resume_command}", exit_code=EXIT_CODES[signum])
         self._set_status("completed", step)
+        self._write_card()
         _say(f"adapter and tokenizer saved in {self.dir}")
+
+    def _write_card(self) -> None:
+        """README.md from the run's own files, replacing the card TRL's save_model wrote."""
+        if is_main_process():
+            from trlrecipes.tools.card import write_card
+
+            write_card(self.dir)
 
     def _set_status(self, status: str, step: int) -> None:
         if not is_main_process() or not self.started:

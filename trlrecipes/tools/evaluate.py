@@ -231,6 +231,9 @@ def format_metrics(result: dict) -> str:
 
 
 def save_metrics(run_dir: Path, result: dict) -> Path:
+    from trlrecipes.tools.card import refresh_card
+
     path = Path(run_dir) / "eval.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
+    refresh_card(run_dir)  # the card's figures now include this evaluation
     return path
