@@ -31,7 +31,8 @@ DATA_LICENCES = {
     "Intel/orca_dpo_pairs": ("Apache-2.0", ""),
     "PKU-Alignment/PKU-SafeRLHF": ("CC BY-NC 4.0", "non-commercial use only; a model trained on it inherits that "
                                                    "restriction in practice"),
-    "stanfordnlp/SHP": ("see the dataset card", "Reddit content; read the dataset card's terms before using the model"),
+    "stanfordnlp/SHP": ("see the dataset card", "Reddit content: read the dataset card's terms before using the "
+                                                "model"),
 }
 DEMO_DATA = "trlrecipes demo pairs"
 DEMO_DATA_LICENCE = ("Apache-2.0", "written for trlrecipes; no rows taken from any other data set")
@@ -158,7 +159,8 @@ def headline_metrics(run_dir: Path) -> list[dict]:
         source, prefix, kind = (evaluation, "eval_", "eval") if evaluation else (train, "", "train")
         for key in ("rewards/accuracies", "rewards/margins", "loss"):
             if isinstance(source.get(prefix + key), (int, float)):
-                figures.append({"type": prefix + key, "name": f"{kind} {key} (last log)", "value": source[prefix + key]})
+                figures.append({"type": prefix + key, "name": f"{kind} {key} (last log)",
+                                "value": source[prefix + key]})
     return [{**figure, "value": round(float(figure["value"]), 4)} for figure in figures]
 
 
@@ -174,7 +176,8 @@ def header(run_dir: Path, cfg: dict, *, merged: bool) -> dict:
         meta["license"] = licence
     figures = headline_metrics(run_dir)
     if figures:
-        eval_name = (dataset_names({"dataset": cfg.get("eval_dataset") or cfg.get("dataset")}) or ["held-out pairs"])[0]
+        eval_data = cfg.get("eval_dataset") or cfg.get("dataset")
+        eval_name = (dataset_names({"dataset": eval_data}) or ["held-out pairs"])[0]
         meta["model-index"] = [{"name": run_dir.resolve().name + ("-merged" if merged else ""),
                                 "results": [{"task": {"type": "text-generation",
                                                       "name": f"preference fine-tuning ({method})"},
@@ -264,8 +267,8 @@ def _data_lines(run_dir: Path, cfg: dict) -> list[str]:
             lines.append(f"- {name}: {part.get('used', 'all')} pairs used ({part['read']} rows read, "
                          f"{part.get('converted', 0)} converted, {sum(skipped.values())} skipped{reasons})")
         elif "held_out" in part:
-            lines.append(f"- {name}: {part.get('used', part['held_out'])} pairs held out from the training data (share "
-                         f"{part.get('eval_share')}, seed {part.get('seed')})")
+            lines.append(f"- {name}: {part.get('used', part['held_out'])} pairs held out from the training data "
+                         f"(share {part.get('eval_share')}, seed {part.get('seed')})")
         if part.get("sha256"):
             lines.append(f"  - sha256 of the converted rows: `{part['sha256']}`")
     digest = data_summary_hash(run_dir)
