@@ -68,6 +68,8 @@ GRAD_NORM_PATIENCE_FP16 = 3
 FINITE_KEY_PARTS = ("loss", "rewards/", "logps/", "logits/", "log_odds", "kl")
 
 NON_FINITE = "non_finite_loss"
+# Tracker key of a verdict (1.0 at the step it was raised); trackers show it as train/verdicts/<code>.
+TRACKER_PREFIX = "verdicts/"
 
 
 @dataclass
@@ -343,6 +345,9 @@ class TrainingHealthCallback(TrainerCallback):
         self.stopped_on_non_finite = False
         self.last_good_checkpoint: Path | None = None
         self._started = False
+        # The trainer's reporting callbacks (TensorBoard, trackio, W&B, ...; set by Run.train): verdicts are sent
+        # to them too, through their own on_log, so they land wherever report_to sends the curves.
+        self.trackers: list = []
 
     metrics_path = property(lambda self: self.output_dir / "metrics.jsonl")
     verdicts_path = property(lambda self: self.output_dir / "verdicts.json")
@@ -392,6 +397,13 @@ class TrainingHealthCallback(TrainerCallback):
             self._print(live_line(record, state.max_steps or 0))
         for verdict in self.monitor.observe(state.global_step, logs):
             self._raise(verdict, args, control)
+            if self.verdicts_enabled:
+                self.to_trackers(args, state, control, {f"{TRACKER_PREFIX}{verdict.code}": 1.0})
+
+    def to_trackers(self, args, state, control, figures: dict) -> None:
+        """Log `figures` (numbers) at the current step to every tracker the run reports to."""
+        for tracker in self.trackers:
+            tracker.on_log(args, state, control, logs=dict(figures))
 
     def _raise(self, verdict: Verdict, args, control) -> None:
         if verdict.code == NON_FINITE:

@@ -150,6 +150,7 @@ class Run:
             "eval_strategy": "steps" if evaluate else "no",
             "eval_steps": eval_steps if evaluate else None,
             "report_to": [] if report_to in ("", "none") else report_to.split(","),
+            "run_name": self.dir.name,  # the trackers' run is named like the folder (trackio would pick a random name)
             "disable_tqdm": True,  # the health callback prints one compact line per log event instead
             "dataset_num_proc": self.tokenizer_processes(),
         }
@@ -188,6 +189,7 @@ class Run:
 
             hide_bars()  # after TRL's tokenization (see trl_settings); the live line shows training
             _quiet_printer(trainer)
+            self._health.trackers = tracker_callbacks(trainer)
             _check_trainable_rows(trainer, self.data_summaries)
             if group_by_length:
                 _group_by_length(trainer)
@@ -239,6 +241,12 @@ class Run:
             info = {}
         info.update(status=status, global_step=step)
         path.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def tracker_callbacks(trainer) -> list:
+    """The trainer's reporting callbacks: those transformers adds for report_to (transformers.integrations)."""
+    return [callback for callback in trainer.callback_handler.callbacks
+            if type(callback).__module__.startswith("transformers.integrations")]
 
 
 def _group_by_length(trainer) -> None:

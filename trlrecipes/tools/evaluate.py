@@ -24,6 +24,11 @@ from trlrecipes.run import folder as run_folder
 from trlrecipes.errors import UserError
 
 
+# eval.json figures that go to the run's tracker (TensorBoard/trackio) as heldout/<key>
+TRACKED = ("accuracy", "ties", "margin", "chosen_reward", "rejected_reward", "base_accuracy", "odds_accuracy",
+           "win_rate")
+
+
 @dataclass
 class PairScores:
     """Summed and per-token-averaged reply log-probabilities under the policy and the reference."""
@@ -231,9 +236,11 @@ def format_metrics(result: dict) -> str:
 
 
 def save_metrics(run_dir: Path, result: dict) -> Path:
+    from trlrecipes.monitor.trackers import log_after_training
     from trlrecipes.tools.card import refresh_card
 
     path = Path(run_dir) / "eval.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     refresh_card(run_dir)  # the card's figures now include this evaluation
+    log_after_training(run_dir, {key: result[key] for key in TRACKED if key in result})  # report_to's local trackers
     return path
