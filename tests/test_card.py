@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 
 from trlrecipes.tools.card import base_model_names, model_card
@@ -12,6 +13,7 @@ def front_matter(text: str) -> dict:
     return yaml.safe_load(text.split("---\n", 2)[1])
 
 
+@pytest.mark.slow
 def test_run_folder_card_has_valid_metadata_and_the_runs_figures(finished_run, tiny_model, hh_files):
     card = (finished_run / "README.md").read_text()
     meta = front_matter(card)

@@ -210,6 +210,22 @@ def merge(run_dir: Path = typer.Argument(..., help="A finished run folder (adapt
     _exit(action, debug)
 
 
+@app.command("report")
+def report(run_dirs: list[Path] = typer.Argument(..., help="One or more run folders (several: a comparison)."),
+           output: Optional[Path] = typer.Option(None, "--output", help="Where to write the page (default: "
+                                                                        "RUN_DIR/report.html, or ./report.html "
+                                                                        "for several runs)."),
+           debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """One self-contained report.html: settings, data, curves, verdicts, evaluation, answers before and after."""
+
+    def action():
+        from trlrecipes.tools.report import write_report
+
+        print(f"wrote {write_report(run_dirs, output)}")
+
+    _exit(action, debug, libraries=False)
+
+
 @app.command("plan", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def plan(recipe: str = typer.Argument(..., help="Built-in recipe name or path to a recipe .py file."),
          overrides: Optional[list[str]] = typer.Argument(None, help="key=value settings, as for `trlrecipes run`."),
