@@ -85,3 +85,16 @@ def test_long_phase_shows_datasets_bars_only_for_large_data(monkeypatch):
         assert not datasets.is_progress_bar_enabled()
     finally:
         datasets.enable_progress_bars()
+
+
+def test_training_line_shows_speed_and_time_left():
+    from trlrecipes.monitor.health import LIVE_WIDTH, live_line, pace
+
+    assert pace(5.234, 18) == "5.2 s/step, 1m34s left"
+    assert pace(14.2, 400) == "14 s/step, 1h34m left"
+    record = {"step": 12, "loss": 0.69314, "rewards/margins": 0.1234, "rewards/accuracies": 0.5,
+              "rewards/chosen": -0.123, "rewards/rejected": -0.246}
+    line = live_line(record, 30, pace(5.234, 18))
+    assert line == ("[####......] 12/30 (5.2 s/step, 1m34s left) loss 0.6931 margin 0.123 acc 0.50 chosen -0.123 "
+                    "rejected -0.246")
+    assert len(line) <= LIVE_WIDTH
