@@ -185,11 +185,11 @@ def execute(module: ModuleType, recipe_path: Path, options: RunOptions, entry: s
 
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return None
-    from trlrecipes.console import quiet_libraries
-
-    quiet_libraries()  # no-op with --verbose / TRLRECIPES_VERBOSE=1
     preflight(cfg)
     run = start(module, recipe_path, cfg, options, entry)
+    from trlrecipes.console import quiet_libraries
+
+    quiet_libraries()  # after every check that needs no library (bad input fails fast); no-op with --verbose
     existed = run.dir.exists()
     try:
         module.main(cfg, run)
