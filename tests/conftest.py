@@ -69,3 +69,21 @@ def tiny_overrides(model: Path, train: Path, test: Path, output_dir: Path) -> li
             "max_steps=3", "logging_steps=1", "save_steps=3", "eval_steps=3", "learning_rate=1e-3",
             "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "per_device_eval_batch_size=4",
             "max_length=96", "max_eval_rows=8", "activation_checkpointing=false"]
+
+
+@pytest.fixture(scope="session")
+def finished_run(tiny_model, hh_files, tmp_path_factory) -> Path:
+    """A finished tiny hh-dpo run, evaluated afterwards (eval.json); logged to TensorBoard too when it is installed.
+    6 steps at learning rate 1e-30: rewards stay tied at 0, so the health monitor raises its no_learning verdict."""
+    import importlib.util
+
+    from trlrecipes import api
+    from trlrecipes.tools.evaluate import evaluate_run, save_metrics
+
+    train, test = hh_files
+    out = tmp_path_factory.mktemp("finished") / "hh-dpo-tiny"
+    tracker = "tensorboard" if importlib.util.find_spec("tensorboard") else "none"
+    run = api.run("hh-dpo", *tiny_overrides(tiny_model, train, test, out), "max_steps=6", "save_steps=6",
+                  "learning_rate=1e-30", f"report_to={tracker}")
+    save_metrics(run.dir, evaluate_run(run.dir))
+    return run.dir

@@ -24,8 +24,8 @@ def run(recipe: str, *args: str):
 
 
 def counts(entry: dict) -> dict:
-    """The conversion counts of one data_summary.json entry (without source, subset and split)."""
-    return {key: value for key, value in entry.items() if key not in ("source", "subset", "split")}
+    """The conversion counts of one data_summary.json entry (without source, subset, split and data hash)."""
+    return {key: value for key, value in entry.items() if key not in ("source", "subset", "split", "sha256")}
 
 
 def trained(out: Path, result) -> dict:

@@ -88,7 +88,8 @@ def test_merged_model_matches_base_plus_adapter(run_dir, tiny_model, tmp_path):
 
 
 def test_model_card(run_dir, tmp_path):
-    from trlrecipes.tools.merge import data_summary_hash, merge_run
+    from trlrecipes.tools.card import data_summary_hash
+    from trlrecipes.tools.merge import merge_run
 
     out = tmp_path / "merged"
     merge_run(run_dir, out)
@@ -97,7 +98,7 @@ def test_model_card(run_dir, tmp_path):
     for text in ("hh-dpo", "DPO with LoRA on Anthropic hh-rlhf", "trlrecipes 0.1.0", "data/train.jsonl",
                  data_summary_hash(run_dir), "| beta | 0.25 |", "| lora_r | 4 |", "| lora_alpha | 8 |",
                  "| max_length | 256 |", "steps: 30", "rewards/accuracies 0.875", "eval_rewards/accuracies 0.75",
-                 "accuracy 0.625", "100 pairs used (103 rows read, 100 converted, 3 skipped)"):
+                 "accuracy 0.625", "100 pairs used (103 rows read, 100 converted, 3 skipped: empty_reply 3)"):
         assert text in card, text
     assert "4-bit" not in card
 

@@ -19,10 +19,25 @@ app.add_typer(data_app, name="data")
 DEBUG_HELP = "Show the full traceback of internal errors."
 
 
-def _exit(action, debug: bool = False) -> None:
+@app.callback()
+def _console(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' warnings, logs and "
+                                                                    "progress bars too.")) -> None:
+    from trlrecipes.console import configure
+
+    configure(verbose)
+
+
+def _exit(action, debug: bool = False, *, libraries: bool = True) -> None:
     from trlrecipes.run.launch import guarded
 
-    code = guarded(action, debug=debug)
+    def quiet_action():
+        if libraries:  # the command is about to import transformers/datasets anyway
+            from trlrecipes.console import quiet_libraries
+
+            quiet_libraries()
+        action()
+
+    code = guarded(quiet_action, debug=debug)
     if code:
         raise typer.Exit(code)
 
@@ -53,7 +68,7 @@ def copy_recipe(name: str = typer.Argument(..., help="Built-in program (dpo) or 
         for line in copy(name, dest, force=force):
             print(line)
 
-    _exit(action)
+    _exit(action, libraries=False)
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -85,7 +100,7 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe (dpo, hh-
             shortened = any(item.split("=", 1)[0] in ("max_steps", "learning_rate") for item in overrides or [])
             report_demo(run, strict=not shortened)
 
-    _exit(action, debug)
+    _exit(action, debug, libraries=False)  # execute() quiets the libraries after --dry-run's early exit
 
 
 @app.command("sweep", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -142,7 +157,7 @@ def plot(run_dir: Path = typer.Argument(..., help="A run folder with metrics.jso
 
         print(f"wrote {plot_metrics(run_dir / 'metrics.jsonl', run_dir / 'metrics.png')}")
 
-    _exit(action)
+    _exit(action, libraries=False)
 
 
 @app.command("eval")
@@ -267,6 +282,22 @@ def merge(run_dir: Path = typer.Argument(..., help="A finished run folder (adapt
         print(merge_run(run_dir, output, force=force).format())
 
     _exit(action, debug)
+
+
+@app.command("report")
+def report(run_dirs: list[Path] = typer.Argument(..., help="One or more run folders (several: a comparison)."),
+           output: Optional[Path] = typer.Option(None, "--output", help="Where to write the page (default: "
+                                                                        "RUN_DIR/report.html, or ./report.html "
+                                                                        "for several runs)."),
+           debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+    """One self-contained report.html: settings, data, curves, verdicts, evaluation, answers before and after."""
+
+    def action():
+        from trlrecipes.tools.report import write_report
+
+        print(f"wrote {write_report(run_dirs, output)}")
+
+    _exit(action, debug, libraries=False)
 
 
 @app.command("plan", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -194,7 +194,10 @@ def _convert(alias: str, target: Path) -> None:
     print(f"trlrecipes: converting {alias} from {source.name} into {target} (once, about 30 s)", file=sys.stderr)
     start = time.monotonic()
     try:
-        _dequantize(source, tmp)
+        from trlrecipes.console import library_output_hidden
+
+        with library_output_hidden():  # transformers' per-tensor GGUF bars; this phase says its own lines
+            _dequantize(source, tmp)
         _publish(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -125,9 +125,12 @@ def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, 
              for name, feat in features.items() if name not in (SKIP_COLUMN, NOTE_COLUMN)}
     if num_proc is None:
         num_proc = parallel_processes(len(raw), most=2)
-    mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty,
-                                          "code_version": _code_version(convert_row)},
-                     remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
+    from trlrecipes.console import long_phase
+
+    with long_phase(len(raw)):  # the one bar of a long conversion; hidden for small data unless --verbose
+        mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty,
+                                              "code_version": _code_version(convert_row)},
+                         remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
     reasons = _value_counts(mapped.data.column(SKIP_COLUMN))  # counted in Arrow: 43k rows in ms, not seconds
     converted_count = reasons.pop("", 0)
     notes = _value_counts(mapped.data.column(NOTE_COLUMN), flatten=True)
@@ -332,3 +335,19 @@ def default_eval_source(train_source: str) -> str:
         return ""
     sibling = path.with_name(path.name.replace("train", "test", 1))
     return str(sibling) if sibling.is_file() else ""
+
+
+def content_sha256(dataset) -> str:
+    """sha256 of the converted rows (their Arrow IPC bytes in fixed 10k-row batches; deterministic for the same rows,
+    columns and types): the fingerprint of the data a run trained on, recorded in data_summary.json and the card."""
+    import hashlib
+
+    import pyarrow as pa
+
+    digest = hashlib.sha256()
+    for batch in dataset.with_format("arrow").iter(batch_size=10_000):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_table(batch)
+        digest.update(sink.getvalue().to_pybytes())
+    return digest.hexdigest()

@@ -62,6 +62,17 @@ def demo_learned(result: dict) -> bool:
     return result["accuracy"] > 0.5 and result["margin"] > 0
 
 
+ANSWERS_FILE = "demo_answers.jsonl"  # what `trlrecipes report` shows side by side (prompt, reference, trained)
+
+
+def record_answers(run_dir, answers: list[dict]) -> None:
+    import json
+    from pathlib import Path
+
+    with (Path(run_dir) / ANSWERS_FILE).open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in answers)
+
+
 def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
     """Evaluate and show before/after answers. `strict` (the full demo budget): exit 1 unless it learned; with
     a shortened budget (e.g. max_steps overridden) only warn."""
@@ -94,6 +105,7 @@ def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
     answers = generate_answers(run.dir, DEMO_PROMPTS, compare=True, max_new_tokens=max_new_tokens,
                                model_and_tokenizer=loaded)
     print("\n== before (reference) and after (trained adapter) ==\n" + format_answers(answers))
+    record_answers(run.dir, answers)
     if not demo_learned(result):
         if not strict:
             print("\nnote: held-out accuracy did not rise above the reference with this shortened budget")

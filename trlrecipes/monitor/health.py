@@ -19,6 +19,7 @@ import json
 import math
 import sys
 import textwrap
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -67,6 +68,8 @@ GRAD_NORM_PATIENCE_FP16 = 3
 FINITE_KEY_PARTS = ("loss", "rewards/", "logps/", "logits/", "log_odds", "kl")
 
 NON_FINITE = "non_finite_loss"
+# Tracker key of a verdict (1.0 at the step it was raised); trackers show it as train/verdicts/<code>.
+TRACKER_PREFIX = "verdicts/"
 
 
 @dataclass
@@ -268,7 +271,7 @@ class HealthMonitor:
 
 
 # -- the Trainer callback -------------------------------------------------------------------------------------
-LIVE_WIDTH = 100
+LIVE_WIDTH = 112
 BAR_WIDTH = 10
 
 
@@ -279,15 +282,25 @@ def _progress(step: int, max_steps: int) -> str:
     return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {step}/{max_steps}"
 
 
-def live_line(record: dict, max_steps: int) -> str:
-    """One terminal line: progress, then loss, margin, accuracy, chosen/rejected rewards of this log event."""
+def pace(seconds_per_step: float, steps_left: int) -> str:
+    """'5.2 s/step, 2m10s left': the speed so far and what it means for the steps still to run."""
+    left = round(seconds_per_step * max(steps_left, 0))
+    eta = f"{left // 3600}h{left % 3600 // 60:02d}m" if left >= 3600 else f"{left // 60}m{left % 60:02d}s"
+    return f"{seconds_per_step:.2g} s/step, {eta} left" if seconds_per_step < 10 else \
+        f"{seconds_per_step:.0f} s/step, {eta} left"
+
+
+def live_line(record: dict, max_steps: int, timing: str = "") -> str:
+    """One terminal line: progress (and `timing`, see `pace`), then loss, margin, accuracy, chosen/rejected rewards
+    of this log event."""
     kind = log_kind(record)
     prefix = "eval_" if kind == "eval" else ""
     fields = [("loss", LOSS, ".4f"), ("margin", MARGIN, ".3f"), ("acc", ACC, ".2f"),
               ("chosen", CHOSEN, ".3f"), ("rejected", REJECTED, ".3f")]
     if kind == "other":  # the final log: train_loss, train_runtime, ...
         prefix, fields = "train_", [("done: train loss", LOSS, ".4f")]
-    parts = [_progress(record["step"], max_steps)] + (["eval"] if kind == "eval" else [])
+    parts = [_progress(record["step"], max_steps)] + ([f"({timing})"] if timing else []) + (
+        ["eval"] if kind == "eval" else [])
     for name, key, fmt in fields:
         value = record.get(prefix + key)
         if _is_number(value):
@@ -356,6 +369,9 @@ class TrainingHealthCallback(TrainerCallback):
         self.stopped_on_non_finite = False
         self.last_good_checkpoint: Path | None = None
         self._started = False
+        # The trainer's reporting callbacks (TensorBoard, trackio, W&B, ...; set by Run.train): verdicts are sent
+        # to them too, through their own on_log, so they land wherever report_to sends the curves.
+        self.trackers: list = []
 
     metrics_path = property(lambda self: self.output_dir / "metrics.jsonl")
     verdicts_path = property(lambda self: self.output_dir / "verdicts.json")
@@ -404,9 +420,27 @@ class TrainingHealthCallback(TrainerCallback):
         self.history.append(record)
         self.last_logs = record
         if self.live:
-            self._print(live_line(record, state.max_steps or 0))
+            self._print(live_line(record, state.max_steps or 0, self._timing(state) if log_kind(record) == "train"
+                                  else ""))
         for verdict in self.monitor.observe(state.global_step, logs):
             self._raise(verdict, args, control)
+            if self.verdicts_enabled:
+                self.to_trackers(args, state, control, {f"{TRACKER_PREFIX}{verdict.code}": 1.0})
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._clock = (time.monotonic(), state.global_step)  # resumed runs start counting at their first step
+
+    def _timing(self, state) -> str:
+        start, first_step = getattr(self, "_clock", (None, 0))
+        done = state.global_step - first_step
+        if start is None or done <= 0 or not state.max_steps:
+            return ""
+        return pace((time.monotonic() - start) / done, state.max_steps - state.global_step)
+
+    def to_trackers(self, args, state, control, figures: dict) -> None:
+        """Log `figures` (numbers) at the current step to every tracker the run reports to."""
+        for tracker in self.trackers:
+            tracker.on_log(args, state, control, logs=dict(figures))
 
     def _raise(self, verdict: Verdict, args, control) -> None:
         if verdict.code == NON_FINITE:

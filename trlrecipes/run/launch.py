@@ -239,6 +239,9 @@ def execute(recipe: Recipe, options: RunOptions, entry: str):
 
     defer_bitsandbytes(needed=needs_bitsandbytes(cfg))  # seconds of imports that only 4-bit runs use
     run = start(recipe, cfg, options, entry)
+    from trlrecipes.console import quiet_libraries
+
+    quiet_libraries()  # after every check that needs no library (bad input fails fast); no-op with --verbose
     existed = run.dir.exists()
     try:
         if options.resume and run.resume_from is not None and run_folder.reaches_end(run.resume_from, cfg):
@@ -348,10 +351,12 @@ def guarded(action, *, debug: bool = False) -> int:
 def main_from_argv(recipe_file: str) -> None:
     """Entry point of a program run as a script: `python my_dpo.py key=value [resume=true] [--debug]`."""
     from trlrecipes.run.programs import Recipe
+    from trlrecipes.console import configure
 
     argv = sys.argv[1:]
     debug = "--debug" in argv
-    options, _ = split_run_flags([item for item in argv if item != "--debug"])
+    configure(verbose="--verbose" in argv)
+    options, _ = split_run_flags([item for item in argv if item not in ("--debug", "--verbose")])
     path = Path(recipe_file).resolve()
     module = sys.modules["__main__"]
     recipe = Recipe(name=path.stem, program_path=path, module=module, description=(module.__doc__ or "").strip())

@@ -121,12 +121,13 @@ class Run:
         dataset, summary = load_pairs(data_format, source, split=split, subset=subset or None, options=options)
         text = summary.format(explanations(get_format(data_format)))
         _say(f"[{name}] {source}" + (f" ({subset}, {split})" if subset else "") + "\n" + text)
+        digest = fingerprint(dataset)  # row count and content hash of all converted rows, before any row cap
         if max_rows and len(dataset) > max_rows:
             dataset = dataset.select(range(max_rows))
             _say(f"[{name}] using the first {max_rows} converted rows (max rows setting)")
         self.data_summaries[name] = {"source": source, "subset": subset, "split": split, "used": len(dataset),
-                                     **summary.to_dict()}
-        self.data_fingerprints[name] = fingerprint(dataset)
+                                     **summary.to_dict(), "sha256": digest["sha256"]}
+        self.data_fingerprints[name] = digest
         if self.resume_from is not None:  # refuse now, before the model loads (begin() checks every split again)
             check_same_data(self.dir, self.data_fingerprints, splits=[name])
         if self.started and is_main_process():
@@ -247,6 +248,9 @@ class Run:
         from trlrecipes.run.preflight import check_save_interval
 
         check_save_interval(save_steps, logging_steps)  # also for copied recipes whose fields preflight can't see
+        from trlrecipes.console import show_bars_for
+
+        show_bars_for(self.data_summaries.get("train", {}).get("used", 0))  # TRL tokenizes a large set: show it
         # eval_steps=0: no evaluation during training (transformers would otherwise also evaluate after the last step)
         evaluate = has_eval and eval_steps > 0
         return {
@@ -259,6 +263,7 @@ class Run:
             "eval_strategy": "steps" if evaluate else "no",
             "eval_steps": eval_steps if evaluate else None,
             "report_to": [] if report_to in ("", "none") else report_to.split(","),
+            "run_name": self.dir.name,  # the trackers' run is named like the folder (trackio would pick a random name)
             "disable_tqdm": True,  # the health callback prints one compact line per log event instead
             "dataset_num_proc": self.tokenizer_processes(),
         }
@@ -312,7 +317,11 @@ class Run:
         self._record_engine(trainer)
         if self.resume_from is not None:
             _say(f"resuming from {self.resume_from}")
+        from trlrecipes.console import hide_bars
+
+        hide_bars()  # after TRL's tokenization (see trl_settings); the live line shows training
         _quiet_printer(trainer)
+        self._health.trackers = tracker_callbacks(trainer)
         _check_trainable_rows(trainer, self.data_summaries)
         if group_by_length:
             _group_by_length(trainer)
@@ -334,18 +343,27 @@ class Run:
         finished = bool(trainer.state.max_steps) and step >= trainer.state.max_steps
         if signum is not None and not finished:
             self._set_status("interrupted", step)
+            self._write_card()
             name = signal.Signals(signum).name
             raise RunStopped(f"{name}: stopped after step {step}; checkpoint, adapter and metrics are saved in "
                              f"{self.dir}.\nresume with: {self.resume_command}", exit_code=EXIT_CODES[signum])
         if is_main_process():
             run_folder.drop_replaced(self.dir)  # e.g. max_steps=0 of a resumed run: no step ended to drop it
         self._set_status("completed", step)
+        self._write_card()
         _say(f"adapter and tokenizer saved in {self.dir}")
+
+    def _write_card(self) -> None:
+        """README.md from the run's own files, replacing the card TRL's save_model wrote."""
+        if is_main_process():
+            from trlrecipes.tools.card import write_card
+
+            write_card(self.dir)
 
     def _record_engine(self, trainer) -> None:
         """Write which engine trains (DDP, FSDP, DeepSpeed) and how many processes into run.json, and say so when it
         is not the one asked for: accelerate applies FSDP only on GPUs, so a launch with the FSDP config (or
-        trl.fsdp=...) on CPU trains as plain DDP instead (measured with accelerate 1.15; docs/pending/18-README.md)."""
+        trl.fsdp=...) on CPU trains as plain DDP instead (measured with accelerate 1.15; README, Scaling out)."""
         state = getattr(getattr(trainer, "accelerator", None), "state", None)
         engine = getattr(getattr(state, "distributed_type", None), "name", None)
         if engine is None or not is_main_process():
@@ -392,12 +410,9 @@ def fingerprint(dataset) -> dict:
     """Row count and a SHA-256 of the converted rows, in order (datasets' own fingerprint is private and also
     changes with how a dataset was made, not only with what it holds). Measured: 5-7 s for 43,835 short pairs on
     the busy 2-core test machine, where converting them took 17 s."""
-    import hashlib
+    from trlrecipes.data.common import content_sha256
 
-    digest = hashlib.sha256()
-    for batch in dataset.iter(batch_size=1000):
-        digest.update(json.dumps(batch, sort_keys=True, ensure_ascii=False, default=str).encode())
-    return {"rows": len(dataset), "sha256": digest.hexdigest()}
+    return {"rows": len(dataset), "sha256": content_sha256(dataset)}
 
 
 def check_same_data(folder: Path, now: dict[str, dict], splits: list[str] | None = None) -> None:
@@ -413,6 +428,12 @@ def check_same_data(folder: Path, now: dict[str, dict], splits: list[str] | None
             same = " (same count, different content)" if old.get("rows") == new.get("rows") else ""
             raise UserError(f"--resume: the {split} data changed since {folder} was trained ({counts}{same}); "
                             f"restore it, or train anew with --overwrite or another output_dir=...")
+
+
+def tracker_callbacks(trainer) -> list:
+    """The trainer's reporting callbacks: those transformers adds for report_to (transformers.integrations)."""
+    return [callback for callback in trainer.callback_handler.callbacks
+            if type(callback).__module__.startswith("transformers.integrations")]
 
 
 def _group_by_length(trainer) -> None:

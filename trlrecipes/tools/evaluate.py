@@ -31,6 +31,11 @@ from trlrecipes.errors import UserError
 from trlrecipes.run import folder as run_folder
 
 
+# eval.json figures that go to the run's tracker (TensorBoard/trackio) as heldout/<key>
+TRACKED = ("accuracy", "ties", "margin", "chosen_reward", "rejected_reward", "base_accuracy", "odds_accuracy",
+           "win_rate")
+
+
 @dataclass
 class PairScores:
     """Summed and per-token-averaged reply log-probabilities under the policy and the reference."""
@@ -357,4 +362,10 @@ def save_metrics(run_dir: Path, result: dict, key: str | None = None) -> Path:
             with (Path(run_dir) / PAIRS_FILE).open("w", encoding="utf-8") as handle:
                 handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in result["per_pair"]))
     path.write_text(json.dumps(stored, indent=2) + "\n")
+    from trlrecipes.monitor.trackers import log_after_training
+    from trlrecipes.tools.card import refresh_card
+
+    refresh_card(run_dir)  # the card's figures now include this evaluation
+    tracked = {**stored, **stored.get("generation", {})}  # the judged win rate too, when eval --generate wrote it
+    log_after_training(run_dir, {key: tracked[key] for key in TRACKED if key in tracked})  # report_to's local trackers
     return path
