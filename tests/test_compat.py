@@ -49,3 +49,16 @@ def test_train_sampler_hook_is_the_one_the_trainer_calls():
     sentinel = object()
     set_train_sampler(trainer, sentinel)
     assert trainer._get_train_sampler() is sentinel
+
+
+def test_dpo_loss_names_are_the_losses_the_trainer_computes():
+    """The names read from DPOConfig's help text are exactly the branches of DPOTrainer's loss."""
+    import re
+
+    import trl.trainer.dpo_trainer as dpo_trainer
+
+    from trlrecipes._compat import dpo_loss_names
+
+    names = dpo_loss_names()
+    computed = set(re.findall(r'loss_type == "(\w+)"', inspect.getsource(dpo_trainer.DPOTrainer)))
+    assert {"sigmoid", "ipo", "sft"} <= set(names) and set(names) == computed

@@ -44,3 +44,16 @@ def set_train_sampler(trainer, sampler) -> None:
     """Make a transformers Trainer draw training batches from `sampler` by replacing its private
     `Trainer._get_train_sampler(train_dataset=None)` (transformers 5.24; TRL's trainers do not override it)."""
     trainer._get_train_sampler = lambda train_dataset=None: sampler
+
+
+def dpo_loss_names() -> list[str]:
+    """The loss names TRL's DPOConfig accepts in `loss_type`, read from the field's help text (TRL 1.16 lists them
+    there as quoted names; the config declares no `choices`). Empty when the text no longer lists them."""
+    import dataclasses
+    import re
+
+    from trl import DPOConfig
+
+    field = next((f for f in dataclasses.fields(DPOConfig) if f.name == "loss_type"), None)
+    help_text = field.metadata.get("help", "") if field is not None else ""
+    return list(dict.fromkeys(re.findall(r"`'(\w+)'`", help_text)))

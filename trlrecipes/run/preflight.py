@@ -11,6 +11,7 @@ from pathlib import Path
 from trlrecipes.data.common import is_local_source
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import check_4bit_backend
+from trlrecipes.options import suggest
 
 # Below this, a prompt and a reply cannot both fit once the chat template's own tokens are counted.
 MIN_MAX_LENGTH = 32
@@ -19,6 +20,7 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 def preflight(cfg) -> None:
     _check_settings(cfg)
+    _check_loss_types(cfg)
     _check_model(cfg)
     _check_data(cfg)
     if getattr(cfg, "load_in_4bit", False):
@@ -43,6 +45,27 @@ def _check_settings(cfg) -> None:
     logging_steps, save_steps = getattr(cfg, "logging_steps", None), getattr(cfg, "save_steps", None)
     if isinstance(logging_steps, int) and isinstance(save_steps, int):
         check_save_interval(save_steps, logging_steps)
+
+
+def _check_loss_types(cfg) -> None:
+    """A list `loss_type` (the DPO program's): every name one TRL's DPOTrainer computes, one weight per name."""
+    names = getattr(cfg, "loss_type", None)
+    if not isinstance(names, list):
+        return
+    if not names:
+        raise UserError("loss_type is empty; use e.g. loss_type=sigmoid (or sigmoid,sft with loss_weights=1.0,0.2)")
+    from trlrecipes._compat import dpo_loss_names
+
+    known = dpo_loss_names()
+    for name in names:
+        if known and name not in known:
+            raise UserError(f"loss_type={name!r} is not a loss of TRL's DPOTrainer{suggest(name, known)} (known: "
+                            f"{', '.join(known)})")
+    weights = getattr(cfg, "loss_weights", None)
+    if weights is not None and len(weights) != len(names):
+        raise UserError(f"loss_weights has {len(weights)} value(s) for {len(names)} loss_type name(s) "
+                        f"({','.join(names)}); give one weight per name, e.g. loss_weights="
+                        f"{','.join(['1.0'] * len(names))}")
 
 
 def check_save_interval(save_steps: int, logging_steps: int) -> None:
@@ -70,6 +93,13 @@ def _check_model(cfg) -> None:
         if not path.exists():
             raise UserError(f"model={model}: folder not found; give an existing local model folder or a Hub id "
                             f"like Qwen/Qwen2.5-0.5B-Instruct")
+        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+            # e.g. an SFT run: DPO on it trains against the SFT model only once it is merged (its reference is then
+            # the merged model with the new adapters off; on a stacked adapter, trlrecipes eval would compare
+            # against the base)
+            merged = f"{str(path).rstrip('/')}-merged"
+            raise UserError(f"model={model}: is a LoRA adapter folder (a run?), not a model; merge it first: "
+                            f"trlrecipes merge {model} --output {merged}, then model={merged}")
         if not (path / "config.json").is_file():
             raise UserError(f"model={model}: not a model folder (it has no config.json); give the folder that "
                             f"save_pretrained wrote, or a Hub id")

@@ -200,17 +200,27 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
     limit = max_rows or cfg.get("max_eval_rows") or 0
     if limit and len(rows) > limit:
         rows = rows.select(range(limit))
+    from trlrecipes.tools.criteria import method_metrics, reward_model_metrics
+
+    method = run_method(run_dir)
+    if method == "RM":  # a reward model judges the pairs itself: there is no policy to load
+        return {"run": str(run_dir), "method": method, "data": source, "skipped": summary.skipped,
+                **reward_model_metrics(run_dir, list(rows), batch_size)}
     model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
     scores = score_pairs(model, tokenizer, list(rows), cfg.get("max_length"), batch_size)
-    method = run_method(run_dir)
-    metrics = orpo_metrics(scores) if method == "ORPO" else dpo_metrics(scores, float(cfg.get("beta", 0.1)))
+    metrics = method_metrics(method, scores, cfg) or (
+        orpo_metrics(scores) if method == "ORPO" else dpo_metrics(scores, float(cfg.get("beta", 0.1))))
     return {"run": str(run_dir), "method": method, "data": source, "skipped": summary.skipped, **metrics}
 
 
 def format_metrics(result: dict) -> str:
     lines = [f"{result['method']} run {result['run']} on {result['pairs']} held-out pairs ({result['data']})",
              f"criterion: {result['criterion']}"]
-    if "margin" in result:
+    from trlrecipes.tools.criteria import method_lines
+
+    if method_lines(result):  # SimPO, SFT, reward model
+        lines += method_lines(result)
+    elif "margin" in result:
         lines += [f"{'':<12}{'accuracy':>10}{'ties':>8}{'margin':>10}{'chosen':>10}{'rejected':>10}",
                   f"{'reference':<12}{0.0:>10.3f}{1.0:>8.2f}{0.0:>10.3f}{0.0:>10.3f}{0.0:>10.3f}",
                   f"{'trained':<12}{result['accuracy']:>10.3f}{result['ties']:>8.2f}{result['margin']:>10.3f}"

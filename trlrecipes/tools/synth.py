@@ -224,12 +224,26 @@ class CallableReward:
         return scores
 
 
+def _load_reward_model(path: str, **kwargs):
+    """A sequence-classification model, or a LoRA adapter folder over one (a run of the `rm` program: adapter and
+    score head), merged into its base so scoring costs no adapter overhead."""
+    from transformers import AutoModelForSequenceClassification
+
+    if not (Path(path) / "adapter_config.json").is_file():
+        return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+    from peft import PeftConfig, PeftModel
+
+    base = AutoModelForSequenceClassification.from_pretrained(PeftConfig.from_pretrained(path).base_model_name_or_path,
+                                                              num_labels=1, **kwargs)
+    return PeftModel.from_pretrained(base, path).merge_and_unload()
+
+
 class RewardModel:
     """A sequence-classification model with one output: the logit is the score."""
 
     def __init__(self, path: str, *, batch_size: int = 8, trust_remote_code: bool = False, device: str | None = None):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         from trlrecipes.models import resolve_model
 
@@ -237,8 +251,7 @@ class RewardModel:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
             dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-            self.model = AutoModelForSequenceClassification.from_pretrained(local, dtype=dtype,
-                                                                            trust_remote_code=trust_remote_code)
+            self.model = _load_reward_model(local, dtype=dtype, trust_remote_code=trust_remote_code)
         except OSError as err:
             raise UserError(f"--reward-model {path!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local "
                             f"folder or check your network")
