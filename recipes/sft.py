@@ -42,13 +42,11 @@ def main(cfg: Config, run: Run) -> None:
     train, evaluation = (to_completions(pairs) for pairs in run.load_data(cfg))  # the same pairs DPO would use
     trainer = SFTTrainer(
         model=run.model_path(cfg),
-        args=run.trl_args(SFTConfig, cfg, has_eval=evaluation is not None),
-        train_dataset=train,
-        eval_dataset=evaluation,
-        processing_class=run.tokenizer(cfg),
+        processing_class=run.tokenizer(cfg),  # its chat template renders prompt + reply; loss on the reply only
         peft_config=run.lora_config(cfg),  # all linear layers
         quantization_config=run.quantization_config(cfg),  # None unless load_in_4bit (QLoRA)
-        callbacks=run.callbacks(cfg),
+        args=run.trl_args(SFTConfig, cfg, has_eval=evaluation is not None),
+        train_dataset=train, eval_dataset=evaluation, callbacks=run.callbacks(cfg),
     )
     run.train(trainer, group_by_length=cfg.group_by_length)
 

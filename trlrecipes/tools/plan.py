@@ -275,7 +275,8 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
         raise UserError(f"precision={precision} on CPU: plan --device cpu assumes fp32 (what the recipes use there)")
     from trlrecipes.run.programs import method_of
 
-    method = str(method_of(module, cfg)).upper() if module else "DPO"
+    name = str(method_of(module, cfg)) if module else "DPO"
+    method = name.upper()
     trl_config = str(getattr(module, "TRL_CONFIG", "") or "") if module else ""
     full_logits = any(trl_config.endswith(name) for name in FULL_LOGITS_TRAINERS) or not trl_has_fused_head()
     # TRL's DPO/KTO/ORPO configs default to disable_dropout=True, which sets p=0 on every nn.Dropout of the model,
@@ -291,7 +292,7 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
                     lora_r=int(getattr(cfg, "lora_r", 16)),
                     lora_dropout=0.0 if disabled else float(getattr(cfg, "lora_dropout", 0.0)),
                     seqs_per_example=shape[0], full_logits=full_logits and shape[2], reference_pass=shape[1],
-                    lm_head=shape[2], method=method,
+                    lm_head=shape[2], method=name,
                     dropout_disabled=disabled and bool(getattr(cfg, "lora_dropout", 0.0)))
 
 
