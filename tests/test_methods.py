@@ -210,3 +210,18 @@ def test_new_presets_run_their_demo_offline(name, method, tmp_path):
     evaluated = json.loads((out / "eval.json").read_text())
     assert evaluated["method"] == method and evaluated["pairs"] == 8
     assert all(math.isfinite(value) for value in evaluated.values() if isinstance(value, float))
+
+
+def test_the_callback_reads_the_method_from_the_trainer_args(tmp_path):
+    """SimPO's run: the fix names cpo_alpha and never says "raise beta" (there is no reference to pull towards)."""
+    from trlrecipes.monitor.health import TrainingHealthCallback
+
+    callback = TrainingHealthCallback(tmp_path, live=False)
+    args = SimpleNamespace(loss_type="simpo", simpo_gamma=1.375, cpo_alpha=0.0, beta=2.5, output_dir=str(tmp_path))
+    control = SimpleNamespace(should_training_stop=False, should_save=True, should_evaluate=True)
+    for step in range(1, 8):
+        state = SimpleNamespace(is_world_process_zero=True, global_step=step, max_steps=20, epoch=0.1 * step)
+        callback.on_log(args, state, control, logs=_train_log(0.9, 1.0, 0.4, -1.0 - 0.5 * step))
+    collapse = [v for v in callback.verdicts if v.code == "chosen_logps_collapse"]
+    assert collapse and "cpo_alpha=0.2" in collapse[0].fix and "raise beta" not in collapse[0].fix
+    assert callback.monitor.zero_margin_loss == pytest.approx(math.log1p(math.exp(1.375)))
