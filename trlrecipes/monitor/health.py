@@ -308,6 +308,8 @@ def live_line(record: dict, max_steps: int) -> str:
     if kind == "other":  # the final log: train_loss, train_runtime, ...
         prefix, fields = "train_", [("done: train loss", LOSS, ".4f")]
     parts = [_progress(record["step"], max_steps)] + (["eval"] if kind == "eval" else [])
+    if prefix + ACC in record:  # a preference trainer's line: its token accuracy (DPO logs one too) is noise there
+        fields = [field for field in fields if field[1] != TOKEN_ACC]
     for name, key, fmt in fields:
         value = record.get(prefix + key)
         if _is_number(value):
