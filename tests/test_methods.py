@@ -89,7 +89,8 @@ def test_chosen_logps_collapse_fix_names_the_exact_override(args, expected):
 
     assert anchor_override(args).startswith(expected)
     monitor = HealthMonitor(anchor=anchor_override(args), max_steps=20)
-    verdicts = [v for step in range(1, 8) for v in monitor.observe(step, _train_log(0.9, 1.0, 0.4, -100.0 - 20 * step))]
+    logs = [_train_log(0.9, 1.0, 0.4, -100.0 - 20 * step) for step in range(1, 8)]
+    verdicts = [v for step, log in enumerate(logs, start=1) for v in monitor.observe(step, log)]
     collapse = [v for v in verdicts if v.code == "chosen_logps_collapse"]
     assert collapse and expected in collapse[0].fix
 
@@ -126,12 +127,13 @@ def test_plan_estimates_each_new_method(tiny_model):
 
     plans = {name: plan_recipe(name, model_config=str(tiny_model)) for name in
              ("hh-dpo", "hh-rpo", "hh-simpo", "hh-sft", "hh-rm")}
-    shapes = {name: (p.settings.seqs_per_example, p.settings.reference_pass, p.settings.lm_head, p.settings.full_logits)
-              for name, p in plans.items()}
+    shapes = {name: (s.seqs_per_example, s.reference_pass, s.lm_head, s.full_logits)
+              for name, s in ((name, p.settings) for name, p in plans.items())}
     assert shapes["hh-rpo"] == shapes["hh-dpo"] == (2, True, True, False)
     assert shapes["hh-simpo"] == (2, False, True, True)  # CPOTrainer builds the full logits
     assert shapes["hh-sft"] == (1, False, True, False) and shapes["hh-rm"] == (2, False, False, False)
-    assert plans["hh-sft"].estimate.get("activations") == pytest.approx(plans["hh-dpo"].estimate.get("activations") / 2)
+    activations = {name: p.estimate.get("activations") for name, p in plans.items()}
+    assert activations["hh-sft"] == pytest.approx(activations["hh-dpo"] / 2)  # one sequence per example, not two
     assert plans["hh-rm"].estimate.get("LM head") == 0
     assert "no reference pass" in plans["hh-simpo"].format() and "method: SFT" in plans["hh-sft"].format()
 
@@ -194,7 +196,8 @@ def test_reward_model_run_records_accuracy_and_loads_as_a_judge(tiny_model, hh_f
 
 # --- the demo of each new preset on the real embedded model (shortened budget) ---------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("name, method", [("hh-simpo", "SimPO"), ("hh-rpo", "RPO"), ("hh-sft", "SFT"), ("hh-rm", "RM")])
+@pytest.mark.parametrize("name, method", [("hh-simpo", "SimPO"), ("hh-rpo", "RPO"), ("hh-sft", "SFT"),
+                                          ("hh-rm", "RM")])
 def test_new_presets_run_their_demo_offline(name, method, tmp_path):
     import importlib.util
 
