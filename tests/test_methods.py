@@ -183,7 +183,7 @@ def test_reward_model_run_records_accuracy_and_loads_as_a_judge(tiny_model, hh_f
     assert recorded["method"] == "RM" and recorded["pairs"] == 8 and 0 <= recorded["accuracy"] <= 1
     judged = CliRunner().invoke(app, ["eval", str(out), "--json"])
     assert judged.exit_code == 0, judged.output
-    measured = json.loads(judged.output)
+    measured = json.loads(judged.stdout)  # stderr carries the loading report of the base model
     assert measured["accuracy"] == pytest.approx(recorded["accuracy"])
     assert measured["margin"] == pytest.approx(recorded["margin"], abs=1e-4)
     prompts = tmp_path / "prompts.txt"
