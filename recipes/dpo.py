@@ -2,7 +2,9 @@
 
 DPO raises the policy/reference log-ratio of the chosen reply over the rejected one; beta sets how hard the pull
 towards the reference is. `loss_type=ipo` gives IPO (preset hh-ipo): a squared loss that regresses the gap to
-1/(2*beta) instead of pushing it up without bound, so it overfits less on pairs seen again.
+1/(2*beta) instead of pushing it up without bound, so it overfits less on pairs seen again. A list mixes TRL's
+losses with `loss_weights`: `loss_type=sigmoid,sft loss_weights=1.0,0.2` adds an SFT term on the chosen reply (RPO,
+preset hh-rpo), which keeps DPO from lowering the likelihood of the answers it prefers.
 
 Defaults train on Anthropic hh-rlhf (helpful-base), the DPO paper's dataset; the presets (`trlrecipes ls`) change
 the data. Copy it (`trlrecipes cp dpo my-dpo.py`), edit, and run it with `trlrecipes run my-dpo.py key=value ...`,
@@ -11,7 +13,7 @@ the data. Copy it (`trlrecipes cp dpo my-dpo.py`), edit, and run it with `trlrec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from trlrecipes.run.settings import LoraSettings
@@ -24,12 +26,16 @@ TRL_CONFIG = "trl:DPOConfig"  # Config fields named like DPOConfig fields pass t
 
 
 def method(cfg: Config) -> str:
-    return "IPO" if cfg.loss_type == "ipo" else METHOD
+    if list(cfg.loss_type) == ["ipo"]:
+        return "IPO"
+    return "RPO" if "sft" in cfg.loss_type and len(cfg.loss_type) > 1 else METHOD
 
 
 @dataclass
 class Config(LoraSettings):
-    loss_type: str = "sigmoid"  # the DPO paper's loss; "ipo" for IPO (then beta is the paper's tau)
+    # the DPO paper's loss; ipo for IPO (then beta is the paper's tau); a list (sigmoid,sft) is a weighted mixture
+    loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])
+    loss_weights: list[float] | None = None  # one weight per loss_type; None: 1.0 each (TRL's rule)
     beta: float = 0.1  # strength of the pull towards the reference; 0.1 is the DPO paper's hh-rlhf setting
     learning_rate: float = 5e-6  # TRL's LoRA DPO example; full fine-tuning wants ~10x lower
 

@@ -36,13 +36,17 @@ def test_every_old_name_resolves_as_before(old):
     """`run NAME --dry-run` and `--demo --dry-run` print the values the pre-redesign recipe printed, key for key.
     New keys may appear. One intended difference: under --demo the data is the embedded hh-rlhf demo set, so the
     preset's own converter options (e.g. shp's min_score_ratio), which the old recipes carried as inert fields,
-    are not shown (they belong to a format the demo does not read)."""
+    are not shown (they belong to a format the demo does not read). The DPO program's loss_type is now a list
+    (mixtures such as sigmoid,sft): the old `loss_type: ipo` is compared as `[ipo]`, a one-item list being the same
+    setting (TRL's DPOConfig turns a name into that list itself)."""
     name, mode = old.stem.split(".")
     args = ["run", name, "--dry-run"] + (["--demo"] if mode == "demo" else [])
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     new = yaml.safe_load(result.output.replace(f"{DEMO_DATA}/", "<demo>/"))
     before = yaml.safe_load(old.read_text())
+    if isinstance(before.get("loss_type"), str):
+        before["loss_type"] = [before["loss_type"]]
     if mode == "demo":
         from trlrecipes.data import format_options, get_format
 
@@ -72,7 +76,7 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
         assert (out / "preset.yaml").read_text() == recipe.preset_path.read_text()
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "completed" and info["recipe"] == name
-    assert info["method"] == {"hh-ipo": "IPO"}.get(name, recipe.module.METHOD)
+    assert info["method"] == {"hh-ipo": "IPO", "hh-rpo": "RPO"}.get(name, recipe.module.METHOD)
     # LoRA initialises B to zero: any non-zero B means the adapter learned something.
     weights = load_file(out / "adapter_model.safetensors")
     lora_b = [tensor for key, tensor in weights.items() if "lora_B" in key]
@@ -80,8 +84,15 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
     logs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     train_logs = [log for log in logs if "loss" in log]
     assert [log["step"] for log in train_logs] == [1, 2, 3]
-    assert any(key.startswith(("rewards/", "log_odds")) for key in train_logs[-1])
-    PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), out)
+    # each method's own progress keys: preference rewards, SFT's token accuracy, the reward model's accuracy
+    own = {"SFT": ("mean_token_accuracy",), "RM": ("accuracy",)}.get(info["method"], ("rewards/", "log_odds"))
+    assert any(key.startswith(own) for key in train_logs[-1])
+    if info["method"] == "RM":  # a sequence-classification adapter with its score head
+        from transformers import AutoModelForSequenceClassification
+
+        PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1), out)
+    else:
+        PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), out)
     (out / "metrics.png").unlink()
     replot = CliRunner().invoke(app, ["plot", str(out)])
     assert replot.exit_code == 0 and (out / "metrics.png").stat().st_size > 0

@@ -56,6 +56,10 @@ def training_lengths(dataset) -> list[int] | None:
         values = lengths("chosen_input_ids").clip(min=lengths("rejected_input_ids"))
     elif {"prompt_ids", "completion_ids"} <= columns:  # KTO: one reply per row
         values = lengths("prompt_ids") + lengths("completion_ids")
+    elif {"chosen_ids", "rejected_ids"} <= columns:  # reward model: full sequences, prompt included
+        values = lengths("chosen_ids").clip(min=lengths("rejected_ids"))
+    elif "input_ids" in columns:  # SFT: one conversation per row
+        values = lengths("input_ids")
     else:
         return None
     return values.astype(int).tolist()

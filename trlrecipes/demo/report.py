@@ -57,8 +57,10 @@ def answer_overlap(prompt: str, response: str) -> float:
 
 def demo_learned(result: dict) -> bool:
     """The demo is broken unless held-out preference moved the right way."""
-    if result["method"] == "ORPO":
+    if result["method"] in ("ORPO", "SimPO"):  # reference-free: against the base model's own preference
         return result["accuracy"] > result["base_accuracy"]
+    if result["method"] == "SFT":  # the chosen replies became more likely
+        return result["chosen_nll"] < result["base_chosen_nll"]
     return result["accuracy"] > 0.5 and result["margin"] > 0
 
 
@@ -84,12 +86,14 @@ def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
         format_metrics,
         load_policy,
         load_run_config,
+        run_method,
         save_metrics,
     )
     from trlrecipes.tools.generate import format_answers, generate_answers
     from trlrecipes.tools.judged import evaluate_generations, format_generation_metrics
 
-    loaded = load_policy(run.dir, load_run_config(run.dir))
+    is_judge = run_method(run.dir) == "RM"  # a reward model scores replies; it does not write them
+    loaded = None if is_judge else load_policy(run.dir, load_run_config(run.dir))
     result = evaluate_run(run.dir, model_and_tokenizer=loaded)
     save_metrics(run.dir, result)
     print("\n== held-out evaluation ==\n" + format_metrics(result))

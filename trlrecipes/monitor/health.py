@@ -10,6 +10,9 @@ Metric keys read (TRL 1.16; eval logs carry the same keys prefixed "eval_"):
   DPO/IPO  loss, rewards/{chosen,rejected,margins,accuracies}, logps/{chosen,rejected}   (rewards = beta * log-ratio)
   ORPO     the same, plus nll_loss, log_odds_ratio, log_odds_chosen        (rewards = beta * mean token logp)
   KTO      loss, kl, rewards/{chosen,rejected,margins}, logps/{chosen,rejected}   (no rewards/accuracies)
+  SimPO    the DPO keys and nll_loss (CPOTrainer; rewards = beta * mean token logp, logps are per-token means)
+  SFT      loss, mean_token_accuracy, entropy, num_tokens    (no preference keys: no preference verdict runs)
+  RM       loss, accuracy, margin, {min,mean,max}_reward    (RewardTrainer: the reward model's own scores)
 Any key may be missing; a check that lacks its keys simply does not run.
 """
 
@@ -30,6 +33,7 @@ from trlrecipes.monitor.plot import log_kind, plot_metrics, read_metrics
 
 LOSS, ACC, MARGIN = "loss", "rewards/accuracies", "rewards/margins"
 CHOSEN, REJECTED, LOGPS_CHOSEN = "rewards/chosen", "rewards/rejected", "logps/chosen"
+TOKEN_ACC = "mean_token_accuracy"  # SFT: share of reply tokens the model predicts as its top token
 
 # Sigmoid DPO loss -log σ(β·margin) at zero margin (DPO paper, eq. 7): what the loss reads while the policy
 # still equals the reference. Other losses start elsewhere (IPO: (1/(2β))²), so the callback takes it as an option.
@@ -71,6 +75,12 @@ NON_FINITE = "non_finite_loss"
 # Tracker key of a verdict (1.0 at the step it was raised); trackers show it as train/verdicts/<code>.
 TRACKER_PREFIX = "verdicts/"
 
+# The SFT term the verdicts suggest: TRL's "sft" loss is the mean per-token NLL of the chosen reply, 2.37 nats at the
+# start (SmolLM2-135M on real hh-rlhf pairs) against DPO's ln 2, so a weight of 0.2 (+0.47) anchors the chosen
+# replies without turning the run into SFT (the hh-rpo preset's weight).
+SFT_WEIGHT = 0.2
+DEFAULT_ANCHOR = f"DPO: loss_type=sigmoid,sft loss_weights=1.0,{SFT_WEIGHT} (preset hh-rpo), or ORPO"
+
 
 @dataclass
 class Verdict:
@@ -96,8 +106,11 @@ def _growth(old: float, new: float) -> float:
 class HealthMonitor:
     """Feed it `observe(step, logs)` per log event; it returns the verdicts newly raised by that event."""
 
-    def __init__(self, *, zero_margin_loss: float | None = LN2, max_steps: int = 0, grad_norm_patience: int = 1):
+    def __init__(self, *, zero_margin_loss: float | None = LN2, max_steps: int = 0, grad_norm_patience: int = 1,
+                 anchor: str = DEFAULT_ANCHOR, reference_free: bool = False):
         self.zero_margin_loss = zero_margin_loss
+        self.anchor = anchor  # the override that adds (or strengthens) an SFT term for this run's method
+        self.reference_free = reference_free  # SimPO/ORPO: "raise beta" does not pull towards a reference there
         self.max_steps = max_steps
         self.grad_norm_patience = grad_norm_patience
         self.train: list[dict] = []
@@ -226,8 +239,9 @@ class HealthMonitor:
             f"{rejected[-1]:.2f}; the chosen drop exceeds the margin ({margin:.2f})",
             "The policy drifts away from the reference on both answers: it wins the comparison mostly by making "
             "every response less likely, which tends to hurt generation quality.",
-            "Raise beta (keeps the policy nearer the reference) or lower learning_rate; adding an SFT term "
-            "(DPO loss_type ['sigmoid', 'sft']) anchors the chosen answers.",
+            ("Lower learning_rate" if self.reference_free else
+             "Raise beta (keeps the policy nearer the reference) or lower learning_rate")
+            + f"; an SFT term anchors the chosen answers: {self.anchor}.",
         )
 
     def _overfitting(self, step: int) -> Verdict | None:
@@ -265,13 +279,17 @@ class HealthMonitor:
             f"{LOGPS_COLLAPSE_SHARE:.0%} below its start)",
             "The preferred answers themselves are being unlearned: the DPO loss only rewards the gap, so chosen "
             "and rejected can fall together (likelihood displacement), often when pairs are near-duplicates.",
-            "Lower learning_rate or raise beta, add an SFT term on the chosen answers (DPO loss_type "
-            "['sigmoid', 'sft'], or ORPO), and drop pairs whose chosen and rejected are nearly identical.",
+            ("Lower learning_rate" if self.reference_free else "Lower learning_rate or raise beta")
+            + f", add an SFT term on the chosen answers ({self.anchor}), and drop pairs whose chosen and rejected "
+            "are nearly identical.",
         )
 
 
 # -- the Trainer callback -------------------------------------------------------------------------------------
 LIVE_WIDTH = 112
+# summary.json's rows: name -> the keys that carry it, in the order tried (preference trainers, reward model, SFT)
+SUMMARY_KEYS = (("loss", (LOSS,)), ("margin", (MARGIN, "margin")), ("accuracy", (ACC, "accuracy")),
+                ("token_accuracy", (TOKEN_ACC,)))
 BAR_WIDTH = 10
 
 
@@ -296,11 +314,15 @@ def live_line(record: dict, max_steps: int, timing: str = "") -> str:
     kind = log_kind(record)
     prefix = "eval_" if kind == "eval" else ""
     fields = [("loss", LOSS, ".4f"), ("margin", MARGIN, ".3f"), ("acc", ACC, ".2f"),
-              ("chosen", CHOSEN, ".3f"), ("rejected", REJECTED, ".3f")]
+              ("chosen", CHOSEN, ".3f"), ("rejected", REJECTED, ".3f"),
+              ("token acc", TOKEN_ACC, ".3f"),  # SFT
+              ("margin", "margin", ".3f"), ("acc", "accuracy", ".2f")]  # reward model
     if kind == "other":  # the final log: train_loss, train_runtime, ...
         prefix, fields = "train_", [("done: train loss", LOSS, ".4f")]
     parts = [_progress(record["step"], max_steps)] + ([f"({timing})"] if timing else []) + (
         ["eval"] if kind == "eval" else [])
+    if prefix + ACC in record:  # a preference trainer's line: its token accuracy (DPO logs one too) is noise there
+        fields = [field for field in fields if field[1] != TOKEN_ACC]
     for name, key, fmt in fields:
         value = record.get(prefix + key)
         if _is_number(value):
@@ -331,10 +353,30 @@ def _jsonable(value):
 FROM_ARGS = "from_args"
 
 
+def anchor_override(args) -> str:
+    """The exact override that adds an SFT term to this trainer's loss, or strengthens the one it has."""
+    loss_type = getattr(args, "loss_type", None)
+    if hasattr(args, "simpo_gamma"):  # CPOTrainer (SimPO): cpo_alpha weighs its NLL term on the chosen reply
+        alpha = float(getattr(args, "cpo_alpha", 0.0))
+        return f"cpo_alpha={2 * alpha:g}" if alpha > 0 else f"cpo_alpha={SFT_WEIGHT} (CPO-SimPO)"
+    if isinstance(loss_type, list):  # DPOTrainer: a list of losses with one weight each
+        weights = list(getattr(args, "loss_weights", None) or [1.0] * len(loss_type))
+        if "sft" in loss_type:
+            index = loss_type.index("sft")
+            weights[index] *= 2
+            return f"loss_weights={','.join(f'{w:g}' for w in weights)} (twice the sft weight)"
+        names, weights = loss_type + ["sft"], weights + [SFT_WEIGHT]
+        return f"loss_type={','.join(names)} loss_weights={','.join(f'{w:g}' for w in weights)}"
+    if loss_type is None and hasattr(args, "beta") and not hasattr(args, "desirable_weight"):  # ORPO
+        return f"beta={float(args.beta) / 2:g}: ORPO's SFT term then weighs twice as much against the odds ratio"
+    return DEFAULT_ANCHOR
+
+
 def zero_margin_loss_of(args) -> float | None:
     """The loss at zero reward margin for the trainer's loss: ln 2 for DPO's sigmoid loss and for ORPO/KTO (whose
-    verdicts read other keys), (1/(2*beta))**2 for IPO, None for anything else (a mixture such as sigmoid+sft has
-    no single such value, so the verdict then relies on accuracy and margin alone)."""
+    verdicts read other keys), (1/(2*beta))**2 for IPO, log(1 + e^gamma) for SimPO without its SFT term, None for
+    anything else (a mixture such as sigmoid+sft has no single such value, so the verdict then relies on accuracy
+    and margin alone)."""
     loss_type = getattr(args, "loss_type", None)
     names = [loss_type] if isinstance(loss_type, str) or loss_type is None else list(loss_type)
     if names in ([None], ["sigmoid"], ["kto"]):
@@ -342,6 +384,8 @@ def zero_margin_loss_of(args) -> float | None:
     if names == ["ipo"]:
         beta = float(getattr(args, "beta", 0.1))
         return (1 / (2 * beta)) ** 2
+    if names == ["simpo"] and not getattr(args, "cpo_alpha", 0.0):  # -log σ(0 - γ): the margin γ not yet reached
+        return math.log1p(math.exp(float(getattr(args, "simpo_gamma", 0.5))))
     return None
 
 
@@ -409,6 +453,9 @@ class TrainingHealthCallback(TrainerCallback):
             self._started = True
             if self._margin_from_args:
                 self.monitor.zero_margin_loss = zero_margin_loss_of(args)
+            self.monitor.anchor = anchor_override(args)
+            self.monitor.reference_free = hasattr(args, "simpo_gamma") or (
+                getattr(args, "loss_type", None) is None and hasattr(args, "beta"))
             self._continue_previous_run(state.global_step)
         self.monitor.max_steps = state.max_steps or 0
         self.monitor.grad_norm_patience = GRAD_NORM_PATIENCE_FP16 if getattr(args, "fp16", False) else 1
@@ -470,14 +517,17 @@ class TrainingHealthCallback(TrainerCallback):
 
     def summary(self) -> dict:
         """Start and end of loss, margin and accuracy for train and eval, plus the verdict codes."""
-        def start_end(kind: str, key: str):
-            values = [r[key] for r in self.history if log_kind(r) == kind and isinstance(r.get(key), (int, float))]
-            return {"start": values[0], "end": values[-1]} if values else None
+        def start_end(kind: str, keys: tuple[str, ...]):
+            for key in keys:  # the first key the method logs (DPO's rewards/*, the reward model's own names)
+                values = [r[key] for r in self.history if log_kind(r) == kind and isinstance(r.get(key), (int, float))]
+                if values:
+                    return {"start": values[0], "end": values[-1]}
+            return None
 
         result = {"steps": self.last_logs.get("step"), "stopped_on_non_finite": self.stopped_on_non_finite}
         for kind, prefix in (("train", ""), ("eval", "eval_")):
-            result[kind] = {name: start_end(kind, prefix + key) for name, key in
-                            (("loss", LOSS), ("margin", MARGIN), ("accuracy", ACC))}
+            result[kind] = {name: start_end(kind, tuple(prefix + key for key in keys)) for name, keys in
+                            SUMMARY_KEYS}
         result["verdicts"] = [v.code for v in self.verdicts]
         return result
 

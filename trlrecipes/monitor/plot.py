@@ -14,9 +14,14 @@ from trlrecipes.errors import UserError
 # (panel title, [(metric key, legend label, line style, colour)]): train solid, eval dashed.
 PANELS = [
     ("loss", [("loss", "train", "-", "C0"), ("eval_loss", "eval", "--", "C1")]),
-    ("reward margin", [("rewards/margins", "train", "-", "C0"), ("eval_rewards/margins", "eval", "--", "C1")]),
+    # a reward model logs its own margin/accuracy; SFT logs its token accuracy (the share of top-1 reply tokens)
+    ("reward margin", [("rewards/margins", "train", "-", "C0"), ("eval_rewards/margins", "eval", "--", "C1"),
+                       ("margin", "train", "-", "C0"), ("eval_margin", "eval", "--", "C1")]),
     ("reward accuracy", [("rewards/accuracies", "train", "-", "C0"),
-                         ("eval_rewards/accuracies", "eval", "--", "C1")]),
+                         ("eval_rewards/accuracies", "eval", "--", "C1"),
+                         ("accuracy", "train", "-", "C0"), ("eval_accuracy", "eval", "--", "C1"),
+                         ("mean_token_accuracy", "train token accuracy", "-", "C4"),
+                         ("eval_mean_token_accuracy", "eval token accuracy", "--", "C4")]),
     (
         "chosen / rejected rewards",
         [
@@ -92,14 +97,14 @@ def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
     for ax, (title, series) in zip(fig.subplots(2, 2).flat, PANELS, strict=True):
         ax.set_title(title)
         ax.set_xlabel("step")
-        drawn = 0
+        drawn = []
         for key, label, style, colour in series:
             steps, values = _series(records, key)
             if steps:
                 marker = "o" if len(steps) < 30 else None
                 ax.plot(steps, values, style, color=colour, marker=marker, markersize=3, label=label)
-                drawn += 1
-        if drawn and title == "reward accuracy":
+                drawn.append(key)
+        if title == "reward accuracy" and any("token" not in key for key in drawn):  # token accuracy has no chance
             ax.axhline(CHANCE_ACCURACY, color="grey", linewidth=0.8, linestyle=":", label="chance")
         if drawn:
             ax.legend(fontsize="small")

@@ -10,6 +10,7 @@ from pathlib import Path
 from trlrecipes.data.common import is_local_source
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import check_4bit_backend
+from trlrecipes.options import suggest
 
 # Below this, a prompt and a reply cannot both fit once the chat template's own tokens are counted.
 MIN_MAX_LENGTH = 32
@@ -101,17 +102,26 @@ def _check_finite(cfg) -> None:
 
 
 def _check_loss_type(cfg, trl_config: str | None) -> None:
+    """`loss_type` (a name, or the DPO program's list of names to mix): every name one the program's TRL trainer
+    computes, and one weight per name in `loss_weights`."""
     loss_type = getattr(cfg, "trl", {}).get("loss_type") if isinstance(getattr(cfg, "trl", None), dict) else None
     loss_type = loss_type if loss_type is not None else getattr(cfg, "loss_type", None)
-    known = LOSS_TYPES.get((trl_config or "").rpartition(":")[2])
-    if known is None or not isinstance(loss_type, str):
+    config_name = (trl_config or "").rpartition(":")[2]
+    known = LOSS_TYPES.get(config_name)
+    if known is None or loss_type is None:
         return
-    if loss_type not in known:
-        from trlrecipes.options import suggest
-
-        hint = suggest(loss_type, list(known))
-        raise UserError(f"loss_type={loss_type!r} is not one of the losses TRL's {trl_config.rpartition(':')[2]} "
-                        f"knows ({', '.join(known)}){hint}")
+    names = [loss_type] if isinstance(loss_type, str) else list(loss_type)
+    if not names:
+        raise UserError("loss_type is empty; use e.g. loss_type=sigmoid (or sigmoid,sft with loss_weights=1.0,0.2)")
+    for name in names:
+        if name not in known:
+            raise UserError(f"loss_type={name!r} is not one of the losses TRL's {config_name} knows "
+                            f"({', '.join(known)}){suggest(name, list(known))}")
+    weights = getattr(cfg, "loss_weights", None)
+    if weights is not None and len(weights) != len(names):
+        raise UserError(f"loss_weights has {len(weights)} value(s) for {len(names)} loss_type name(s) "
+                        f"({','.join(names)}); give one weight per name, e.g. loss_weights="
+                        f"{','.join(['1.0'] * len(names))}")
 
 
 def _check_report_to(cfg) -> None:
@@ -158,9 +168,18 @@ def check_save_interval(save_steps: int, logging_steps: int) -> None:
 
 
 def _check_model(cfg, *, known_type: bool) -> None:
-    from trlrecipes.models import check_model
+    from trlrecipes.models import check_model, looks_local
 
     model = getattr(cfg, "model", "")
+    if isinstance(model, str) and model and looks_local(model) and Path(model).expanduser().is_dir():
+        path = Path(model).expanduser()
+        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+            # e.g. an SFT run: DPO on it trains against the SFT model only once it is merged (its reference is then
+            # the merged model with the new adapters off; on a stacked adapter, trlrecipes eval would compare
+            # against the base)
+            merged = f"{str(path).rstrip('/')}-merged"
+            raise UserError(f"model={model}: is a LoRA adapter folder (a run?), not a model; merge it first: "
+                            f"trlrecipes merge {model} --output {merged}, then model={merged}")
     if isinstance(model, str) and model:
         check_model(model, trust_remote_code=bool(getattr(cfg, "trust_remote_code", False)), known_type=known_type)
 

@@ -184,12 +184,13 @@ class Run:
 
         return AutoTokenizer.from_pretrained(self.model_path(cfg), trust_remote_code=cfg.trust_remote_code)
 
-    def lora_config(self, cfg, task_type: str = "CAUSAL_LM"):
-        """PEFT's LoraConfig from the lora_* settings, on all linear layers (attention and MLP both adapt)."""
+    def lora_config(self, cfg, task_type: str = "CAUSAL_LM", **extra):
+        """LoRA on all linear layers with the run's rank, alpha and dropout; `extra` for a program's own choices (a
+        reward model's `modules_to_save=["score"]`)."""
         from peft import LoraConfig
 
         return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules="all-linear", task_type=task_type)
+                          target_modules="all-linear", task_type=task_type, **extra)
 
     def quantization_config(self, cfg):
         """QLoRA's 4-bit (nf4) settings with load_in_4bit, else None."""
@@ -457,11 +458,14 @@ def _check_trainable_rows(trainer, summaries: dict) -> None:
     if dataset is None or not hasattr(dataset, "__len__") or converted is None:
         return
     kept = len(dataset)
+    # TRL's RewardTrainer drops a pair when either whole sequence is longer than max_length, instead of truncating
+    why = ("a reply sequence longer than" if type(trainer).__name__ == "RewardTrainer" else
+           "a prompt that alone fills")
     if kept == 0:
-        raise UserError(f"all {converted} training pairs have a prompt that fills max_length={trainer.args.max_length}"
-                        f" (TRL drops them); raise max_length (see `trlrecipes data inspect`)")
+        raise UserError(f"all {converted} training pairs have {why} max_length={trainer.args.max_length} (TRL drops "
+                        f"them); raise max_length (see `trlrecipes data inspect`)")
     if kept < converted:
-        _say(f"[train] TRL dropped {converted - kept} of {converted} pairs whose prompt alone fills max_length="
+        _say(f"[train] TRL dropped {converted - kept} of {converted} pairs with {why} max_length="
              f"{trainer.args.max_length} (see `trlrecipes data inspect`)")
 
 

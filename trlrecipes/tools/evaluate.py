@@ -290,24 +290,29 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
     limit = max_rows or cfg.get("max_eval_rows") or 0
     if limit and len(rows) > limit:
         rows = rows.select(range(limit))
-    if not len(rows):
-        raise UserError(f"{source}: no usable held-out pairs to evaluate; pass --data with pairs in the run's "
-                        f"data_format ({data_format})")
-    model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
+    from trlrecipes.tools.criteria import method_metrics, reward_model_metrics
+
     method = run_method(run_dir)
+    if method == "RM":  # a reward model judges the pairs itself: there is no policy to load
+        return {"run": str(run_dir), "method": method, "data": source, "skipped": summary.skipped,
+                **reward_model_metrics(run_dir, list(rows), batch_size)}
+    model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
     rows = list(rows)
     max_length = cfg.get("max_length")
-    dropped = [False] * len(rows) if method == "ORPO" else prompt_fills_max_length(
-        tokenizer, rows, max_length, cfg.get("truncation_mode", "keep_start"))
+    # TRL's DPO and KTO trainers drop pairs whose prompt alone fills max_length; the reference-free ones do not
+    drops = method in ("DPO", "IPO", "RPO", "KTO")
+    dropped = prompt_fills_max_length(tokenizer, rows, max_length, cfg.get("truncation_mode", "keep_start")) \
+        if drops else [False] * len(rows)
     kept = [row for row, drop in zip(rows, dropped, strict=True) if not drop]
     if not kept:
         raise UserError(f"all {len(rows)} held-out pairs have a prompt that fills max_length={max_length} (TRL drops "
                         f"them); nothing to evaluate: raise max_length or pass other --data")
     scores = score_pairs(model, tokenizer, kept, max_length, batch_size)
     beta = float(cfg.get("beta", 0.1))
-    if method == "ORPO":
+    metrics = method_metrics(method, scores, cfg)
+    if metrics is None and method == "ORPO":
         metrics = orpo_metrics(scores)
-    else:
+    elif metrics is None:
         metrics = dpo_metrics(scores, beta)
         reference = dpo_metrics(reference_scores(scores), beta)
         metrics["reference"] = {key: reference[key] for key in ("accuracy", "ties", "margin", "chosen_reward",
@@ -323,7 +328,11 @@ def format_metrics(result: dict) -> str:
     if result.get("dropped_prompt_fills_max_length"):
         lines.append(f"dropped {result['dropped_prompt_fills_max_length']} pairs whose prompt alone fills max_length "
                      f"(TRL drops them in training too)")
-    if "margin" in result:
+    from trlrecipes.tools.criteria import method_lines
+
+    if method_lines(result):  # SimPO, SFT, reward model
+        lines += method_lines(result)
+    elif "margin" in result:
         ref = result["reference"]
         lines += [f"{'':<12}{'accuracy':>10}{'ties':>8}{'margin':>10}{'chosen':>10}{'rejected':>10}",
                   f"{'reference':<12}{ref['accuracy']:>10.3f}{ref['ties']:>8.2f}{ref['margin']:>10.3f}"

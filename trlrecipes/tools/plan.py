@@ -66,7 +66,13 @@ NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)
 TILE_TOKENS, TILE_VOCAB = 4096, 32768  # TRL's chunked log-prob kernel (trl/kernels/chunked_logprob.py)
 # fp32 tile-sized tensors alive at once in TRL's torch fallback of that kernel (forward, backward); measured on CPU
 CPU_HEAD_TILES = (5, 8)
-FULL_LOGITS_TRAINERS = ("ORPOConfig",)  # trainers whose loss builds the full (tokens x vocab) logits
+# trainers whose loss builds the full (tokens x vocab) logits; SFT, DPO and KTO use TRL's fused head
+FULL_LOGITS_TRAINERS = ("ORPOConfig", "CPOConfig")
+# Per method: (sequences per example, reference pass, LM head). DPO/IPO/RPO: chosen + rejected, then the reference
+# (adapters off) on both; KTO: one reply per row and a reference; ORPO/SimPO (CPO): both replies, no reference; SFT:
+# one conversation, no reference; a reward model: both replies through a one-output score head, no vocabulary logits.
+METHOD_SHAPES = {"KTO": (1, True, True), "SFT": (1, False, True), "ORPO": (2, False, True),
+                 "SIMPO": (2, False, True), "CPO": (2, False, True), "RM": (2, False, False)}
 MIN_MAX_LENGTH = 64
 # What each multi-GPU engine splits across N processes (configs/accelerate/ holds a launch config for each).
 # DDP keeps a full copy everywhere. ZeRO-2 splits gradients and optimizer states (for LoRA runs: only the adapters').
@@ -114,6 +120,8 @@ class Settings:
     seqs_per_example: int = 2
     full_logits: bool = False
     reference_pass: bool = True
+    lm_head: bool = True  # False for a reward model: its head is one output, not the vocabulary
+    method: str = "DPO"
     dropout_disabled: bool = False  # TRL's disable_dropout (default True) also zeroes the LoRA dropout layers
     processes: int = 1  # data-parallel processes (GPUs) the run is launched on
     shard: str = "none"  # none (DDP) | zero2 | zero3 | fsdp: what is split across the processes (SHARDING)
@@ -267,12 +275,14 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
         raise UserError(f"precision={precision} on CPU: plan --device cpu assumes fp32 (what the recipes use there)")
     from trlrecipes.run.programs import method_of
 
-    method = str(method_of(module, cfg)).upper() if module else "DPO"
+    name = str(method_of(module, cfg)) if module else "DPO"
+    method = name.upper()
     trl_config = str(getattr(module, "TRL_CONFIG", "") or "") if module else ""
     full_logits = any(trl_config.endswith(name) for name in FULL_LOGITS_TRAINERS) or not trl_has_fused_head()
     # TRL's DPO/KTO/ORPO configs default to disable_dropout=True, which sets p=0 on every nn.Dropout of the model,
     # the LoRA dropout layers included: then lora_dropout changes nothing, in training or in memory.
     disabled = bool((getattr(cfg, "trl", None) or {}).get("disable_dropout", True)) if trl_config else False
+    shape = METHOD_SHAPES.get(method, (2, True, True))
     return Settings(precision=precision, load_in_4bit=bool(getattr(cfg, "load_in_4bit", False)),
                     max_length=int(getattr(cfg, "max_length", 512)),
                     batch=int(getattr(cfg, "per_device_train_batch_size", 1)),
@@ -281,8 +291,8 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
                     checkpointing=bool(getattr(cfg, "activation_checkpointing", False)),
                     lora_r=int(getattr(cfg, "lora_r", 16)),
                     lora_dropout=0.0 if disabled else float(getattr(cfg, "lora_dropout", 0.0)),
-                    seqs_per_example=1 if method == "KTO" else 2, full_logits=full_logits,
-                    reference_pass=method not in ("ORPO", "SIMPO", "CPO"),
+                    seqs_per_example=shape[0], full_logits=full_logits and shape[2], reference_pass=shape[1],
+                    lm_head=shape[2], method=name,
                     dropout_disabled=disabled and bool(getattr(cfg, "lora_dropout", 0.0)))
 
 
@@ -309,6 +319,8 @@ def head_tile_elements(tokens: int, shape: ModelShape, device: str = "gpu") -> i
 def head_transients(tokens: int, shape: ModelShape, s: Settings, device: str) -> tuple[float, float]:
     """(forward, backward) peak bytes of the LM head beyond what the activations row holds."""
     h, c, V = shape.hidden, s.c, shape.vocab
+    if not s.lm_head:  # a reward model's one-output score head: nothing vocabulary-sized
+        return 0.0, 0.0
     if s.full_logits:
         return tokens * V * 4, tokens * V * 4 + tokens * h * 4  # an fp32 working copy / the logits' gradient
     tile = head_tile_elements(tokens, shape, device)
@@ -355,7 +367,10 @@ def estimate(shape: ModelShape, s: Settings, device: str = "gpu") -> Estimate:
         note = f"{tokens} tokens x ({L} layers x {per_layer / 1024:.1f} KiB + {tail} B)"
     comps.append(Component("activations", acts, note))
 
-    if s.full_logits:
+    if not s.lm_head:
+        head = 0.0
+        note = "a reward model's score head: one output per sequence, no vocabulary logits"
+    elif s.full_logits:
         head = tokens * shape.vocab * (c + 4)
         note = f"full logits kept for backward: {tokens} tokens x {shape.vocab} vocab x ({c} + 4 fp32 log-softmax) B"
     else:
@@ -491,7 +506,10 @@ class Plan:
         lines = [f"plan for {self.recipe}: model {self.model}" + (f" (shape from {self.shape.name})"
                                                                    if self.shape.name != self.model else ""),
                  f"  model: {self.shape.describe()}",
-                 f"  settings: {s.precision}{' + 4-bit base' if s.load_in_4bit else ''}, {s.batch} pairs x "
+                 f"  method: {s.method}, " + ("reference pass (adapters off)" if s.reference_pass else
+                                              "no reference pass") + f", {s.seqs_per_example} sequence(s) per example"
+                 + ("" if s.lm_head else ", a one-output score head instead of the LM head"),
+                 f"  settings: {s.precision}{' + 4-bit base' if s.load_in_4bit else ''}, {s.batch} examples x "
                  f"{s.seqs_per_example} sequences x {s.max_length} tokens per device, gradient accumulation "
                  f"{s.grad_accum}, activation checkpointing {'on' if s.checkpointing else 'off'}, LoRA r={s.lora_r}"
                  f" (all linear layers), " + ("lora_dropout off (TRL's disable_dropout=true zeroes it; "
