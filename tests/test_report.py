@@ -26,7 +26,7 @@ def fake_run(folder, **config):
     cfg = {"model": "tiny/model", "dataset": "data/train.jsonl", "data_format": "hh-rlhf", "beta": 0.1,
            "learning_rate": 5e-6, "max_steps": 4, "trl": {"weight_decay": 0.01}, **config}
     (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
-    shutil.copyfile(builtin_dir() / "hh-dpo.py", folder / "recipe.py")
+    shutil.copyfile(builtin_dir() / "dpo.py", folder / "program.py")
     (folder / "run.json").write_text(json.dumps({"recipe": "hh-dpo", "status": "completed", "global_step": 4,
                                                  "versions": {"trl": "1.16.0"}}))
     (folder / "data_summary.json").write_text(json.dumps({"train": {

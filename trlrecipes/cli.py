@@ -27,17 +27,10 @@ def _console(verbose: bool = typer.Option(False, "--verbose", help="Show the lib
     configure(verbose)
 
 
-def _exit(action, debug: bool = False, *, libraries: bool = True) -> None:
+def _exit(action, debug: bool = False) -> None:
     from trlrecipes.run.launch import guarded
 
-    def quiet_action():
-        if libraries:  # the command is about to import transformers/datasets anyway
-            from trlrecipes.console import quiet_libraries
-
-            quiet_libraries()
-        action()
-
-    code = guarded(quiet_action, debug=debug)
+    code = guarded(action, debug=debug)
     if code:
         raise typer.Exit(code)
 
@@ -68,7 +61,7 @@ def copy_recipe(name: str = typer.Argument(..., help="Built-in program (dpo) or 
         for line in copy(name, dest, force=force):
             print(line)
 
-    _exit(action, libraries=False)
+    _exit(action)
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -100,7 +93,7 @@ def run_recipe(recipe: str = typer.Argument(..., help="Built-in recipe (dpo, hh-
             shortened = any(item.split("=", 1)[0] in ("max_steps", "learning_rate") for item in overrides or [])
             report_demo(run, strict=not shortened)
 
-    _exit(action, debug, libraries=False)  # execute() quiets the libraries after --dry-run's early exit
+    _exit(action, debug)  # execute() quiets the libraries after its checks
 
 
 @app.command("sweep", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -157,7 +150,7 @@ def plot(run_dir: Path = typer.Argument(..., help="A run folder with metrics.jso
 
         print(f"wrote {plot_metrics(run_dir / 'metrics.jsonl', run_dir / 'metrics.png')}")
 
-    _exit(action, libraries=False)
+    _exit(action)
 
 
 @app.command("eval")
@@ -297,7 +290,7 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="One or more run fold
 
         print(f"wrote {write_report(run_dirs, output)}")
 
-    _exit(action, debug, libraries=False)
+    _exit(action, debug)
 
 
 @app.command("plan", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -55,6 +55,8 @@ def configure(verbose: bool = False) -> None:
         return
     # Read at import by the libraries (also in dataset worker processes, which import them afresh).
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # read when huggingface_hub is imported; transformers' "Loading weights" bars follow it: no heavy import here
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("DATASETS_VERBOSITY", "error")
     warnings.showwarning = _resay_warning
     for name in LIBRARY_LOGGERS:

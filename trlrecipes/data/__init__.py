@@ -96,7 +96,10 @@ def load_pairs(format_name: str, source: str | None = None, *, split: str | None
 
     Returns (datasets.Dataset of converted rows, ConversionSummary). Raises UserError when nothing is usable.
     """
+    from trlrecipes.console import quiet_libraries
     from trlrecipes.data.common import convert_dataset, load_source
+
+    quiet_libraries()  # datasets is about to be imported: its bars and logs follow the console setting
 
     fmt = get_format(format_name)
     source = source or fmt.HUB_ID
