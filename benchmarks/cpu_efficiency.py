@@ -173,7 +173,10 @@ def main() -> None:
     model_path = resolve_model(DEMO_MODEL)
     shapes = {"square 2048": (2048, 2048, 2048), "MLP [1536 x 576] x [576 x 1536]": (1536, 576, 1536)}
     before = matmul_peak(shapes, threads)
-    rows = [run_lever(lever, model_path, str(DEMO_TRAIN), args.steps, threads) for lever in args.levers]
+    rows = []
+    for lever in args.levers:  # each row printed as soon as it is measured (a shared machine may be slow)
+        rows.append(run_lever(lever, model_path, str(DEMO_TRAIN), args.steps, threads))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "counts"}), flush=True)
     torch.set_num_threads(threads)
     after = matmul_peak(shapes, threads)
     peak = {name: max(before[name], after[name]) for name in shapes}

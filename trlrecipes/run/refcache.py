@@ -270,7 +270,7 @@ def prepare(trainer) -> dict:
 
     request = _requests.pop(id(trainer.args), None)
     if getattr(trainer, "precompute_ref_logps", False):
-        _say("reference log-probs: precomputed by TRL (trl.precompute_ref_log_probs with several processes)")
+        _say("reference log-probs: precomputed by TRL at start-up (trl.precompute_ref_log_probs=true)")
         return {"source": "trl"}
     if request is False:
         _say("reference log-probs: computed live at every step (trl.precompute_ref_log_probs=false)")
