@@ -64,7 +64,7 @@ def test_one_run_report_holds_the_whole_story(tmp_path):
     assert network_references(page) == []
     assert page.count('src="data:image/png;base64,') == 1  # the curves
     for text in ("no_learning", "The policy is not moving away from the reference", "Raise learning_rate",
-                 "not_hh_format", "a transcript is not text made of", "merged_turns", "ab" * 32, "0.875",
+                 "not_hh_format", "a transcript is not made of", "merged_turns", "ab" * 32, "0.875",
                  "How do I fix a flat bike tire?", "Remove the wheel", "I &lt;b&gt;don&#x27;t&lt;/b&gt; know.",
                  "score 2.500", "trl.weight_decay", "learning_rate", "@media print"):
         assert text in page, text
