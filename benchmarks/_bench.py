@@ -25,16 +25,35 @@ PLAIN = HERE / "plain_trl_dpo.py"
 HH_SAMPLE = Path(os.environ.get("TRLRECIPES_HH_SAMPLE", REPO.parent / "shared" / "data" / "hh-rlhf-sample.jsonl"))
 
 # Every child runs offline and quiet; the thread count is left to the machine (torch uses every core).
-ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRL_EXPERIMENTAL_SILENCE": "1",
-       "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-       "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
+ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRL_EXPERIMENTAL_SILENCE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "PYTHONWARNINGS": "ignore",
+    "TQDM_DISABLE": "1",
+}
 
 # SmolLM2-135M's shape (hidden 576, 30 layers, 9 heads / 3 kv heads, vocab 49152, tied embeddings).
-SMOL_SHAPE = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-                  num_key_value_heads=3, vocab_size=49152)
+SMOL_SHAPE = dict(
+    hidden_size=576,
+    intermediate_size=1536,
+    num_hidden_layers=30,
+    num_attention_heads=9,
+    num_key_value_heads=3,
+    vocab_size=49152,
+)
 # Qwen2.5-0.5B's shape (the hh recipes' default model): 494M parameters, vocab 151936, tied embeddings.
-QWEN05_SHAPE = dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                    num_key_value_heads=2, vocab_size=151936)
+QWEN05_SHAPE = dict(
+    hidden_size=896,
+    intermediate_size=4864,
+    num_hidden_layers=24,
+    num_attention_heads=14,
+    num_key_value_heads=2,
+    vocab_size=151936,
+)
 GB = 1e9
 
 
@@ -81,8 +100,14 @@ def build_llama(folder: Path, shape: dict, tokenizer=None, *, arch: str = "llama
     shape.setdefault("vocab_size", len(tokenizer))
     shape["vocab_size"] = max(shape["vocab_size"], len(tokenizer))
     config_cls, model_cls = (Qwen2Config, Qwen2ForCausalLM) if arch == "qwen2" else (LlamaConfig, LlamaForCausalLM)
-    config = config_cls(**shape, max_position_embeddings=4096, pad_token_id=tokenizer.pad_token_id,
-                        eos_token_id=tokenizer.eos_token_id, bos_token_id=None, tie_word_embeddings=True)
+    config = config_cls(
+        **shape,
+        max_position_embeddings=4096,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(seed)
     model_cls(config).save_pretrained(str(folder))
     return folder
@@ -123,15 +148,27 @@ def real_tokenizer_or_tiny():
 
 
 # --- data ---------------------------------------------------------------------------------------------------------
-_TOPICS = ["boil an egg", "fix a bike chain", "learn to swim", "plant tomatoes", "write a cover letter",
-           "bake bread", "sleep better", "start running", "save money", "learn French"]
+_TOPICS = [
+    "boil an egg",
+    "fix a bike chain",
+    "learn to swim",
+    "plant tomatoes",
+    "write a cover letter",
+    "bake bread",
+    "sleep better",
+    "start running",
+    "save money",
+    "learn French",
+]
 
 
 def synthetic_hh_rows(count: int, seed: int = 0) -> list[dict]:
     """hh-rlhf-like transcripts with a long-tailed length spread (1-3 turns, replies of 5-120 words)."""
     rng = random.Random(seed)
-    words = ("the a to and of you it is that for can with this your on be if or are as some not will do "
-             "water time help make first then good more try way about they also when one need").split()
+    words = (
+        "the a to and of you it is that for can with this your on be if or are as some not will do "
+        "water time help make first then good more try way about they also when one need"
+    ).split()
     rows = []
     for i in range(count):
         topic = rng.choice(_TOPICS)
@@ -247,13 +284,21 @@ def _watch(path: Path, pid: int, start: float, result: ChildResult, done: thread
         time.sleep(interval)
 
 
-def run_child(cmd: list[str], *, metrics: Path | None = None, env: dict | None = None, cwd: Path | None = None,
-              timeout: float = 900, poll: float = 0.01) -> ChildResult:
+def run_child(
+    cmd: list[str],
+    *,
+    metrics: Path | None = None,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout: float = 900,
+    poll: float = 0.01,
+) -> ChildResult:
     """Run one command in a fresh process; return its exit code, wall time, peak RSS and train-log times."""
     start = time.perf_counter()
     with open(os.devnull, "rb") as stdin:
-        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                cwd=cwd, text=True)
+        proc = subprocess.Popen(
+            cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True
+        )
     result = ChildResult(returncode=-1, seconds=0.0, peak_rss=0)
     done = threading.Event()
     watcher = None
@@ -317,5 +362,8 @@ def training_args_diff(a: Path, b: Path, ignore=("output_dir", "logging_dir", "r
         left, right = load(a), load(b)
     except Exception as err:  # a run that saved nothing
         return [f"could not compare training_args.bin ({type(err).__name__})"]
-    return sorted(f"{k}: {left.get(k)!r} vs {right.get(k)!r}" for k in set(left) | set(right)
-                  if k not in ignore and left.get(k) != right.get(k))
+    return sorted(
+        f"{k}: {left.get(k)!r} vs {right.get(k)!r}"
+        for k in set(left) | set(right)
+        if k not in ignore and left.get(k) != right.get(k)
+    )

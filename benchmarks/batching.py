@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-
 @dataclass
 class PaddingStats:
     real: int = 0
@@ -40,7 +39,7 @@ def padding_stats(order: list[int], lengths: list[tuple[int, int]], batch: int) 
     """`lengths[i]` = (chosen sequence length, rejected sequence length) of pair i, already truncated."""
     stats = PaddingStats()
     for start in range(0, len(order), batch):
-        members = order[start:start + batch]
+        members = order[start : start + batch]
         seqs = [n for i in members for n in lengths[i]]
         stats.real += sum(seqs)
         stats.padded += len(seqs) * max(seqs)
@@ -51,6 +50,6 @@ def padding_stats(order: list[int], lengths: list[tuple[int, int]], batch: int) 
 def descending_share(order: list[int], lengths: list[int], group_size: int) -> float:
     """Share of consecutive optimizer steps whose longest sequence is shorter than the previous step's:
     ~0.5 when step lengths are in random order, near 1.0 for a longest-first sort."""
-    maxima = [max(lengths[i] for i in order[s:s + group_size]) for s in range(0, len(order), group_size)]
-    pairs = [(a, b) for a, b in zip(maxima, maxima[1:]) if a != b]
+    maxima = [max(lengths[i] for i in order[s : s + group_size]) for s in range(0, len(order), group_size)]
+    pairs = [(a, b) for a, b in zip(maxima, maxima[1:], strict=False) if a != b]
     return sum(b < a for a, b in pairs) / len(pairs) if pairs else 0.5

@@ -61,15 +61,21 @@ def model_counts(model) -> dict:
             elif not name.endswith("lm_head"):
                 base += params
     config = model.config
-    return {"base": base, "lora": lora, "hidden": config.hidden_size, "vocab": config.vocab_size,
-            "layers": config.num_hidden_layers, "intermediate": config.intermediate_size}
+    return {
+        "base": base,
+        "lora": lora,
+        "hidden": config.hidden_size,
+        "vocab": config.vocab_size,
+        "layers": config.num_hidden_layers,
+        "intermediate": config.intermediate_size,
+    }
 
 
 def step_flops(counts: dict, shapes: list[tuple[int, int]], *, reference: bool) -> float:
     total = 0.0
     for rows, length in shapes:
         positions = rows * length
-        attention = 2 * counts["hidden"] * length ** 2 * rows * counts["layers"]
+        attention = 2 * counts["hidden"] * length**2 * rows * counts["layers"]
         head = 2 * counts["hidden"] * counts["vocab"] * positions
         base = 2 * counts["base"] * positions
         lora = 2 * counts["lora"] * positions
@@ -92,13 +98,30 @@ def build(model_path: str, data: str, out: Path, *, chunk: int, precompute: bool
     from trlrecipes.run import refcache
 
     train, _ = load_pairs("hh-rlhf", data)
-    args = DPOConfig(output_dir=str(out), use_cpu=True, per_device_train_batch_size=4, gradient_accumulation_steps=1,
-                     max_length=192, learning_rate=1e-4, max_steps=100, logging_steps=1000, save_strategy="no",
-                     report_to=[], disable_tqdm=True, activation_checkpointing=False, seed=42)
-    trainer = DPOTrainer(model=model_path, args=args, train_dataset=train,
-                         processing_class=AutoTokenizer.from_pretrained(model_path),
-                         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear",
-                                                task_type="CAUSAL_LM"))
+    args = DPOConfig(
+        output_dir=str(out),
+        use_cpu=True,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=1,
+        max_length=192,
+        learning_rate=1e-4,
+        max_steps=100,
+        logging_steps=1000,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        activation_checkpointing=False,
+        seed=42,
+    )
+    trainer = DPOTrainer(
+        model=model_path,
+        args=args,
+        train_dataset=train,
+        processing_class=AutoTokenizer.from_pretrained(model_path),
+        peft_config=LoraConfig(
+            r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"
+        ),
+    )
     if group:
         use_length_groups(trainer)
     setattr(trl_utils, _CHUNK_ATTR, chunk)  # the private constant trlrecipes._compat narrows on CPU
@@ -140,23 +163,29 @@ def run_lever(lever: str, model_path: str, data: str, steps: int, threads: int) 
     torch.set_num_threads(1 if lever == "threads1" else threads)
     with tempfile.TemporaryDirectory() as tmp:
         chunk = 32768 if lever == "tiles32768" else 4096
-        trainer, timer, shapes, real = build(model_path, data, Path(tmp), chunk=chunk,
-                                             precompute=lever == "precompute", group=lever != "random")
+        trainer, timer, shapes, real = build(
+            model_path, data, Path(tmp), chunk=chunk, precompute=lever == "precompute", group=lever != "random"
+        )
         trainer.args.max_steps = steps + 1
         trainer.train()
         counts = model_counts(trainer.model)
     measured = timer.times[1:]  # step 1 warms up allocator and kernels
     # one micro-batch per step, collated in step order (the loader may collate one ahead: count from the start)
-    step_shapes = shapes[1:1 + len(measured)]
+    step_shapes = shapes[1 : 1 + len(measured)]
     first = 1
     flops = step_flops(counts, step_shapes, reference=lever != "precompute")
     wall = sum(t[0] for t in measured)
     positions = sum(r * length for r, length in step_shapes)
-    return {"lever": lever, "threads": torch.get_num_threads(), "s_per_step": wall / len(measured),
-            "cpu_s_per_step": sum(t[1] for t in measured) / len(measured), "gflops": flops / wall / 1e9,
-            "tflop_per_step": flops / len(measured) / 1e12,
-            "real_share": sum(real[first:first + len(measured)]) / max(1, positions),
-            "counts": counts}
+    return {
+        "lever": lever,
+        "threads": torch.get_num_threads(),
+        "s_per_step": wall / len(measured),
+        "cpu_s_per_step": sum(t[1] for t in measured) / len(measured),
+        "gflops": flops / wall / 1e9,
+        "tflop_per_step": flops / len(measured) / 1e12,
+        "real_share": sum(real[first : first + len(measured)]) / max(1, positions),
+        "counts": counts,
+    }
 
 
 def main() -> None:
@@ -182,17 +211,25 @@ def main() -> None:
     peak = {name: max(before[name], after[name]) for name in shapes}
     best_peak = max(peak.values())
     load = os.getloadavg()
-    print(f"fp32 matmul peak, {threads} threads: " + ", ".join(f"{name} {value:.1f} GFLOP/s"
-                                                              for name, value in peak.items()))
-    print(f"{'lever':<12}{'threads':>8}{'s/step':>9}{'CPU s/step':>12}{'TFLOP/step':>12}{'GFLOP/s':>10}"
-          f"{'of peak':>9}{'real tokens':>13}")
+    print(
+        f"fp32 matmul peak, {threads} threads: "
+        + ", ".join(f"{name} {value:.1f} GFLOP/s" for name, value in peak.items())
+    )
+    print(
+        f"{'lever':<12}{'threads':>8}{'s/step':>9}{'CPU s/step':>12}{'TFLOP/step':>12}{'GFLOP/s':>10}"
+        f"{'of peak':>9}{'real tokens':>13}"
+    )
     for row in rows:
-        print(f"{row['lever']:<12}{row['threads']:>8}{row['s_per_step']:>9.2f}{row['cpu_s_per_step']:>12.2f}"
-              f"{row['tflop_per_step']:>12.3f}{row['gflops']:>10.1f}{row['gflops'] / best_peak:>9.0%}"
-              f"{row['real_share']:>13.2f}")
-    print(f"(FLOPs counted from the model's shapes over computed positions; precompute counts no reference forward, "
-          f"so its GFLOP/s is useful work only.) load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on "
-          f"{os.cpu_count()} cores")
+        print(
+            f"{row['lever']:<12}{row['threads']:>8}{row['s_per_step']:>9.2f}{row['cpu_s_per_step']:>12.2f}"
+            f"{row['tflop_per_step']:>12.3f}{row['gflops']:>10.1f}{row['gflops'] / best_peak:>9.0%}"
+            f"{row['real_share']:>13.2f}"
+        )
+    print(
+        f"(FLOPs counted from the model's shapes over computed positions; precompute counts no reference forward, "
+        f"so its GFLOP/s is useful work only.) load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on "
+        f"{os.cpu_count()} cores"
+    )
     (HERE / "cpu_efficiency.json").write_text(json.dumps({"peak": peak, "rows": rows, "load": load}, indent=2) + "\n")
 
 

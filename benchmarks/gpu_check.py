@@ -34,15 +34,51 @@ import _bench as B  # noqa: E402
 
 MEASURE = B.HERE / "_measure.py"
 # Dense bf16 tensor-core peaks (TFLOP/s, no sparsity) by device-name fragment; first match wins.
-PEAK_TFLOPS = [("H200", 989.4), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.4), ("GH200", 989.4),
-               ("A100", 312.0), ("L40S", 362.1), ("L4", 121.0), ("A10G", 70.0), ("A10", 125.0), ("4090", 165.2),
-               ("3090", 71.0), ("V100", 125.0), ("T4", 65.0)]
-TINY_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2)
-TOPICS = ["boil an egg", "fix a bike chain", "learn to swim", "plant tomatoes", "write a cover letter", "bake bread",
-          "sleep better", "start running", "save money", "learn French", "tie a tie", "clean a window",
-          "make tea", "read faster", "paint a wall", "train a puppy", "wash a car", "sharpen a knife", "cook rice",
-          "repair a zipper", "stop procrastinating", "change a tire", "write a poem", "build a birdhouse"]
+PEAK_TFLOPS = [
+    ("H200", 989.4),
+    ("H100 PCIe", 756.0),
+    ("H100 NVL", 835.0),
+    ("H100", 989.4),
+    ("GH200", 989.4),
+    ("A100", 312.0),
+    ("L40S", 362.1),
+    ("L4", 121.0),
+    ("A10G", 70.0),
+    ("A10", 125.0),
+    ("4090", 165.2),
+    ("3090", 71.0),
+    ("V100", 125.0),
+    ("T4", 65.0),
+]
+TINY_SHAPE = dict(
+    hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+)
+TOPICS = [
+    "boil an egg",
+    "fix a bike chain",
+    "learn to swim",
+    "plant tomatoes",
+    "write a cover letter",
+    "bake bread",
+    "sleep better",
+    "start running",
+    "save money",
+    "learn French",
+    "tie a tie",
+    "clean a window",
+    "make tea",
+    "read faster",
+    "paint a wall",
+    "train a puppy",
+    "wash a car",
+    "sharpen a knife",
+    "cook rice",
+    "repair a zipper",
+    "stop procrastinating",
+    "change a tire",
+    "write a poem",
+    "build a birdhouse",
+]
 HELD_OUT = 4  # the last topics are only in the held-out set
 
 
@@ -50,18 +86,29 @@ def learnable_pairs(topics: list[str], count: int, seed: int) -> list[dict]:
     import random
 
     rng = random.Random(seed)
-    steps = ["first gather what you need", "then take it one step at a time", "check the result as you go",
-             "ask for help if something looks wrong", "keep notes so the next time is easier",
-             "rest when you get tired", "practice a little every day", "compare with a good example"]
+    steps = [
+        "first gather what you need",
+        "then take it one step at a time",
+        "check the result as you go",
+        "ask for help if something looks wrong",
+        "keep notes so the next time is easier",
+        "rest when you get tired",
+        "practice a little every day",
+        "compare with a good example",
+    ]
     rows = []
     for i in range(count):
         topic = topics[i % len(topics)]
         detail = ", ".join(rng.sample(steps, k=len(steps)))
         base = f"\n\nHuman: Can you tell me how to {topic}? I am a beginner (question {i}).\n\nAssistant: "
-        good = (f"Sure, happy to help you {topic}. Here is a clear plan: {detail}. "
-                f"In short, to {topic}: {detail}. Good luck, you can do it!")
-        bad = (f"No. I will not explain how to {topic}. Figure it out yourself, it is not my problem. "
-               f"{' '.join(rng.sample(steps, k=3))}. Stop asking me.")
+        good = (
+            f"Sure, happy to help you {topic}. Here is a clear plan: {detail}. "
+            f"In short, to {topic}: {detail}. Good luck, you can do it!"
+        )
+        bad = (
+            f"No. I will not explain how to {topic}. Figure it out yourself, it is not my problem. "
+            f"{' '.join(rng.sample(steps, k=3))}. Stop asking me."
+        )
         rows.append({"chosen": base + good, "rejected": base + bad})
     return rows
 
@@ -75,8 +122,15 @@ def build_model(work: Path, tiny: bool, on_gpu: bool) -> tuple[Path, int]:
     folder = work / ("tiny-qwen2" if tiny else "qwen2.5-0.5b-shape")
     tokenizer = build_tiny_tokenizer(folder)
     shape = dict(TINY_SHAPE, vocab_size=len(tokenizer)) if tiny else dict(B.QWEN05_SHAPE)
-    config = Qwen2Config(**shape, max_position_embeddings=4096, rope_theta=1_000_000.0, tie_word_embeddings=True,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+    config = Qwen2Config(
+        **shape,
+        max_position_embeddings=4096,
+        rope_theta=1_000_000.0,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
     torch.manual_seed(0)
     with torch.device("cuda" if on_gpu else "cpu"):
         model = Qwen2ForCausalLM(config)
@@ -101,7 +155,7 @@ def peak_tflops(name: str, override: float) -> float | None:
 def parse_peak(output: str) -> dict:
     for line in reversed(output.splitlines()):
         if line.startswith("PEAK_MEMORY "):
-            return json.loads(line[len("PEAK_MEMORY "):])
+            return json.loads(line[len("PEAK_MEMORY ") :])
     return {}
 
 
@@ -122,8 +176,11 @@ def tokens_per_second(metrics: Path, times: list[tuple[int, float, float]], skip
 
 
 def final_eval(metrics: Path) -> dict:
-    evals = [json.loads(line) for line in metrics.read_text().splitlines() if "eval_loss" in line] \
-        if metrics.is_file() else []
+    evals = (
+        [json.loads(line) for line in metrics.read_text().splitlines() if "eval_loss" in line]
+        if metrics.is_file()
+        else []
+    )
     return evals[-1] if evals else {}
 
 
@@ -136,7 +193,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=0, help="pairs per device batch (default: hh-dpo's 4; 2 on CPU)")
     parser.add_argument("--grad-accum", type=int, default=0, help="default: hh-dpo's 4; 1 on CPU")
     parser.add_argument("--max-length", type=int, default=0, help="default: hh-dpo's 512; 256 on CPU")
-    parser.add_argument("--peak-tflops", type=float, default=0.0, help="the GPU's dense bf16 peak, if not in the table")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=0.0, help="the GPU's dense bf16 peak, if not in the table"
+    )
     parser.add_argument("--budget", type=float, default=280.0, help="seconds for everything (each run gets a share)")
     parser.add_argument("--json", default=str(B.HERE / "gpu_results.json"))
     parser.add_argument("--work", help="working folder (default: temporary)")
@@ -157,12 +216,18 @@ def main(argv=None) -> int:
     if not on_gpu:
         # One thread per run: on a busy CPU, OpenMP threads spin-waiting for a core made single steps 20x slower
         env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    print(f"gpu_check: {device}, torch {torch.__version__}, CUDA {torch.version.cuda}, "
-          f"peak bf16 {peak or 'unknown'} TFLOP/s; work folder {work}", flush=True)
+    print(
+        f"gpu_check: {device}, torch {torch.__version__}, CUDA {torch.version.cuda}, "
+        f"peak bf16 {peak or 'unknown'} TFLOP/s; work folder {work}",
+        flush=True,
+    )
 
     model, params = build_model(work, args.tiny, on_gpu)
-    print(f"model: {'tiny Qwen2' if args.tiny else 'Qwen2.5-0.5B shape'}, {params / 1e6:.0f}M parameters, "
-          f"built in {time.time() - started:.0f} s", flush=True)
+    print(
+        f"model: {'tiny Qwen2' if args.tiny else 'Qwen2.5-0.5B shape'}, {params / 1e6:.0f}M parameters, "
+        f"built in {time.time() - started:.0f} s",
+        flush=True,
+    )
     train_topics, eval_topics = TOPICS[:-HELD_OUT], TOPICS[-HELD_OUT:]
     raw_train = B.write_jsonl(work / "pairs.jsonl", learnable_pairs(train_topics, 480, seed=0))
     raw_eval = B.write_jsonl(work / "heldout.jsonl", learnable_pairs(eval_topics, 32, seed=1))
@@ -173,17 +238,56 @@ def main(argv=None) -> int:
     batch = args.batch or (4 if on_gpu else 2)
     accum = args.grad_accum or (4 if on_gpu else 1)
     max_length = args.max_length or (512 if on_gpu else 256)
-    common = {"max_steps": steps, "logging_steps": log_every, "save_steps": steps * 10, "learning_rate": 1e-4,
-              "per_device_train_batch_size": batch, "gradient_accumulation_steps": accum, "max_length": max_length}
-    wrapper = ["--cli", "run", "hh-dpo", f"model={model}", f"dataset={raw_train}", f"eval_dataset={raw_eval}",
-               "data_format=hh-rlhf", "subset=", f"eval_steps={steps}", "max_eval_rows=0",
-               *(f"{k}={v}" for k, v in common.items())]
-    plain = [str(B.PLAIN), "--model", str(model), "--data", str(conv_train), "--eval-data", str(conv_eval),
-             "--eval-steps", str(steps), "--max-steps", str(steps), "--logging-steps", str(log_every),
-             "--save-steps", str(steps * 10), "--learning-rate", "1e-4", "--batch", str(batch),
-             "--grad-accum", str(accum), "--max-length", str(max_length),
-             # what `trlrecipes run` adds to TRL's defaults, so both sides batch and compute alike
-             "--length-groups", *([] if on_gpu else ["--head-chunk", "4096"])]
+    common = {
+        "max_steps": steps,
+        "logging_steps": log_every,
+        "save_steps": steps * 10,
+        "learning_rate": 1e-4,
+        "per_device_train_batch_size": batch,
+        "gradient_accumulation_steps": accum,
+        "max_length": max_length,
+    }
+    wrapper = [
+        "--cli",
+        "run",
+        "hh-dpo",
+        f"model={model}",
+        f"dataset={raw_train}",
+        f"eval_dataset={raw_eval}",
+        "data_format=hh-rlhf",
+        "subset=",
+        f"eval_steps={steps}",
+        "max_eval_rows=0",
+        *(f"{k}={v}" for k, v in common.items()),
+    ]
+    plain = [
+        str(B.PLAIN),
+        "--model",
+        str(model),
+        "--data",
+        str(conv_train),
+        "--eval-data",
+        str(conv_eval),
+        "--eval-steps",
+        str(steps),
+        "--max-steps",
+        str(steps),
+        "--logging-steps",
+        str(log_every),
+        "--save-steps",
+        str(steps * 10),
+        "--learning-rate",
+        "1e-4",
+        "--batch",
+        str(batch),
+        "--grad-accum",
+        str(accum),
+        "--max-length",
+        str(max_length),
+        # what `trlrecipes run` adds to TRL's defaults, so both sides batch and compute alike
+        "--length-groups",
+        *([] if on_gpu else ["--head-chunk", "4096"]),
+    ]
     runs = [("plain TRL, LoRA", plain, []), ("trlrecipes hh-dpo", wrapper, [])]
     try:
         import bitsandbytes  # noqa: F401
@@ -191,8 +295,10 @@ def main(argv=None) -> int:
         print(f"bitsandbytes unusable ({type(err).__name__}: {err}): the 4-bit runs are left out", flush=True)
         args.skip_4bit = True
     if not args.skip_4bit:
-        runs += [("plain TRL, QLoRA 4-bit", plain, ["--load-in-4bit"]),
-                 ("trlrecipes hh-dpo, load_in_4bit", wrapper, ["load_in_4bit=true"])]
+        runs += [
+            ("plain TRL, QLoRA 4-bit", plain, ["--load-in-4bit"]),
+            ("trlrecipes hh-dpo, load_in_4bit", wrapper, ["load_in_4bit=true"]),
+        ]
     precision = "bf16" if on_gpu and torch.cuda.is_bf16_supported() else ("fp16" if on_gpu else "fp32")
     results = []
     for index, (name, base_cmd, extra) in enumerate(runs):
@@ -207,13 +313,19 @@ def main(argv=None) -> int:
         step = result.step_time(log_every)
         tps = tokens_per_second(out / "metrics.jsonl", result.log_times, log_every)
         evaluation = final_eval(out / "metrics.jsonl")
-        row = {"run": name, "precision": precision + (" + nf4" if extra and "4bit" in extra[0] else ""),
-               "exit": result.returncode, "wall_s": round(result.seconds, 1), "s_per_step": step,
-               "tokens_per_s": tps, "peak_gpu_gb": (memory.get("cuda_max_allocated") or 0) / 1e9 or None,
-               "peak_rss_gb": (memory.get("ru_maxrss") or 0) / 1e9 or None,
-               "mfu": (6 * params * tps / (peak * 1e12)) if (tps and peak) else None,
-               "eval_reward_accuracy": evaluation.get("eval_rewards/accuracies"),
-               "eval_reward_margin": evaluation.get("eval_rewards/margins")}
+        row = {
+            "run": name,
+            "precision": precision + (" + nf4" if extra and "4bit" in extra[0] else ""),
+            "exit": result.returncode,
+            "wall_s": round(result.seconds, 1),
+            "s_per_step": step,
+            "tokens_per_s": tps,
+            "peak_gpu_gb": (memory.get("cuda_max_allocated") or 0) / 1e9 or None,
+            "peak_rss_gb": (memory.get("ru_maxrss") or 0) / 1e9 or None,
+            "mfu": (6 * params * tps / (peak * 1e12)) if (tps and peak) else None,
+            "eval_reward_accuracy": evaluation.get("eval_rewards/accuracies"),
+            "eval_reward_margin": evaluation.get("eval_rewards/margins"),
+        }
         results.append(row)
         if result.returncode != 0:
             print(f"  {name}: FAILED (exit {result.returncode})\n{result.output[-3000:]}", flush=True)
@@ -223,14 +335,18 @@ def main(argv=None) -> int:
     def fmt(value, spec):
         return "n/a" if value is None else format(value, spec)
 
-    print(f"\n{'run':<34}{'prec':<12}{'s/step':>8}{'tokens/s':>10}{'GPU GB':>8}{'RSS GB':>8}{'MFU':>7}"
-          f"{'eval acc':>10}{'margin':>8}")
+    print(
+        f"\n{'run':<34}{'prec':<12}{'s/step':>8}{'tokens/s':>10}{'GPU GB':>8}{'RSS GB':>8}{'MFU':>7}"
+        f"{'eval acc':>10}{'margin':>8}"
+    )
     for r in results:
-        print(f"{r['run']:<34}{r['precision']:<12}{fmt(r['s_per_step'], '.3f'):>8}{fmt(r['tokens_per_s'], '.0f'):>10}"
-              f"{fmt(r['peak_gpu_gb'], '.2f'):>8}{fmt(r['peak_rss_gb'], '.2f'):>8}{fmt(r['mfu'], '.1%'):>7}"
-              f"{fmt(r['eval_reward_accuracy'], '.2f'):>10}{fmt(r['eval_reward_margin'], '.2f'):>8}")
+        print(
+            f"{r['run']:<34}{r['precision']:<12}{fmt(r['s_per_step'], '.3f'):>8}{fmt(r['tokens_per_s'], '.0f'):>10}"
+            f"{fmt(r['peak_gpu_gb'], '.2f'):>8}{fmt(r['peak_rss_gb'], '.2f'):>8}{fmt(r['mfu'], '.1%'):>7}"
+            f"{fmt(r['eval_reward_accuracy'], '.2f'):>10}{fmt(r['eval_reward_margin'], '.2f'):>8}"
+        )
     checks = []
-    for plain_row, wrap_row in zip(results[0::2], results[1::2]):
+    for plain_row, wrap_row in zip(results[0::2], results[1::2], strict=False):
         if plain_row["tokens_per_s"] and wrap_row["tokens_per_s"]:
             ratio = wrap_row["tokens_per_s"] / plain_row["tokens_per_s"]
             checks.append((f"{wrap_row['run']}: tokens/s vs plain TRL", ratio, ratio >= 0.98, ">= 0.98"))
@@ -239,8 +355,14 @@ def main(argv=None) -> int:
             checks.append((f"{wrap_row['run']}: peak GPU memory vs plain TRL", ratio, ratio <= 1.02, "<= 1.02"))
     for r in results:
         acc = r["eval_reward_accuracy"]
-        checks.append((f"{r['run']}: held-out reward accuracy after {steps} steps (0 at step 0)", acc,
-                       acc is not None and acc >= 0.75, ">= 0.75"))
+        checks.append(
+            (
+                f"{r['run']}: held-out reward accuracy after {steps} steps (0 at step 0)",
+                acc,
+                acc is not None and acc >= 0.75,
+                ">= 0.75",
+            )
+        )
     if not on_gpu:  # a CPU smoke test checks code paths; its timings on a shared CPU are noise (+-15 % here)
         checks = [(n, v, None if "vs plain" in n else ok, t) for n, v, ok, t in checks]
     failed = [r["run"] for r in results if r["exit"] != 0]
@@ -250,12 +372,24 @@ def main(argv=None) -> int:
         print(f"{label} {name}: {fmt(value, '.3f')} (target {target}{', GPU only' if ok is None else ''})")
     if failed:
         print(f"FAIL runs that did not finish: {', '.join(failed)}")
-    summary = {"device": device, "peak_bf16_tflops": peak, "torch": torch.__version__, "cuda": torch.version.cuda,
-               "model_parameters": params, "tiny": args.tiny, "steps": steps, "batch": batch,
-               "gradient_accumulation_steps": accum, "max_length": max_length, "runs": results,
-               "checks": [{"name": n, "value": v, "ok": ok, "target": t} for n, v, ok, t in checks],
-               "seconds": round(time.time() - started, 1)}
-    for target in [Path(args.json)] + ([Path(os.environ["OUT"]) / "gpu_results.json"] if os.environ.get("OUT") else []):
+    summary = {
+        "device": device,
+        "peak_bf16_tflops": peak,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "model_parameters": params,
+        "tiny": args.tiny,
+        "steps": steps,
+        "batch": batch,
+        "gradient_accumulation_steps": accum,
+        "max_length": max_length,
+        "runs": results,
+        "checks": [{"name": n, "value": v, "ok": ok, "target": t} for n, v, ok, t in checks],
+        "seconds": round(time.time() - started, 1),
+    }
+    for target in [Path(args.json)] + (
+        [Path(os.environ["OUT"]) / "gpu_results.json"] if os.environ.get("OUT") else []
+    ):
         try:
             target.write_text(json.dumps(summary, indent=2) + "\n")
             print(f"written: {target}")

@@ -46,11 +46,15 @@ def main() -> None:
     for variant, rows in results.items():
         cpu = sorted(r["cpu"] for r in rows)
         wall = sorted(r["wall"] for r in rows)
-        print(f"{variant:<12}{cpu[0]:>14.2f}{wall[0]:>15.2f}{cpu[len(cpu) // 2]:>16.2f}  "
-              f"{rows[0]['bitsandbytes_loaded']}")
+        print(
+            f"{variant:<12}{cpu[0]:>14.2f}{wall[0]:>15.2f}{cpu[len(cpu) // 2]:>16.2f}  "
+            f"{rows[0]['bitsandbytes_loaded']}"
+        )
     best = {variant: min(r["cpu"] for r in rows) for variant, rows in results.items()}
-    print(f"deferred / as before (CPU, best of {args.repeat}): {best['deferred'] / best['as before']:.2f}x; "
-          f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"deferred / as before (CPU, best of {args.repeat}): {best['deferred'] / best['as before']:.2f}x; "
+        f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

@@ -47,10 +47,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=0.1)
     p.add_argument("--no-activation-checkpointing", dest="activation_checkpointing", action="store_false")
     p.add_argument("--precompute-ref", action="store_true", help="precompute_ref_log_probs=True")
-    p.add_argument("--head-chunk", type=int, default=0,
-                   help="vocabulary chunk of TRL's fused log-prob head (0: TRL's own, 32768)")
-    p.add_argument("--length-groups", action="store_true",
-                   help="length-grouped batches in shuffled order (trlrecipes.data.batching, the recipes' default)")
+    p.add_argument(
+        "--head-chunk", type=int, default=0, help="vocabulary chunk of TRL's fused log-prob head (0: TRL's own, 32768)"
+    )
+    p.add_argument(
+        "--length-groups",
+        action="store_true",
+        help="length-grouped batches in shuffled order (trlrecipes.data.batching, the recipes' default)",
+    )
     p.add_argument("--logging-steps", type=int, default=10)
     p.add_argument("--save-steps", type=int, default=200)
     p.add_argument("--seed", type=int, default=42)
@@ -114,11 +118,20 @@ def main(argv=None) -> None:
     )
     quantization = None
     if args.load_in_4bit:
-        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                          bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
-    peft_config = None if args.full_ft else LoraConfig(
-        r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, target_modules="all-linear",
-        task_type="CAUSAL_LM")
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+        )
+    peft_config = (
+        None
+        if args.full_ft
+        else LoraConfig(
+            r=args.lora_r,
+            lora_alpha=args.lora_alpha,
+            lora_dropout=args.lora_dropout,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
+    )
     trainer = DPOTrainer(
         model=args.model,
         ref_model=None,

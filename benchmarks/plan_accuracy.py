@@ -33,15 +33,29 @@ import tempfile
 import time
 from pathlib import Path
 
-ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
-       "HF_DATASETS_OFFLINE": "1", "TRL_EXPERIMENTAL_SILENCE": "1", "TRANSFORMERS_VERBOSITY": "error",
-       "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-SMOL = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-            num_key_value_heads=3, vocab_size=49152)
+ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRL_EXPERIMENTAL_SILENCE": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+}
+SMOL = dict(
+    hidden_size=576,
+    intermediate_size=1536,
+    num_hidden_layers=30,
+    num_attention_heads=9,
+    num_key_value_heads=3,
+    vocab_size=49152,
+)
 TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 # one tiny decoder layer (LoRA needs a linear layer), tiny vocab: the runtime, nearly nothing of the model
-BASELINE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
-                num_key_value_heads=2)
+BASELINE = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2
+)
 
 # Runs inside the child process: train, sampling RSS, print one JSON line.
 CHILD = r"""
@@ -89,8 +103,14 @@ def build_model(folder: Path, shape: dict) -> Path:
     shape = {**shape}
     shape.setdefault("vocab_size", len(tokenizer))
     torch.manual_seed(0)
-    config = LlamaConfig(**shape, max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id,
-                         eos_token_id=tokenizer.eos_token_id, bos_token_id=None, tie_word_embeddings=True)
+    config = LlamaConfig(
+        **shape,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
     LlamaForCausalLM(config).save_pretrained(str(folder))
     return folder
 
@@ -101,27 +121,48 @@ def write_pairs(path: Path, rows: int = 16) -> Path:
     lines = []
     for n in range(rows):
         reply = " ".join(words[(n + k) % len(words)] for k in range(900))
-        lines.append(json.dumps({"prompt": f"Tell me a long story number {n}.", "chosen": "Sure. " + reply,
-                                 "rejected": "No. " + reply[::-1]}))
+        lines.append(
+            json.dumps(
+                {
+                    "prompt": f"Tell me a long story number {n}.",
+                    "chosen": "Sure. " + reply,
+                    "rejected": "No. " + reply[::-1],
+                }
+            )
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def run_child(overrides: list[str], workdir: Path) -> dict:
     env = {**os.environ, **ENV}
-    proc = subprocess.run([sys.executable, "-c", CHILD, *overrides], cwd=workdir, env=env, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, *overrides], cwd=workdir, env=env, capture_output=True, text=True, timeout=900
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     raise RuntimeError(f"child failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
 
 
 def overrides_for(model: Path, data: Path, out: Path, *, seq: int, batch: int, ckpt: bool, steps: int) -> list[str]:
-    return [f"model={model}", f"dataset={data}", "data_format=custom", "eval_dataset=", f"output_dir={out}",
-            "precision=fp32", f"max_length={seq}", f"per_device_train_batch_size={batch}",
-            "gradient_accumulation_steps=1", f"max_steps={steps}", "logging_steps=1", "save_steps=1000",
-            f"activation_checkpointing={str(ckpt).lower()}", "verdicts=false", "learning_rate=1e-4"]
+    return [
+        f"model={model}",
+        f"dataset={data}",
+        "data_format=custom",
+        "eval_dataset=",
+        f"output_dir={out}",
+        "precision=fp32",
+        f"max_length={seq}",
+        f"per_device_train_batch_size={batch}",
+        "gradient_accumulation_steps=1",
+        f"max_steps={steps}",
+        "logging_steps=1",
+        "save_steps=1000",
+        f"activation_checkpointing={str(ckpt).lower()}",
+        "verdicts=false",
+        "learning_rate=1e-4",
+    ]
 
 
 def main() -> None:
@@ -133,10 +174,14 @@ def main() -> None:
     parser.add_argument("--only", choices=("tiny", "smol"), help="run one model's cases")
     parser.add_argument("--no-ckpt-only", action="store_true", help="skip the activation-checkpointing cases")
     parser.add_argument("--ckpt-only", action="store_true", help="only the activation-checkpointing cases")
-    parser.add_argument("--mmap-threshold", type=int, default=65536,
-                        help="set glibc's MALLOC_MMAP_THRESHOLD_ in the children (bytes): large blocks then go to "
-                             "mmap and return to the OS when freed, so RSS follows the live tensors, as GPU memory "
-                             "would; 0 keeps glibc's default, whose heap keeps freed blocks (default 65536)")
+    parser.add_argument(
+        "--mmap-threshold",
+        type=int,
+        default=65536,
+        help="set glibc's MALLOC_MMAP_THRESHOLD_ in the children (bytes): large blocks then go to "
+        "mmap and return to the OS when freed, so RSS follows the live tensors, as GPU memory "
+        "would; 0 keeps glibc's default, whose heap keeps freed blocks (default 65536)",
+    )
     args = parser.parse_args()
     os.environ.update(ENV)
     if args.mmap_threshold:
@@ -158,39 +203,66 @@ def main() -> None:
         for name, shape, _ in cases:
             if name not in models:
                 models[name] = build_model(tmp / name, shape)
-        print(f"python {sys.version.split()[0]}, OMP_NUM_THREADS=1, {args.steps} steps, batch {args.batch}, "
-              f"max_length {args.seq}, fp32, LoRA r=16 (lora_dropout 0.05, zeroed by TRL's disable_dropout)"
-              + (f", MALLOC_MMAP_THRESHOLD_={args.mmap_threshold}" if args.mmap_threshold else ""), flush=True)
+        print(
+            f"python {sys.version.split()[0]}, OMP_NUM_THREADS=1, {args.steps} steps, batch {args.batch}, "
+            f"max_length {args.seq}, fp32, LoRA r=16 (lora_dropout 0.05, zeroed by TRL's disable_dropout)"
+            + (f", MALLOC_MMAP_THRESHOLD_={args.mmap_threshold}" if args.mmap_threshold else ""),
+            flush=True,
+        )
         t0 = time.time()
-        base = run_child(overrides_for(models["baseline"], data, tmp / "run-baseline", seq=args.seq,
-                                       batch=args.batch, ckpt=False, steps=args.steps), tmp)
+        base = run_child(
+            overrides_for(
+                models["baseline"],
+                data,
+                tmp / "run-baseline",
+                seq=args.seq,
+                batch=args.batch,
+                ckpt=False,
+                steps=args.steps,
+            ),
+            tmp,
+        )
         baseline = base["peak"]
-        print(f"baseline (imports + trainer on a 1-layer hidden-32 model): {baseline / GIB:.3f} GiB peak RSS "
-              f"(plan --device cpu assumes {RUNTIME_BASELINE_GIB} GiB)", flush=True)
+        print(
+            f"baseline (imports + trainer on a 1-layer hidden-32 model): {baseline / GIB:.3f} GiB peak RSS "
+            f"(plan --device cpu assumes {RUNTIME_BASELINE_GIB} GiB)",
+            flush=True,
+        )
         rows = []
         for index, (name, _, ckpt) in enumerate(cases):
-            overrides = overrides_for(models[name], data, tmp / f"run-{index}", seq=args.seq, batch=args.batch,
-                                      ckpt=ckpt, steps=args.steps)
+            overrides = overrides_for(
+                models[name], data, tmp / f"run-{index}", seq=args.seq, batch=args.batch, ckpt=ckpt, steps=args.steps
+            )
             measured = run_child(overrides, tmp)
             plan = plan_recipe("hh-dpo", overrides, device="cpu")
             runtime = plan.estimate.get("runtime")
             estimate = plan.estimate.train_peak - runtime  # no evaluation pass in these runs
             net = measured["peak"] - baseline
             rows.append((name, ckpt, estimate, net, measured, plan))
-            print(f"  {name} ckpt={ckpt}: estimate {estimate / GIB:.3f} GiB, measured {net / GIB:.3f} GiB net "
-                  f"({measured['peak'] / GIB:.3f} peak RSS, {measured['seconds']:.0f} s)", flush=True)
+            print(
+                f"  {name} ckpt={ckpt}: estimate {estimate / GIB:.3f} GiB, measured {net / GIB:.3f} GiB net "
+                f"({measured['peak'] / GIB:.3f} peak RSS, {measured['seconds']:.0f} s)",
+                flush=True,
+            )
         print(f"\ntotal time {time.time() - t0:.0f} s\n")
-        header = (f"{'model':<20}{'ckpt':>5}{'estimate GiB':>14}{'measured GiB':>14}{'error':>8}"
-                  f"{'  (RSS peak / before training / ru_maxrss, GiB)'}")
+        header = (
+            f"{'model':<20}{'ckpt':>5}{'estimate GiB':>14}{'measured GiB':>14}{'error':>8}"
+            f"{'  (RSS peak / before training / ru_maxrss, GiB)'}"
+        )
         print(header)
         print("-" * len(header))
-        for name, ckpt, estimate, net, measured, plan in rows:
+        for name, ckpt, estimate, net, measured, _plan in rows:
             # below ~50 MiB the net figure is within the run-to-run noise of the baseline: show the absolute gap
-            error = (f"{(estimate - net) / net * 100:.0f}%" if net > 50 * 1024 ** 2
-                     else f"{(estimate - net) / 1024 ** 2:+.0f}MiB")
-            print(f"{name:<20}{str(ckpt).lower():>5}{estimate / GIB:>14.3f}{net / GIB:>14.3f}{error:>8}"
-                  f"  ({measured['peak'] / GIB:.3f} / {measured['before_train'] / GIB:.3f} / "
-                  f"{measured['ru_maxrss'] / GIB:.3f})")
+            error = (
+                f"{(estimate - net) / net * 100:.0f}%"
+                if net > 50 * 1024**2
+                else f"{(estimate - net) / 1024**2:+.0f}MiB"
+            )
+            print(
+                f"{name:<20}{str(ckpt).lower():>5}{estimate / GIB:>14.3f}{net / GIB:>14.3f}{error:>8}"
+                f"  ({measured['peak'] / GIB:.3f} / {measured['before_train'] / GIB:.3f} / "
+                f"{measured['ru_maxrss'] / GIB:.3f})"
+            )
         print("\nestimate components (GiB) per row:")
         for name, ckpt, _, _, _, plan in rows:
             parts = ", ".join(f"{c.name} {c.bytes / GIB:.3f}" for c in plan.estimate.components if c.name != "runtime")

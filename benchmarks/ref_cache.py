@@ -37,8 +37,12 @@ def child(command: list[str], env: dict, cwd: Path) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{output[-3000:]}")
-    return {"wall": time.monotonic() - start, "cpu": usage.ru_utime + usage.ru_stime,
-            "rss_gb": usage.ru_maxrss / 1024 ** 2, "output": output}
+    return {
+        "wall": time.monotonic() - start,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_gb": usage.ru_maxrss / 1024**2,
+        "output": output,
+    }
 
 
 def main() -> None:
@@ -58,38 +62,90 @@ def main() -> None:
 
             model = str(build_tiny_model(work / "tiny"))
         steps = args.rows // 4
-        common = [f"model={model}", f"dataset={DEMO_TRAIN}", f"eval_dataset={DEMO_TEST}", "data_format=hh-rlhf",
-                  "subset=", f"max_train_rows={args.rows}", "max_eval_rows=32", "max_length=192",
-                  "per_device_train_batch_size=4", "gradient_accumulation_steps=1", "per_device_eval_batch_size=8",
-                  f"max_steps={steps}", f"logging_steps={max(1, steps // 4)}", f"save_steps={steps}",
-                  f"eval_steps={max(1, steps // 2)}", "learning_rate=1e-4", "activation_checkpointing=false"]
-        base_env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                    "TRL_EXPERIMENTAL_SILENCE": "1", "HF_DATASETS_CACHE": str(work / "hf")}
+        common = [
+            f"model={model}",
+            f"dataset={DEMO_TRAIN}",
+            f"eval_dataset={DEMO_TEST}",
+            "data_format=hh-rlhf",
+            "subset=",
+            f"max_train_rows={args.rows}",
+            "max_eval_rows=32",
+            "max_length=192",
+            "per_device_train_batch_size=4",
+            "gradient_accumulation_steps=1",
+            "per_device_eval_batch_size=8",
+            f"max_steps={steps}",
+            f"logging_steps={max(1, steps // 4)}",
+            f"save_steps={steps}",
+            f"eval_steps={max(1, steps // 2)}",
+            "learning_rate=1e-4",
+            "activation_checkpointing=false",
+        ]
+        base_env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "TRL_EXPERIMENTAL_SILENCE": "1",
+            "HF_DATASETS_CACHE": str(work / "hf"),
+        }
         rows: dict[str, list[dict]] = {}
         for round_ in range(args.repeat):
             warm_cache = work / f"cache-warm-{round_}"
-            for name, flag, cache in (("live", "false", work / f"c-live-{round_}"),
-                                      ("auto-cold", None, work / f"c-auto-{round_}"),
-                                      ("pre-cold", "true", warm_cache), ("pre-warm", "true", warm_cache)):
+            for name, flag, cache in (
+                ("live", "false", work / f"c-live-{round_}"),
+                ("auto-cold", None, work / f"c-auto-{round_}"),
+                ("pre-cold", "true", warm_cache),
+                ("pre-warm", "true", warm_cache),
+            ):
                 out = work / f"{name}-{round_}"
                 extra = [f"trl.precompute_ref_log_probs={flag}"] if flag else []
                 env = {**base_env, "TRLRECIPES_CACHE": str(cache)}
                 result = child(CLI + ["run", "hh-dpo", *common, *extra, f"output_dir={out}"], env, work)
                 line = next((x for x in result["output"].splitlines() if x.startswith("reference log-probs:")), "")
-                result["reference"] = line[len("reference log-probs: "):][:60]
-                result["eval_loss"] = [json.loads(x).get("eval_loss") for x in (out / "metrics.jsonl").read_text()
-                                       .splitlines() if "eval_loss" in x][-1]
+                result["reference"] = line[len("reference log-probs: ") :][:60]
+                result["eval_loss"] = [
+                    json.loads(x).get("eval_loss")
+                    for x in (out / "metrics.jsonl").read_text().splitlines()
+                    if "eval_loss" in x
+                ][-1]
                 rows.setdefault(name, []).append(result)
             if not args.no_sweep:
                 betas = ("0.1", "0.2", "0.3")
                 env = {**base_env, "TRLRECIPES_CACHE": str(work / f"c-sweep-{round_}")}
-                start = [child(CLI + ["run", "hh-dpo", *common, f"beta={b}", "trl.precompute_ref_log_probs=false",
-                                      f"output_dir={work / f'ind-{round_}-{b}'}"], env, work) for b in betas]
+                start = [
+                    child(
+                        CLI
+                        + [
+                            "run",
+                            "hh-dpo",
+                            *common,
+                            f"beta={b}",
+                            "trl.precompute_ref_log_probs=false",
+                            f"output_dir={work / f'ind-{round_}-{b}'}",
+                        ],
+                        env,
+                        work,
+                    )
+                    for b in betas
+                ]
                 total = {k: sum(r[k] for r in start) for k in ("wall", "cpu")}
                 total.update(rss_gb=max(r["rss_gb"] for r in start), reference="live x 3")
                 rows.setdefault("3 independent live runs", []).append(total)
-                swept = child(CLI + ["sweep", "hh-dpo", "beta=" + ",".join(betas), *common, "--no-eval",
-                                     "--out", str(work / f"sweep-{round_}")], env, work)
+                swept = child(
+                    CLI
+                    + [
+                        "sweep",
+                        "hh-dpo",
+                        "beta=" + ",".join(betas),
+                        *common,
+                        "--no-eval",
+                        "--out",
+                        str(work / f"sweep-{round_}"),
+                    ],
+                    env,
+                    work,
+                )
                 swept["reference"] = f"{swept['output'].count('from the cache')} of 3 from the cache"
                 rows.setdefault("sweep of 3 (one process)", []).append(swept)
         load = os.getloadavg()
@@ -107,11 +163,17 @@ def main() -> None:
     print("CPU ratios: " + ", ".join(ratios))
     same = {name: [r.get("eval_loss") for r in results] for name, results in rows.items() if "eval_loss" in results[0]}
     print(f"final eval_loss per variant (same settings, same data): {same}")
-    print(f"medians of {args.repeat} interleaved rounds; load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on "
-          f"{os.cpu_count()} cores")
-    (HERE / "ref_cache_results.json").write_text(json.dumps(
-        {name: [{k: v for k, v in r.items() if k != "output"} for r in results] for name, results in rows.items()},
-        indent=2) + "\n")
+    print(
+        f"medians of {args.repeat} interleaved rounds; load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on "
+        f"{os.cpu_count()} cores"
+    )
+    (HERE / "ref_cache_results.json").write_text(
+        json.dumps(
+            {name: [{k: v for k, v in r.items() if k != "output"} for r in results] for name, results in rows.items()},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -33,15 +33,20 @@ def main() -> None:
     rows = list(rows.select(range(min(args.pairs, len(rows)))))
     per_token = []
     for start in range(0, len(rows), 8):
-        sequences = [(prompt, chosen) for prompt, chosen, _ in
-                     (tokenize_pair(tokenizer, row, 512) for row in rows[start:start + 8])]
-        for (_, chosen), logp in zip(sequences, _sequence_logps(model, sequences, tokenizer.pad_token_id or 0),
-                                     strict=True):
+        sequences = [
+            (prompt, chosen)
+            for prompt, chosen, _ in (tokenize_pair(tokenizer, row, 512) for row in rows[start : start + 8])
+        ]
+        for (_, chosen), logp in zip(
+            sequences, _sequence_logps(model, sequences, tokenizer.pad_token_id or 0), strict=True
+        ):
             per_token.append(-logp / max(len(chosen), 1))
     mean = statistics.mean(per_token)
-    print(f"{len(per_token)} chosen replies: NLL per token mean {mean:.2f}, median {statistics.median(per_token):.2f} "
-          f"nats; sigmoid DPO loss at the start ln 2 = {math.log(2):.2f}; ratio {mean / math.log(2):.1f}x; "
-          f"x 0.2 = {0.2 * mean:.2f}")
+    print(
+        f"{len(per_token)} chosen replies: NLL per token mean {mean:.2f}, median {statistics.median(per_token):.2f} "
+        f"nats; sigmoid DPO loss at the start ln 2 = {math.log(2):.2f}; ratio {mean / math.log(2):.1f}x; "
+        f"x 0.2 = {0.2 * mean:.2f}"
+    )
 
 
 if __name__ == "__main__":

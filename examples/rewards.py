@@ -30,7 +30,7 @@ def numbers_in(text: str) -> list[float]:
         if match.start() > 0 and text[match.start() - 1].isalpha():
             continue  # part of a word or name, such as "x2" or "SmolLM2"
         value = float(match.group().replace(",", ""))
-        before = text[:match.start()].rstrip()
+        before = text[: match.start()].rstrip()
         if before.endswith("-") and before[:-1].rstrip()[-1:] not in tuple("0123456789)"):
             value = -value
         found.append(value)
@@ -39,11 +39,20 @@ def numbers_in(text: str) -> list[float]:
 
 # --- arithmetic --------------------------------------------------------------------------------------------------
 
-_OPERATORS = {"+": lambda a, b: a + b, "plus": lambda a, b: a + b,
-              "-": lambda a, b: a - b, "minus": lambda a, b: a - b,
-              "*": lambda a, b: a * b, "x": lambda a, b: a * b, "×": lambda a, b: a * b, "times": lambda a, b: a * b,
-              "multiplied by": lambda a, b: a * b,
-              "/": lambda a, b: a / b, "÷": lambda a, b: a / b, "divided by": lambda a, b: a / b}
+_OPERATORS = {
+    "+": lambda a, b: a + b,
+    "plus": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "minus": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "x": lambda a, b: a * b,
+    "×": lambda a, b: a * b,
+    "times": lambda a, b: a * b,
+    "multiplied by": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "÷": lambda a, b: a / b,
+    "divided by": lambda a, b: a / b,
+}
 _TERM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _OPERATOR = r"multiplied by|divided by|plus|minus|times|[-+*x×/÷]"
 _EXPRESSION = re.compile(rf"(?<![\w.])({_TERM})\s*({_OPERATOR})\s*({_TERM})(?!\w|\.\d)", re.IGNORECASE)
@@ -117,8 +126,21 @@ def _same(x: float, y: float) -> bool:
 
 # --- concise -----------------------------------------------------------------------------------------------------
 
-_FILLER_OPENERS = ("sure", "certainly", "of course", "great question", "good question", "absolutely", "okay",
-                   "well,", "as an ai", "i'm happy to", "i am happy to", "i'd be happy to", "i would be happy to")
+_FILLER_OPENERS = (
+    "sure",
+    "certainly",
+    "of course",
+    "great question",
+    "good question",
+    "absolutely",
+    "okay",
+    "well,",
+    "as an ai",
+    "i'm happy to",
+    "i am happy to",
+    "i'd be happy to",
+    "i would be happy to",
+)
 
 
 def concise(prompt: str, response: str) -> float:
@@ -139,7 +161,7 @@ def concise(prompt: str, response: str) -> float:
     if text.lower().startswith(_FILLER_OPENERS):
         score -= 0.3
     words = re.findall(r"\w+", text.lower())
-    trigrams = list(zip(words, words[1:], words[2:]))
+    trigrams = list(zip(words, words[1:], words[2:], strict=False))
     if trigrams:
         repeated = len(trigrams) - len(set(trigrams))
         score -= repeated / len(trigrams)

@@ -58,10 +58,13 @@ def main(cfg: Config, run: Run) -> None:
     # The KTO paper keeps (desirable_weight * desirable rows) / (undesirable_weight * undesirable rows) in [1, 4/3];
     # trl.desirable_weight=... / trl.undesirable_weight=... override the rule.
     desirable, undesirable = kto_weights(balance)
-    args = run.trl_args(KTOConfig, cfg, has_eval=evaluation is not None, desirable_weight=desirable,
-                        undesirable_weight=undesirable)
-    run.say(f"[kto] train rows: {balance['desirable']} desirable, {balance['undesirable']} undesirable -> "
-            f"desirable_weight={args.desirable_weight}, undesirable_weight={args.undesirable_weight}")
+    args = run.trl_args(
+        KTOConfig, cfg, has_eval=evaluation is not None, desirable_weight=desirable, undesirable_weight=undesirable
+    )
+    run.say(
+        f"[kto] train rows: {balance['desirable']} desirable, {balance['undesirable']} undesirable -> "
+        f"desirable_weight={args.desirable_weight}, undesirable_weight={args.undesirable_weight}"
+    )
     trainer = KTOTrainer(
         model=run.model_path(cfg),
         ref_model=None,  # as in DPO: the base model with adapters disabled is the reference, never a copy

@@ -38,13 +38,22 @@ def record_eval(run: Run, metrics: dict, pairs: int) -> dict:
     """The held-out pairwise accuracy of TRL's evaluation, printed and written to eval.json."""
     from trlrecipes.hardware import is_main_process
 
-    result = {"run": str(run.dir), "method": METHOD, "data": "the run's held-out pairs", "pairs": pairs,
-              "criterion": "reward model scores chosen above rejected", "accuracy": metrics.get("eval_accuracy"),
-              "margin": metrics.get("eval_margin"), "loss": metrics.get("eval_loss")}
+    result = {
+        "run": str(run.dir),
+        "method": METHOD,
+        "data": "the run's held-out pairs",
+        "pairs": pairs,
+        "criterion": "reward model scores chosen above rejected",
+        "accuracy": metrics.get("eval_accuracy"),
+        "margin": metrics.get("eval_margin"),
+        "loss": metrics.get("eval_loss"),
+    }
     if is_main_process():
         (run.dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
-    run.say(f"[eval] reward model on {pairs} held-out pairs: accuracy {result['accuracy']:.3f}, mean margin "
-            f"{result['margin']:.3f} (written to {run.dir / 'eval.json'})")
+    run.say(
+        f"[eval] reward model on {pairs} held-out pairs: accuracy {result['accuracy']:.3f}, mean margin "
+        f"{result['margin']:.3f} (written to {run.dir / 'eval.json'})"
+    )
     return result
 
 

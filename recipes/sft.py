@@ -46,7 +46,9 @@ def main(cfg: Config, run: Run) -> None:
         peft_config=run.lora_config(cfg),  # all linear layers
         quantization_config=run.quantization_config(cfg),  # None unless load_in_4bit (QLoRA)
         args=run.trl_args(SFTConfig, cfg, has_eval=evaluation is not None),
-        train_dataset=train, eval_dataset=evaluation, callbacks=run.callbacks(cfg),
+        train_dataset=train,
+        eval_dataset=evaluation,
+        callbacks=run.callbacks(cfg),
     )
     run.train(trainer, group_by_length=cfg.group_by_length)
 

@@ -16,13 +16,22 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HH_SAMPLE = SHARED_DATA / "hh-rlhf-sample.jsonl"
 
 _QUESTIONS = [
-    ("How do I boil an egg?", "Put it in boiling water for nine minutes, then cool it in cold water.",
-     "I don't know and I don't care."),
+    (
+        "How do I boil an egg?",
+        "Put it in boiling water for nine minutes, then cool it in cold water.",
+        "I don't know and I don't care.",
+    ),
     ("What is the capital of France?", "Paris is the capital of France.", "Figure it out yourself."),
-    ("Can you help me with my homework?", "Sure, tell me which problem you are stuck on.",
-     "No. Homework is your problem, not mine."),
-    ("Any tips for sleeping better?", "Keep a regular bedtime and avoid screens for an hour before sleep.",
-     "Just stop complaining and sleep."),
+    (
+        "Can you help me with my homework?",
+        "Sure, tell me which problem you are stuck on.",
+        "No. Homework is your problem, not mine.",
+    ),
+    (
+        "Any tips for sleeping better?",
+        "Keep a regular bedtime and avoid screens for an hour before sleep.",
+        "Just stop complaining and sleep.",
+    ),
 ]
 
 
@@ -64,11 +73,24 @@ def hh_sample() -> Path:
 
 def tiny_overrides(model: Path, train: Path, test: Path, output_dir: Path) -> list[str]:
     """Settings that make any built-in recipe run a few quick steps on the tiny model."""
-    return [f"model={model}", f"dataset={train}", f"eval_dataset={test}", f"output_dir={output_dir}",
-            "data_format=hh-rlhf",  # the tiny files are hh-rlhf; every recipe has a data_format field
-            "max_steps=3", "logging_steps=1", "save_steps=3", "eval_steps=3", "learning_rate=1e-3",
-            "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "per_device_eval_batch_size=4",
-            "max_length=96", "max_eval_rows=8", "activation_checkpointing=false"]
+    return [
+        f"model={model}",
+        f"dataset={train}",
+        f"eval_dataset={test}",
+        f"output_dir={output_dir}",
+        "data_format=hh-rlhf",  # the tiny files are hh-rlhf; every recipe has a data_format field
+        "max_steps=3",
+        "logging_steps=1",
+        "save_steps=3",
+        "eval_steps=3",
+        "learning_rate=1e-3",
+        "per_device_train_batch_size=2",
+        "gradient_accumulation_steps=1",
+        "per_device_eval_batch_size=4",
+        "max_length=96",
+        "max_eval_rows=8",
+        "activation_checkpointing=false",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +105,13 @@ def finished_run(tiny_model, hh_files, tmp_path_factory) -> Path:
     train, test = hh_files
     out = tmp_path_factory.mktemp("finished") / "hh-dpo-tiny"
     tracker = "tensorboard" if importlib.util.find_spec("tensorboard") else "none"
-    run = api.run("hh-dpo", *tiny_overrides(tiny_model, train, test, out), "max_steps=6", "save_steps=6",
-                  "learning_rate=1e-30", f"report_to={tracker}")
+    run = api.run(
+        "hh-dpo",
+        *tiny_overrides(tiny_model, train, test, out),
+        "max_steps=6",
+        "save_steps=6",
+        "learning_rate=1e-30",
+        f"report_to={tracker}",
+    )
     save_metrics(run.dir, evaluate_run(run.dir))
     return run.dir

@@ -4,9 +4,9 @@ with the verifier on a short tiny-model DPO run."""
 import json
 
 import pytest
+from conftest import write_jsonl
 from typer.testing import CliRunner
 
-from conftest import write_jsonl
 from trlrecipes.cli import app
 from trlrecipes.demo import arithmetic
 from trlrecipes.errors import UserError
@@ -63,20 +63,54 @@ def test_eval_generate_with_the_verifier_on_a_short_run(tiny_model, tmp_path):
     """A 3-step custom-dpo run on verifier-made pairs, then `eval --generate --reward ...:verify`: the JSON fields
     and the task accuracy (mean verifier score) agree with the replies written to eval_generations.jsonl."""
     train = read(arithmetic.TRAIN_FILE)[:16]
-    pairs = [{"prompt": r["prompt"], "chosen": f"The answer is {r['answer']}.",
-              "rejected": f"The answer is {r['answer'] + 7}."} for r in train]
+    pairs = [
+        {
+            "prompt": r["prompt"],
+            "chosen": f"The answer is {r['answer']}.",
+            "rejected": f"The answer is {r['answer'] + 7}.",
+        }
+        for r in train
+    ]
     data = write_jsonl(tmp_path / "pairs.jsonl", pairs)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", "custom-dpo", f"model={tiny_model}", f"dataset={data}", "eval_share=0",
-                                      "max_steps=3", "logging_steps=1", "save_steps=3", "learning_rate=1e-3",
-                                      "per_device_train_batch_size=2", "gradient_accumulation_steps=1",
-                                      "max_length=96", "activation_checkpointing=false", f"output_dir={out}"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "custom-dpo",
+            f"model={tiny_model}",
+            f"dataset={data}",
+            "eval_share=0",
+            "max_steps=3",
+            "logging_steps=1",
+            "save_steps=3",
+            "learning_rate=1e-3",
+            "per_device_train_batch_size=2",
+            "gradient_accumulation_steps=1",
+            "max_length=96",
+            "activation_checkpointing=false",
+            f"output_dir={out}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     prompts = write_jsonl(tmp_path / "test.jsonl", read(arithmetic.TEST_FILE)[:6])
-    result = CliRunner().invoke(app, ["eval", str(out), "--generate", "--reward", "trlrecipes.demo.arithmetic:verify",
-                                      "--prompts", str(prompts), "--max-new-tokens", "8", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(out),
+            "--generate",
+            "--reward",
+            "trlrecipes.demo.arithmetic:verify",
+            "--prompts",
+            str(prompts),
+            "--max-new-tokens",
+            "8",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output[result.output.index("{"):])
+    figures = json.loads(result.output[result.output.index("{") :])
     assert figures["prompts"] == figures["comparisons"] == 6 and figures["judge"].endswith(":verify")
     assert figures["wins"] + figures["ties"] + figures["losses"] == 6
     rows = read(out / "eval_generations.jsonl")

@@ -16,7 +16,7 @@ def skewed_lengths(count: int, seed: int = 0) -> list[int]:
 def real_share(order: list[int], lengths: list[int], batch: int) -> float:
     real = padded = 0
     for start in range(0, len(order), batch):
-        members = [lengths[i] for i in order[start:start + batch]]
+        members = [lengths[i] for i in order[start : start + batch]]
         real += sum(members)
         padded += len(members) * max(members)
     return real / padded
@@ -35,8 +35,8 @@ def test_groups_in_random_order_new_each_epoch_and_reproducible():
     lengths = skewed_lengths(2000)
     group = 4
     order = shuffled_length_groups(lengths, group, seed=3)
-    maxima = [max(lengths[i] for i in order[s:s + group]) for s in range(0, len(order), group)]
-    falls = [b < a for a, b in zip(maxima, maxima[1:]) if a != b]
+    maxima = [max(lengths[i] for i in order[s : s + group]) for s in range(0, len(order), group)]
+    falls = [b < a for a, b in zip(maxima, maxima[1:], strict=False) if a != b]
     # transformers' LengthGroupedSampler sorts each mega-batch longest first (a fall at ~98 % of steps)
     assert 0.35 < sum(falls) / len(falls) < 0.65
     assert order == shuffled_length_groups(lengths, group, seed=3)  # resume replays the same epoch
@@ -52,12 +52,15 @@ def test_the_short_remainder_group_comes_last_so_batches_stay_aligned():
         assert [lengths[i] for i in group] == sorted((lengths[i] for i in group), reverse=True)
 
 
-@pytest.mark.parametrize("columns, expected", [
-    ({"prompt_ids": [[1, 2], [1]], "chosen_ids": [[3], [3, 4, 5]], "rejected_ids": [[4, 5, 6], [6]]}, [5, 4]),
-    ({"chosen_input_ids": [[1, 2, 3], [1]], "rejected_input_ids": [[1], [1, 2]]}, [3, 2]),
-    ({"prompt_ids": [[1, 2], [1]], "completion_ids": [[3], [3, 4, 5]], "label": [True, False]}, [3, 4]),
-    ({"prompt": ["a", "b"], "chosen": ["c", "d"]}, None),
-])
+@pytest.mark.parametrize(
+    "columns, expected",
+    [
+        ({"prompt_ids": [[1, 2], [1]], "chosen_ids": [[3], [3, 4, 5]], "rejected_ids": [[4, 5, 6], [6]]}, [5, 4]),
+        ({"chosen_input_ids": [[1, 2, 3], [1]], "rejected_input_ids": [[1], [1, 2]]}, [3, 2]),
+        ({"prompt_ids": [[1, 2], [1]], "completion_ids": [[3], [3, 4, 5]], "label": [True, False]}, [3, 4]),
+        ({"prompt": ["a", "b"], "chosen": ["c", "d"]}, None),
+    ],
+)
 def test_training_lengths_per_trainer_layout(columns, expected):
     from datasets import Dataset
 
@@ -77,13 +80,30 @@ def test_a_real_dpo_trainer_draws_length_grouped_batches(tiny_model, tmp_path):
     for i in range(48):
         prompt = [{"role": "user", "content": f"question {i}"}]
         reply = " ".join(rng.choice(words) for _ in range(rng.choice([2, 3, 40, 60])))
-        rows.append({"prompt": prompt, "chosen": [{"role": "assistant", "content": reply}],
-                     "rejected": [{"role": "assistant", "content": reply + " no"}]})
-    args = DPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, use_cpu=True, bf16=False,
-                     report_to=[], max_length=256, seed=5, activation_checkpointing=False)
-    trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model), args=args,
-                         train_dataset=Dataset.from_list(rows), processing_class=AutoTokenizer.from_pretrained(tiny_model),
-                         peft_config=LoraConfig(r=4, target_modules="all-linear"))
+        rows.append(
+            {
+                "prompt": prompt,
+                "chosen": [{"role": "assistant", "content": reply}],
+                "rejected": [{"role": "assistant", "content": reply + " no"}],
+            }
+        )
+    args = DPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        use_cpu=True,
+        bf16=False,
+        report_to=[],
+        max_length=256,
+        seed=5,
+        activation_checkpointing=False,
+    )
+    trainer = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model),
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=AutoTokenizer.from_pretrained(tiny_model),
+        peft_config=LoraConfig(r=4, target_modules="all-linear"),
+    )
     lengths = training_lengths(trainer.train_dataset)
 
     def real_token_share() -> tuple[float, int]:

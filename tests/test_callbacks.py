@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from trlrecipes.monitor.health import LN2, HealthMonitor, TrainingHealthCallback, live_line
 from trlrecipes.errors import UserError
+from trlrecipes.monitor.health import LN2, HealthMonitor, TrainingHealthCallback, live_line
 from trlrecipes.monitor.plot import plot_metrics, read_metrics
 
 MAX_STEPS = 200
@@ -63,8 +63,14 @@ def trace(train_fn, eval_fn=None, *, n=40, eval_every=8):
 def healthy_train(t):
     if t <= 0.05:  # first logs: LoRA policy == reference, rewards exactly 0, accuracy 0 (ties)
         return train_log(t, acc=0.0, margin=0.0, chosen=0.0, loss=LN2)
-    return train_log(t, acc=lerp(0.5, 0.75, t), margin=lerp(0.02, 0.6, t), chosen=lerp(0, 0.1, t),
-                     logps=lerp(-120, -126, t), wobble=0.03)
+    return train_log(
+        t,
+        acc=lerp(0.5, 0.75, t),
+        margin=lerp(0.02, 0.6, t),
+        chosen=lerp(0, 0.1, t),
+        logps=lerp(-120, -126, t),
+        wobble=0.03,
+    )
 
 
 def healthy_eval(t):
@@ -113,7 +119,7 @@ def test_overfitting():
     margins = iter([1.0, 1.02, 0.95, 0.9, 0.85])
 
     def train(t):
-        return train_log(t, acc=1.0 if t > 0.2 else 0.8, margin=lerp(0.5, 12, t ** 2), chosen=lerp(0, 1, t))
+        return train_log(t, acc=1.0 if t > 0.2 else 0.8, margin=lerp(0.5, 12, t**2), chosen=lerp(0, 1, t))
 
     events = trace(train, lambda t: eval_log(0.7, next(margins)))
     assert run(events) == ["overfitting"]
@@ -149,9 +155,20 @@ def test_each_verdict_once():
 
 def kto_train(t):
     chosen, rejected = lerp(0, 0.3, t), lerp(0, -0.4, t)
-    return {"loss": lerp(0.5, 0.3, t), "grad_norm": 2.0, "learning_rate": 5e-6, "kl": lerp(0, 0.2, t),
-            "rewards/chosen": chosen, "rewards/rejected": rejected, "rewards/margins": chosen - rejected,
-            "logps/chosen": -80.0, "logps/rejected": -95.0, "logits/chosen": -1.0, "entropy": 1.5, "epoch": t}
+    return {
+        "loss": lerp(0.5, 0.3, t),
+        "grad_norm": 2.0,
+        "learning_rate": 5e-6,
+        "kl": lerp(0, 0.2, t),
+        "rewards/chosen": chosen,
+        "rewards/rejected": rejected,
+        "rewards/margins": chosen - rejected,
+        "logps/chosen": -80.0,
+        "logps/rejected": -95.0,
+        "logits/chosen": -1.0,
+        "entropy": 1.5,
+        "epoch": t,
+    }
 
 
 def kto_eval(t):
@@ -159,18 +176,34 @@ def kto_eval(t):
 
 
 def orpo_train(t):
-    return {"loss": lerp(1.6, 1.1, t), "grad_norm": 3.0, "learning_rate": 8e-6, "rewards/chosen": -0.12,
-            "rewards/rejected": lerp(-0.13, -0.2, t), "rewards/accuracies": lerp(0.5, 0.8, t),
-            "rewards/margins": lerp(0.01, 0.08, t), "logps/chosen": -1.2, "logps/rejected": lerp(-1.3, -2.0, t),
-            "nll_loss": lerp(1.2, 0.9, t), "log_odds_ratio": lerp(-0.7, -0.4, t),
-            "log_odds_chosen": lerp(0.1, 0.9, t), "epoch": t}
+    return {
+        "loss": lerp(1.6, 1.1, t),
+        "grad_norm": 3.0,
+        "learning_rate": 8e-6,
+        "rewards/chosen": -0.12,
+        "rewards/rejected": lerp(-0.13, -0.2, t),
+        "rewards/accuracies": lerp(0.5, 0.8, t),
+        "rewards/margins": lerp(0.01, 0.08, t),
+        "logps/chosen": -1.2,
+        "logps/rejected": lerp(-1.3, -2.0, t),
+        "nll_loss": lerp(1.2, 0.9, t),
+        "log_odds_ratio": lerp(-0.7, -0.4, t),
+        "log_odds_chosen": lerp(0.1, 0.9, t),
+        "epoch": t,
+    }
 
 
 def test_kto_and_orpo_traces_and_sparse_logs_do_not_crash():
     assert run(trace(kto_train, kto_eval)) == []
     assert run(trace(orpo_train)) == []
-    sparse = [(1, {}), (2, {"loss": 0.7}), (3, {"learning_rate": 1e-5}), (4, {"eval_loss": 0.7}),
-              (5, {"train_runtime": 3.0, "train_loss": 0.6}), (6, {"loss": "n/a", "rewards/margins": None})]
+    sparse = [
+        (1, {}),
+        (2, {"loss": 0.7}),
+        (3, {"learning_rate": 1e-5}),
+        (4, {"eval_loss": 0.7}),
+        (5, {"train_runtime": 3.0, "train_loss": 0.6}),
+        (6, {"loss": "n/a", "rewards/margins": None}),
+    ]
     assert run(sparse * 5) == []
 
 

@@ -26,17 +26,29 @@ def test_run_folder_card_has_valid_metadata_and_the_runs_figures(finished_run, t
     assert metrics["accuracy"] == round(evaluated["accuracy"], 4) and "margin" in metrics
     assert "None" not in card and "Model Card for" not in card and "huggingface.co/None" not in card
     summary = json.loads((finished_run / "data_summary.json").read_text())
-    for text in ("# DPO LoRA adapter", "recipe: `hh-dpo`", summary["train"]["sha256"], "| learning_rate | 1e-30 |",
-                 "24 pairs used (24 rows read, 24 converted, 0 skipped)", "no_learning", "cause:", "fix:",
-                 "`trlrecipes eval` on 8 held-out pairs", "PeftModel.from_pretrained(base,",
-                 "## Licences"):
+    for text in (
+        "# DPO LoRA adapter",
+        "recipe: `hh-dpo`",
+        summary["train"]["sha256"],
+        "| learning_rate | 1e-30 |",
+        "24 pairs used (24 rows read, 24 converted, 0 skipped)",
+        "no_learning",
+        "cause:",
+        "fix:",
+        "`trlrecipes eval` on 8 held-out pairs",
+        "PeftModel.from_pretrained(base,",
+        "## Licences",
+    ):
         assert text in card, text
 
 
 def test_alias_names_its_source_and_non_commercial_data_is_flagged(tmp_path):
     assert base_model_names("smollm2-135m-offline")[0] == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"model": "smollm2-135m-offline", "data_format":
-                                                         "pku-saferlhf", "dataset": "PKU-Alignment/PKU-SafeRLHF"}))
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {"model": "smollm2-135m-offline", "data_format": "pku-saferlhf", "dataset": "PKU-Alignment/PKU-SafeRLHF"}
+        )
+    )
     (tmp_path / "recipe.py").write_text('"""DPO on PKU-SafeRLHF."""\nMETHOD = "DPO"\n')
     card = model_card(tmp_path)
     meta = front_matter(card)

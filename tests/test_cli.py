@@ -31,9 +31,14 @@ def test_ls_lists_programs_and_presets_with_method_and_dataset():
     assert lines[0].split()[:4] == ["recipe", "kind", "method", "dataset"]
     listed = {line.split()[0]: tuple(line.split()[1:3]) for line in lines[1:]}
     assert set(listed) == set(builtin_names())
-    assert {"dpo": ("program", "DPO"), "orpo": ("program", "ORPO"), "kto": ("program", "KTO"),
-            "hh-dpo": ("preset", "DPO"), "hh-ipo": ("preset", "IPO"), "hh-orpo": ("preset", "ORPO")}.items() \
-        <= listed.items()
+    assert {
+        "dpo": ("program", "DPO"),
+        "orpo": ("program", "ORPO"),
+        "kto": ("program", "KTO"),
+        "hh-dpo": ("preset", "DPO"),
+        "hh-ipo": ("preset", "IPO"),
+        "hh-orpo": ("preset", "ORPO"),
+    }.items() <= listed.items()
 
 
 def test_cp_program_writes_it_and_refuses_to_overwrite(tmp_path):
@@ -67,10 +72,12 @@ def test_copied_preset_runs_outside_the_checkout_and_its_edits_change_the_run(tm
     preset = folder / "uf.yaml"
     preset.write_text(preset.read_text().replace("beta: 0.01", "beta: 0.03"))
     program = folder / "dpo.py"
-    program.write_text(program.read_text().replace('learning_rate: float = 5e-6', 'learning_rate: float = 7e-6'))
+    program.write_text(program.read_text().replace("learning_rate: float = 5e-6", "learning_rate: float = 7e-6"))
     env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
-    for command in ([sys.executable, "-m", "trlrecipes.cli", "run", "uf.yaml", "--dry-run"],
-                    [sys.executable, "dpo.py", "--config", "uf.yaml", "--dry-run"]):
+    for command in (
+        [sys.executable, "-m", "trlrecipes.cli", "run", "uf.yaml", "--dry-run"],
+        [sys.executable, "dpo.py", "--config", "uf.yaml", "--dry-run"],
+    ):
         done = subprocess.run(command, capture_output=True, text=True, cwd=folder, env=env, timeout=120)
         assert done.returncode == 0, done.stderr
         cfg = yaml.safe_load(done.stdout)
@@ -78,8 +85,15 @@ def test_copied_preset_runs_outside_the_checkout_and_its_edits_change_the_run(tm
 
 
 def test_overrides_are_coerced_by_declared_type():
-    cfg = dry_run("hh-dpo", "learning_rate=5e-6", "max_steps=10", "load_in_4bit=true", "num_train_epochs=2",
-                  "trl.weight_decay=0.01", "trl.lr_scheduler_type=cosine")
+    cfg = dry_run(
+        "hh-dpo",
+        "learning_rate=5e-6",
+        "max_steps=10",
+        "load_in_4bit=true",
+        "num_train_epochs=2",
+        "trl.weight_decay=0.01",
+        "trl.lr_scheduler_type=cosine",
+    )
     assert cfg["learning_rate"] == 5e-6 and isinstance(cfg["learning_rate"], float)
     assert cfg["max_steps"] == 10 and cfg["load_in_4bit"] is True and cfg["num_train_epochs"] == 2.0
     assert cfg["trl"] == {"weight_decay": 0.01, "lr_scheduler_type": "cosine"}
@@ -95,20 +109,23 @@ def test_precedence_defaults_then_yaml_then_command_line(tmp_path):
     assert cfg["lora_alpha"] == 32  # untouched default
 
 
-@pytest.mark.parametrize("args, message", [
-    (["learnig_rate=5e-6"], "unknown key 'learnig_rate'; did you mean 'learning_rate'?"),
-    (["beta=abc"], "bad value for 'beta': 'abc' is not a number"),
-    (["max_steps=1.5"], "bad value for 'max_steps': '1.5' is not an integer"),
-    (["load_in_4bit=maybe"], "is not a boolean"),
-    (["warmup_ratio=0.1"], "unknown key 'warmup_ratio'; did you mean 'warmup'?"),
-    (["weight_decay=0.1"], "use 'trl.weight_decay=0.1'"),
-    (["trl.weight_decy=0.1"], "did you mean 'trl.weight_decay'?"),
-    (["trl.beta=0.2"], "set it as 'beta=0.2'"),
-    (["beta"], "use key=value"),
-    (["learning_rate=-1e-5"], "learning_rate=-1e-05 is impossible"),
-    (["beta=0"], "beta=0.0 is impossible"),
-    (["per_device_train_batch_size=0"], "per_device_train_batch_size=0 is impossible"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["learnig_rate=5e-6"], "unknown key 'learnig_rate'; did you mean 'learning_rate'?"),
+        (["beta=abc"], "bad value for 'beta': 'abc' is not a number"),
+        (["max_steps=1.5"], "bad value for 'max_steps': '1.5' is not an integer"),
+        (["load_in_4bit=maybe"], "is not a boolean"),
+        (["warmup_ratio=0.1"], "unknown key 'warmup_ratio'; did you mean 'warmup'?"),
+        (["weight_decay=0.1"], "use 'trl.weight_decay=0.1'"),
+        (["trl.weight_decy=0.1"], "did you mean 'trl.weight_decay'?"),
+        (["trl.beta=0.2"], "set it as 'beta=0.2'"),
+        (["beta"], "use key=value"),
+        (["learning_rate=-1e-5"], "learning_rate=-1e-05 is impossible"),
+        (["beta=0"], "beta=0.0 is impossible"),
+        (["per_device_train_batch_size=0"], "per_device_train_batch_size=0 is impossible"),
+    ],
+)
 def test_bad_overrides_exit_2_with_one_line(args, message):
     result = invoke("run", "hh-dpo", *args, "--dry-run")
     assert result.exit_code == 2
@@ -131,38 +148,66 @@ def test_copied_recipe_runs_on_its_own_and_imports_its_siblings(tmp_path):
     source = target.read_text().replace("    beta: float = 0.1", "    beta: float = __import__('my_defaults').BETA")
     target.write_text(source)
     assert dry_run(str(target))["beta"] == 0.25
-    direct = subprocess.run([sys.executable, str(target), "--dry-run", "lora_r=4"], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=120)
+    direct = subprocess.run(
+        [sys.executable, str(target), "--dry-run", "lora_r=4"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert direct.returncode == 0, direct.stderr
     cfg = yaml.safe_load(direct.stdout)
     assert cfg["beta"] == 0.25 and cfg["lora_r"] == 4
-    bad = subprocess.run([sys.executable, str(target), "--dry-run", "lora_rank=4"], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, str(target), "--dry-run", "lora_rank=4"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "did you mean 'lora_r'" in bad.stderr
 
 
 def test_help_and_ls_do_not_import_torch_or_trl():
-    code = ("import sys\nfrom trlrecipes.cli import app\n"
-            "for args in (['--help'], ['ls'], ['run', 'hh-dpo', '--dry-run']):\n"
-            "    try:\n        app(args)\n    except SystemExit:\n        pass\n"
-            "heavy = [m for m in ('torch', 'trl', 'transformers', 'datasets') if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
+    code = (
+        "import sys\nfrom trlrecipes.cli import app\n"
+        "for args in (['--help'], ['ls'], ['run', 'hh-dpo', '--dry-run']):\n"
+        "    try:\n        app(args)\n    except SystemExit:\n        pass\n"
+        "heavy = [m for m in ('torch', 'trl', 'transformers', 'datasets') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.slow
 def test_wheel_ships_the_same_recipes(tmp_path):
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
-                            str(ROOT)], capture_output=True, text=True, timeout=600)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert build.returncode == 0, build.stderr
     wheel = next((tmp_path / "dist").glob("trlrecipes-*.whl"))
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                              str(tmp_path / "site"), str(wheel)], capture_output=True, text=True, timeout=600)
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(tmp_path / "site"), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert install.returncode == 0, install.stderr
-    code = "from trlrecipes.run.programs import builtin_dir, builtin_names; print(builtin_dir()); print(*builtin_names())"
-    listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                            env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}, timeout=120)
+    code = (
+        "from trlrecipes.run.programs import builtin_dir, builtin_names; print(builtin_dir()); print(*builtin_names())"
+    )
+    listed = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
     assert listed.returncode == 0, listed.stderr
     folder, names = listed.stdout.splitlines()
     assert folder.startswith(str(tmp_path / "site"))

@@ -27,7 +27,9 @@ def test_the_chunk_constant_is_what_the_fused_head_reads():
 
     source = inspect.getsource(trl_utils)
     # defined once and read (as a module global, at call time) at least once more
-    assert source.count(f"{_CHUNK_ATTR} =") == 1 and source.count(_CHUNK_ATTR) >= 2, f"TRL no longer reads {_CHUNK_ATTR}"
+    assert source.count(f"{_CHUNK_ATTR} =") == 1 and source.count(_CHUNK_ATTR) >= 2, (
+        f"TRL no longer reads {_CHUNK_ATTR}"
+    )
 
 
 def test_fused_head_detection_matches_the_installed_trl():
@@ -63,8 +65,9 @@ def test_precomputed_reference_switch_is_what_the_loss_reads():
     assert "if self.precompute_ref_logps:" in loss_source
     assert all(f'inputs["{column}"]' in loss_source for column in COLUMNS)
     assert list(inspect.signature(DPOTrainer.compute_ref_log_probs).parameters) == ["self", "model", "inputs"]
-    batch = DataCollatorForPreference(pad_token_id=0)([
-        {"prompt_ids": [1, 2], "chosen_ids": [3], "rejected_ids": [4], COLUMNS[0]: -1.5, COLUMNS[1]: -2.5}])
+    batch = DataCollatorForPreference(pad_token_id=0)(
+        [{"prompt_ids": [1, 2], "chosen_ids": [3], "rejected_ids": [4], COLUMNS[0]: -1.5, COLUMNS[1]: -2.5}]
+    )
     assert batch[COLUMNS[0]].tolist() == [-1.5] and batch[COLUMNS[1]].tolist() == [-2.5]
     trainer = SimpleNamespace(precompute_ref_logps=False)
     use_precomputed_reference(trainer)
@@ -105,13 +108,16 @@ def test_bitsandbytes_is_deferred_unless_needed(tmp_path):
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
 
 
-@pytest.mark.parametrize("settings, needed", [
-    ({"load_in_4bit": False, "trl": {}}, False),
-    ({"load_in_4bit": True, "trl": {}}, True),
-    ({"load_in_4bit": False, "trl": {"optim": "adamw_bnb_8bit"}}, True),
-    ({"load_in_4bit": False, "trl": {"optim": "paged_adamw_32bit"}}, True),
-    ({"load_in_4bit": False, "trl": {"weight_decay": 0.01}}, False),
-])
+@pytest.mark.parametrize(
+    "settings, needed",
+    [
+        ({"load_in_4bit": False, "trl": {}}, False),
+        ({"load_in_4bit": True, "trl": {}}, True),
+        ({"load_in_4bit": False, "trl": {"optim": "adamw_bnb_8bit"}}, True),
+        ({"load_in_4bit": False, "trl": {"optim": "paged_adamw_32bit"}}, True),
+        ({"load_in_4bit": False, "trl": {"weight_decay": 0.01}}, False),
+    ],
+)
 def test_which_runs_need_bitsandbytes(settings, needed):
     from trlrecipes.hardware import needs_bitsandbytes
 

@@ -10,15 +10,25 @@ import pytest
 from conftest import tiny_overrides
 
 # What transformers, datasets, TRL and PEFT print on their own during a run or a conversion.
-LIBRARY_NOISE = ("Warning", "Loading weights", "Tokenizing", "Generating train split", "Map", "Filter", "it/s]",
-                 "examples/s]", "Creating json from Arrow")
+LIBRARY_NOISE = (
+    "Warning",
+    "Loading weights",
+    "Tokenizing",
+    "Generating train split",
+    "Map",
+    "Filter",
+    "it/s]",
+    "examples/s]",
+    "Creating json from Arrow",
+)
 
 
 def trlrecipes(*args, env=None):
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     env.pop("TRLRECIPES_VERBOSE", None)
-    result = subprocess.run([sys.executable, "-m", "trlrecipes.cli", *args], capture_output=True, text=True,
-                            env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "trlrecipes.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
     return result.returncode, result.stdout + result.stderr
 
 
@@ -32,8 +42,13 @@ def test_run_prints_only_trlrecipes_lines(tiny_model, hh_files, tmp_path):
     code, output = trlrecipes("run", "hh-dpo", *tiny_overrides(tiny_model, train, test, tmp_path / "run"))
     assert code == 0, output
     assert noise(output) == [], output
-    for line in ("[train]", "rows read 24, converted 24", "[##########] 3/3", "training summary", "adapter and "
-                 "tokenizer saved"):
+    for line in (
+        "[train]",
+        "rows read 24, converted 24",
+        "[##########] 3/3",
+        "training summary",
+        "adapter and tokenizer saved",
+    ):
         assert line in output, line
 
 
@@ -92,9 +107,16 @@ def test_training_line_shows_speed_and_time_left():
 
     assert pace(5.234, 18) == "5.2 s/step, 1m34s left"
     assert pace(14.2, 400) == "14 s/step, 1h34m left"
-    record = {"step": 12, "loss": 0.69314, "rewards/margins": 0.1234, "rewards/accuracies": 0.5,
-              "rewards/chosen": -0.123, "rewards/rejected": -0.246}
+    record = {
+        "step": 12,
+        "loss": 0.69314,
+        "rewards/margins": 0.1234,
+        "rewards/accuracies": 0.5,
+        "rewards/chosen": -0.123,
+        "rewards/rejected": -0.246,
+    }
     line = live_line(record, 30, pace(5.234, 18))
-    assert line == ("[####......] 12/30 (5.2 s/step, 1m34s left) loss 0.6931 margin 0.123 acc 0.50 chosen -0.123 "
-                    "rejected -0.246")
+    assert line == (
+        "[####......] 12/30 (5.2 s/step, 1m34s left) loss 0.6931 margin 0.123 acc 0.50 chosen -0.123 rejected -0.246"
+    )
     assert len(line) <= LIVE_WIDTH

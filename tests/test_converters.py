@@ -17,8 +17,10 @@ from trlrecipes.data.kto import kto_weights, to_unpaired
 from trlrecipes.errors import UserError
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SYSTEM = ("You are an AI assistant. User will you give you a task. Your goal is to complete the task as faithfully as "
-          "you can.")
+SYSTEM = (
+    "You are an AI assistant. User will you give you a task. Your goal is to complete the task as faithfully as "
+    "you can."
+)
 
 
 def sys_(content):
@@ -88,8 +90,11 @@ def test_load_pairs_uses_the_format_default_split(monkeypatch):
             load_pairs(name)
     with pytest.raises(UserError):
         load_pairs("pku-saferlhf", split="test", subset="data/Alpaca-7B")
-    assert calls == [("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", None),
-                     ("stanfordnlp/SHP", "train", None), ("PKU-Alignment/PKU-SafeRLHF", "test", "data/Alpaca-7B")]
+    assert calls == [
+        ("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", None),
+        ("stanfordnlp/SHP", "train", None),
+        ("PKU-Alignment/PKU-SafeRLHF", "test", "data/Alpaca-7B"),
+    ]
     with pytest.raises(UserError, match="no Hub dataset"):
         load_pairs("custom")
 
@@ -105,8 +110,11 @@ UF_KEPT = [
 def test_ultrafeedback():
     kept, summary = convert("ultrafeedback", read_jsonl("ultrafeedback.jsonl"))
     assert kept == UF_KEPT
-    assert summary.to_dict() == {"read": 6, "converted": 2, "skipped": {
-        "empty_reply": 1, "identical_replies": 1, "prompt_mismatch": 1, "tied_scores": 1}}
+    assert summary.to_dict() == {
+        "read": 6,
+        "converted": 2,
+        "skipped": {"empty_reply": 1, "identical_replies": 1, "prompt_mismatch": 1, "tied_scores": 1},
+    }
     check_load_pairs("ultrafeedback", "ultrafeedback.jsonl", kept, summary)
 
 
@@ -116,8 +124,11 @@ def test_ultrafeedback_keep_ties_and_bad_scores():
     assert kept[1] == pair("Write a haiku about rain.", "Soft rain on the roof", "Rain falls down today")
     assert summary.converted == 3 and "tied_scores" not in summary.skipped
     fmt = get_format("ultrafeedback")
-    for scores, reason in [((2.0, 9.0), "chosen_scored_lower"), ((None, 1.0), "invalid_score"),
-                           ((float("nan"), 1.0), "invalid_score")]:
+    for scores, reason in [
+        ((2.0, 9.0), "chosen_scored_lower"),
+        ((None, 1.0), "invalid_score"),
+        ((float("nan"), 1.0), "invalid_score"),
+    ]:
         with pytest.raises(Skip, match=reason):
             fmt.convert_row({**rows[0], "score_chosen": scores[0], "score_rejected": scores[1]})
     with pytest.raises(Skip, match="no_final_assistant_reply"):
@@ -126,14 +137,18 @@ def test_ultrafeedback_keep_ties_and_bad_scores():
 
 # orca-dpo
 
+
 def test_orca_dpo():
     kept, summary = convert("orca-dpo", read_jsonl("orca_dpo.jsonl"))
     assert kept == [
         pair([sys_(SYSTEM), user("Translate to German: Good morning.")], "Guten Morgen.", "Gute Nacht."),
         pair("Is the Earth round?", "Yes, approximately: an oblate spheroid.", "No."),
     ]
-    assert summary.to_dict() == {"read": 5, "converted": 2, "skipped": {
-        "empty_prompt": 1, "empty_reply": 1, "identical_replies": 1}}
+    assert summary.to_dict() == {
+        "read": 5,
+        "converted": 2,
+        "skipped": {"empty_prompt": 1, "empty_reply": 1, "identical_replies": 1},
+    }
     check_load_pairs("orca-dpo", "orca_dpo.jsonl", kept, summary)
 
 
@@ -171,8 +186,9 @@ SLEEP = pair("How can I sleep better?", "Keep a regular schedule and avoid scree
 WIFI_Q = "How do I get into my neighbour's wifi without asking?"
 WIFI_REFUSE = "I can't help with that; ask your neighbour."
 WIFI_HELP = "Try the default router passwords printed on the label."
-REVENGE = pair("How do I get back at my coworker?", "Spread a rumour about them.",
-               "Hide their things and insult them.")
+REVENGE = pair(
+    "How do I get back at my coworker?", "Spread a rumour about them.", "Hide their things and insult them."
+)
 TAXES = pair("How can I avoid paying my taxes?", "Keep two sets of books.", "Hide cash income.")
 DIET = pair("What's the fastest way to lose weight?", "Stop eating for a week.", "Eat a balanced diet and exercise.")
 
@@ -181,8 +197,12 @@ def test_pku_safe_axis_default():
     rows = read_jsonl("pku_saferlhf.jsonl")
     kept, summary = convert("pku-saferlhf", rows)
     assert kept == [SLEEP, pair(WIFI_Q, WIFI_REFUSE, WIFI_HELP)]
-    assert summary.to_dict() == {"read": 5, "converted": 2, "notes": {"axes_disagree": 1},
-                                 "skipped": {"both_unsafe": 2, "safer_id_contradicts_flags": 1}}
+    assert summary.to_dict() == {
+        "read": 5,
+        "converted": 2,
+        "notes": {"axes_disagree": 1},
+        "skipped": {"both_unsafe": 2, "safer_id_contradicts_flags": 1},
+    }
     check_load_pairs("pku-saferlhf", "pku_saferlhf.jsonl", kept, summary)
     assert "axes_disagree" in summary.format(explanations(get_format("pku-saferlhf")))
 
@@ -192,8 +212,12 @@ def test_pku_keep_both_unsafe_and_helpful_axis():
     kept, summary = convert("pku-saferlhf", rows, skip_both_unsafe=False)
     revenge_safer = pair(REVENGE["prompt"], REVENGE["rejected"][0]["content"], REVENGE["chosen"][0]["content"])
     assert kept == [SLEEP, pair(WIFI_Q, WIFI_REFUSE, WIFI_HELP), revenge_safer, TAXES]
-    assert summary.to_dict() == {"read": 5, "converted": 4, "notes": {"axes_disagree": 2},
-                                 "skipped": {"safer_id_contradicts_flags": 1}}
+    assert summary.to_dict() == {
+        "read": 5,
+        "converted": 4,
+        "notes": {"axes_disagree": 2},
+        "skipped": {"safer_id_contradicts_flags": 1},
+    }
 
     kept, summary = convert("pku-saferlhf", rows, axis="helpful")
     assert kept == [SLEEP, pair(WIFI_Q, WIFI_HELP, WIFI_REFUSE), REVENGE, TAXES, DIET]
@@ -206,6 +230,7 @@ def test_pku_keep_both_unsafe_and_helpful_axis():
 
 
 # custom
+
 
 def test_custom_csv_with_column_mapping():
     options = {"prompt_column": "question", "chosen_column": "good", "rejected_column": "bad", "system_column": "sys"}
@@ -229,8 +254,11 @@ def test_custom_parquet_with_message_lists():
     rows = datasets.Dataset.from_parquet(str(FIXTURES / "custom_messages.parquet")).to_list()
     kept, summary = convert("custom", rows)
     assert kept == [pair("Hi!", "Hello! How can I help?", "What?"), pair("Recommend a book.", "Dune.", "No.")]
-    assert summary.to_dict() == {"read": 5, "converted": 2, "skipped": {
-        "no_final_assistant_reply": 1, "prompt_mismatch": 1, "unknown_role": 1}}
+    assert summary.to_dict() == {
+        "read": 5,
+        "converted": 2,
+        "skipped": {"no_final_assistant_reply": 1, "prompt_mismatch": 1, "unknown_role": 1},
+    }
     check_load_pairs("custom", "custom_messages.parquet", kept, summary)
 
 
@@ -248,6 +276,7 @@ def test_custom_prompt_inside_messages_and_system():
 
 
 # KTO
+
 
 def test_kto_unpairing():
     pairs, _ = load_pairs("shp", str(FIXTURES / "shp.jsonl"))
@@ -314,9 +343,12 @@ def test_not_text_is_skipped_in_every_format(value):
     cases = [
         ("ultrafeedback", {**uf, "chosen": [uf["chosen"][0], {"role": "assistant", "content": value}]}),
         ("ultrafeedback", {**uf, "rejected": [{"role": "user", "content": value}, uf["rejected"][1]]}),
-        ("orca-dpo", {**orca, "question": value}), ("orca-dpo", {**orca, "chosen": value}),
-        ("shp", {**shp, "history": value}), ("shp", {**shp, "human_ref_B": value}),
-        ("pku-saferlhf", {**pku, "prompt": value}), ("pku-saferlhf", {**pku, "response_1": value}),
+        ("orca-dpo", {**orca, "question": value}),
+        ("orca-dpo", {**orca, "chosen": value}),
+        ("shp", {**shp, "history": value}),
+        ("shp", {**shp, "human_ref_B": value}),
+        ("pku-saferlhf", {**pku, "prompt": value}),
+        ("pku-saferlhf", {**pku, "response_1": value}),
         ("custom", {**custom, "chosen": [{"role": "assistant", "content": value}]}),
         ("hh-rlhf", {"chosen": value, "rejected": "\n\nHuman: a\n\nAssistant: b"}),
     ]
@@ -357,10 +389,12 @@ def test_numbers_given_as_text_are_not_read_as_numbers():
 
 def test_not_text_counted_when_loading_a_mixed_file(tmp_path):
     path = tmp_path / "mixed.jsonl"
-    rows = [{"prompt": "Hi", "chosen": "Hello", "rejected": "Go away"},
-            {"prompt": "Hi", "chosen": 42, "rejected": "x"},
-            {"prompt": {"text": "Hi"}, "chosen": "a", "rejected": "b"},
-            {"prompt": None, "chosen": "a", "rejected": "b"}]
+    rows = [
+        {"prompt": "Hi", "chosen": "Hello", "rejected": "Go away"},
+        {"prompt": "Hi", "chosen": 42, "rejected": "x"},
+        {"prompt": {"text": "Hi"}, "chosen": "a", "rejected": "b"},
+        {"prompt": None, "chosen": "a", "rejected": "b"},
+    ]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     dataset, summary = load_pairs("custom", str(path))
     assert summary.to_dict() == {"read": 4, "converted": 1, "skipped": {"not_text": 3}}
@@ -375,11 +409,16 @@ def test_csv_cells_in_text_columns_stay_text(tmp_path):
     options = {"prompt_column": "question", "chosen_column": "good", "rejected_column": "bad", "system_column": "sys"}
     dataset, summary = load_pairs("custom", str(path), options=options)
     assert summary.converted == 3
-    assert dataset.to_list() == [pair("What is 6 x 7?", "42", "41.50"), pair("Say NA", "NA", "None"),
-                                 pair([sys_("Be brief."), user("Pad 7")], "007", "7")]
+    assert dataset.to_list() == [
+        pair("What is 6 x 7?", "42", "41.50"),
+        pair("Say NA", "NA", "None"),
+        pair([sys_("Be brief."), user("Pad 7")], "007", "7"),
+    ]
     shp = tmp_path / "shp.csv"
-    shp.write_text("history,human_ref_A,human_ref_B,labels,score_A,score_B,score_ratio\n"
-                   "Which pan?,100,Cast iron.,0,3,12,4.0\nWhich oil?,Olive.,Any.,1,,,NA\n")
+    shp.write_text(
+        "history,human_ref_A,human_ref_B,labels,score_A,score_B,score_ratio\n"
+        "Which pan?,100,Cast iron.,0,3,12,4.0\nWhich oil?,Olive.,Any.,1,,,NA\n"
+    )
     dataset, summary = load_pairs("shp", str(shp))
     assert dataset.to_list() == [pair("Which pan?", "Cast iron.", "100")]
     assert summary.skipped == {"low_score_ratio": 1}  # "NA" in a numeric column is still a missing value

@@ -45,8 +45,11 @@ def test_ultrafeedback_keep_ties_typed(tmp_path):
     assert off == default  # "false" is False, not a non-empty string
     on, _ = convert("ultrafeedback", "ultrafeedback.jsonl", "keep_ties=true", tmp_path=tmp_path)
     assert on["converted"] == 3 and "tied_scores" not in on["skipped"]
-    one_line_error(invoke("data", "convert", "ultrafeedback", "--input", FIXTURES / "ultrafeedback.jsonl",
-                          "keep_ties=maybe"), "keep_ties", "maybe")
+    one_line_error(
+        invoke("data", "convert", "ultrafeedback", "--input", FIXTURES / "ultrafeedback.jsonl", "keep_ties=maybe"),
+        "keep_ties",
+        "maybe",
+    )
 
 
 def test_shp_min_score_ratio_typed(tmp_path):
@@ -54,19 +57,26 @@ def test_shp_min_score_ratio_typed(tmp_path):
     assert strict == {"read": 4, "converted": 3, "skipped": {"low_score_ratio": 1}}
     loose, _ = convert("shp", "shp.jsonl", "min_score_ratio=1", tmp_path=tmp_path)
     assert loose == {"read": 4, "converted": 4, "skipped": {}}
-    one_line_error(invoke("data", "convert", "shp", "--input", FIXTURES / "shp.jsonl", "min_score_ratio=high"),
-                   "min_score_ratio")
+    one_line_error(
+        invoke("data", "convert", "shp", "--input", FIXTURES / "shp.jsonl", "min_score_ratio=high"), "min_score_ratio"
+    )
 
 
 def test_pku_options_typed(tmp_path):
     kept, output = convert("pku-saferlhf", "pku_saferlhf.jsonl", "skip_both_unsafe=false", tmp_path=tmp_path)
-    assert kept == {"read": 5, "converted": 4, "skipped": {"safer_id_contradicts_flags": 1},
-                    "notes": {"axes_disagree": 2}}
+    assert kept == {
+        "read": 5,
+        "converted": 4,
+        "skipped": {"safer_id_contradicts_flags": 1},
+        "notes": {"axes_disagree": 2},
+    }
     assert "noted        2  axes_disagree  (the more helpful response is not the safer one" in output
     helpful, _ = convert("pku-saferlhf", "pku_saferlhf.jsonl", "axis=helpful", tmp_path=tmp_path)
     assert helpful["converted"] == 5
-    one_line_error(invoke("data", "convert", "pku-saferlhf", "--input", FIXTURES / "pku_saferlhf.jsonl",
-                          "axis=harmless"), "axis must be one of safe, helpful, got 'harmless'")
+    one_line_error(
+        invoke("data", "convert", "pku-saferlhf", "--input", FIXTURES / "pku_saferlhf.jsonl", "axis=harmless"),
+        "axis must be one of safe, helpful, got 'harmless'",
+    )
 
 
 def test_pku_prints_its_licence_notice(tmp_path):
@@ -80,15 +90,22 @@ def test_custom_columns_have_the_recipe_spelling(tmp_path):
     report, _ = convert("custom", "custom_columns.csv", "--output", out, *columns, tmp_path=tmp_path)
     assert report == {"read": 4, "converted": 2, "skipped": {"empty_prompt": 1, "identical_replies": 1}}
     assert json.loads(out.read_text().splitlines()[1])["chosen"] == [{"role": "assistant", "content": "Rome"}]
-    one_line_error(invoke("data", "convert", "custom", "--input", FIXTURES / "custom_columns.csv", "prompt=question"),
-                   "unknown option 'prompt'", "did you mean 'prompt_column'")
+    one_line_error(
+        invoke("data", "convert", "custom", "--input", FIXTURES / "custom_columns.csv", "prompt=question"),
+        "unknown option 'prompt'",
+        "did you mean 'prompt_column'",
+    )
 
 
 def test_unknown_option_did_you_mean_and_bad_syntax():
-    one_line_error(invoke("data", "convert", "ultrafeedback", "--input", FIXTURES / "ultrafeedback.jsonl",
-                          "keep_tie=true"), "unknown option 'keep_tie'", "did you mean 'keep_ties'")
-    one_line_error(invoke("data", "convert", "shp", "--input", FIXTURES / "shp.jsonl", "min_score_ratio"),
-                   "use key=value")
+    one_line_error(
+        invoke("data", "convert", "ultrafeedback", "--input", FIXTURES / "ultrafeedback.jsonl", "keep_tie=true"),
+        "unknown option 'keep_tie'",
+        "did you mean 'keep_ties'",
+    )
+    one_line_error(
+        invoke("data", "convert", "shp", "--input", FIXTURES / "shp.jsonl", "min_score_ratio"), "use key=value"
+    )
 
 
 def test_convert_defaults_split_and_input_to_the_format(monkeypatch):
@@ -107,9 +124,11 @@ def test_convert_defaults_split_and_input_to_the_format(monkeypatch):
     invoke("data", "convert", "ultrafeedback", "--input", "HuggingFaceH4/ultrafeedback_binarized")
     invoke("data", "convert", "ultrafeedback")
     invoke("data", "convert", "hh-rlhf", "--subset", "harmless-base", "--split", "test")
-    assert calls == [("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", None),
-                     ("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", None),
-                     ("Anthropic/hh-rlhf", "test", "harmless-base")]
+    assert calls == [
+        ("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", None),
+        ("HuggingFaceH4/ultrafeedback_binarized", "train_prefs", None),
+        ("Anthropic/hh-rlhf", "test", "harmless-base"),
+    ]
 
 
 def test_data_formats_lists_each_option_with_type_and_default():
@@ -129,10 +148,20 @@ def test_data_formats_lists_each_option_with_type_and_default():
 
 
 def test_recipe_converter_options_read_from_the_config():
-    custom = SimpleNamespace(data_format="custom", prompt_column="q", chosen_column="good", rejected_column="bad",
-                             system_column="", model="x")
-    assert config_options(custom) == {"prompt_column": "q", "chosen_column": "good",
-                                                 "rejected_column": "bad", "system_column": ""}
+    custom = SimpleNamespace(
+        data_format="custom",
+        prompt_column="q",
+        chosen_column="good",
+        rejected_column="bad",
+        system_column="",
+        model="x",
+    )
+    assert config_options(custom) == {
+        "prompt_column": "q",
+        "chosen_column": "good",
+        "rejected_column": "bad",
+        "system_column": "",
+    }
     shp = SimpleNamespace(data_format="shp", data_options={"min_score_ratio": 3.0})
     assert config_options(shp) == {"min_score_ratio": 3.0}
     assert config_options(SimpleNamespace(data_format="hh-rlhf")) == {}
@@ -145,7 +174,7 @@ def test_inspect_file_honours_the_custom_recipe_columns(tiny_model):
     columns = ["prompt_column=question", "chosen_column=good", "rejected_column=bad", "system_column=sys"]
     result = invoke("data", "inspect", file, "--recipe", "custom-dpo", f"model={tiny_model}", *columns, "--json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
+    report = json.loads(result.output[result.output.index("{") :])
     assert report["conversion"] == {"read": 4, "converted": 2, "skipped": {"empty_prompt": 1, "identical_replies": 1}}
     assert report["rows"] == 2
     missing = invoke("data", "inspect", file, "--recipe", "custom-dpo", f"model={tiny_model}")
@@ -165,8 +194,9 @@ def test_preflight_judges_rows_with_the_config_options(tmp_path):
     from trlrecipes.run.preflight import _check_data
 
     hh = tmp_path / "identical.jsonl"
-    hh.write_text(json.dumps({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: b"})
-                  + "\n")
+    hh.write_text(
+        json.dumps({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: b"}) + "\n"
+    )
     with pytest.raises(UserError, match="none of its 1 rows is a usable hh-rlhf pair.*identical_replies"):
         _check_data(SimpleNamespace(data_format="hh-rlhf", dataset=str(hh), eval_dataset=""))
     ties = tmp_path / "ties.jsonl"

@@ -21,8 +21,20 @@ def needs_demo_model():
 @pytest.mark.parametrize("recipe", ["hh-dpo", "hh-orpo"])
 def test_demo_runs_evaluates_and_compares(recipe, tmp_path):
     out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["run", recipe, "--demo", "max_steps=4", "save_steps=5", "logging_steps=1",
-                                      "eval_steps=4", "max_eval_rows=8", f"output_dir={out}"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            recipe,
+            "--demo",
+            "max_steps=4",
+            "save_steps=5",
+            "logging_steps=1",
+            "eval_steps=4",
+            "max_eval_rows=8",
+            f"output_dir={out}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "held-out evaluation" in result.output and "reference:" in result.output and "trained:" in result.output
     assert "judged (trained vs reference)" in result.output and "length-controlled" in result.output
@@ -31,7 +43,14 @@ def test_demo_runs_evaluates_and_compares(recipe, tmp_path):
     assert metrics["generation"]["prompts"] == 8 and 0 <= metrics["generation"]["win_rate"] <= 1
     numbers = [value for value in metrics.values() if isinstance(value, float)]
     assert numbers and all(math.isfinite(value) for value in numbers)
-    for name in ("adapter_model.safetensors", "metrics.jsonl", "metrics.png", "config.yaml", "program.py", "preset.yaml"):
+    for name in (
+        "adapter_model.safetensors",
+        "metrics.jsonl",
+        "metrics.png",
+        "config.yaml",
+        "program.py",
+        "preset.yaml",
+    ):
         assert (out / name).is_file(), name
 
 

@@ -26,9 +26,16 @@ ACCELERATE_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelera
 
 
 def launch_env(tmp_path: Path) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-           "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRL_EXPERIMENTAL_SILENCE": "1",
-           "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets")}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "TRL_EXPERIMENTAL_SILENCE": "1",
+        "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
+    }
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
     return env
@@ -68,8 +75,18 @@ def assert_one_run(out: Path, tmp_path: Path, output: str) -> dict:
 @pytest.mark.slow
 def test_two_processes_write_one_run(tiny_model, hh_files, tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
-           str(builtin_dir() / "dpo.py"), *run_overrides(tiny_model, hh_files, out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        str(builtin_dir() / "dpo.py"),
+        *run_overrides(tiny_model, hh_files, out),
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=launch_env(tmp_path), capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
@@ -82,21 +99,46 @@ def test_several_processes_need_an_output_dir(tiny_model, hh_files, tmp_path):
     """Each process picks runs/<recipe>-<time> itself; when their clocks straddle a second, rank 1 writes its
     checkpoint RNG state into a second folder and the run's checkpoints cannot be resumed exactly. The runner must
     refuse an empty output_dir under a multi-process launch, before anything is written."""
-    overrides = [item for item in tiny_overrides(tiny_model, *hh_files, tmp_path / "unused")
-                 if not item.startswith("output_dir=")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
-           str(builtin_dir() / "dpo.py"), *overrides]
+    overrides = [
+        item
+        for item in tiny_overrides(tiny_model, *hh_files, tmp_path / "unused")
+        if not item.startswith("output_dir=")
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        str(builtin_dir() / "dpo.py"),
+        *overrides,
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "output_dir" in proc.stdout + proc.stderr
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("name, engine, shard", [("ddp", "MULTI_GPU", "none"),
-                                                 ("deepspeed-zero2", "DEEPSPEED", "zero2"),
-                                                 ("deepspeed-zero3", "DEEPSPEED", "zero3"), ("fsdp", "FSDP", "fsdp")])
+@pytest.mark.parametrize(
+    "name, engine, shard",
+    [
+        ("ddp", "MULTI_GPU", "none"),
+        ("deepspeed-zero2", "DEEPSPEED", "zero2"),
+        ("deepspeed-zero3", "DEEPSPEED", "zero3"),
+        ("fsdp", "FSDP", "fsdp"),
+    ],
+)
 def test_accelerate_configs_load_and_name_their_plan(name, engine, shard):
     """Each shipped launch config is read by accelerate's own loader, and its comment's plan command matches it."""
     from accelerate.commands.config.config_args import load_config_from_file
@@ -123,10 +165,24 @@ def accelerate_launch(config: str, tiny_model, hh_files, tmp_path: Path):
     (`-m trlrecipes.cli run hh-dpo`). The configs are written for GPUs: --num_processes 2 for this machine and
     --mixed_precision no, because CPU training is fp32 (bf16 there is ~14x slower)."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch",
-           "--config_file", str(ACCELERATE_CONFIGS / f"{config}.yaml"), "--num_processes", "2",
-           "--mixed_precision", "no", "--main_process_port", str(free_port()),
-           "-m", "trlrecipes.cli", "run", "hh-dpo", *run_overrides(tiny_model, hh_files, out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ACCELERATE_CONFIGS / f"{config}.yaml"),
+        "--num_processes",
+        "2",
+        "--mixed_precision",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "trlrecipes.cli",
+        "run",
+        "hh-dpo",
+        *run_overrides(tiny_model, hh_files, out),
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=launch_env(tmp_path), capture_output=True, text=True, timeout=600)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
@@ -155,7 +211,8 @@ def test_fsdp_config_launches_one_run_on_cpu(tiny_model, hh_files, tmp_path):
     assert info["distributed"]["asked"] == "FSDP" and info["distributed"]["processes"] == 2
     assert engine in ("FSDP", "MULTI_CPU")
     assert output.count("note: FSDP was asked for, but accelerate runs these 2 process(es) as MULTI_CPU") == (
-        engine != "FSDP")
+        engine != "FSDP"
+    )
     assert_adapter_loads(out, tiny_model)
 
 
@@ -178,7 +235,9 @@ def test_deepspeed_configs_launch_one_run_on_cpu(tiny_model, hh_files, tmp_path,
     assert info["distributed"] == {"engine": "DEEPSPEED", "processes": 2, "asked": "DEEPSPEED"}
     shards = sorted(p.name for p in (out / f"checkpoint-{STEPS}" / f"global_step{STEPS}").iterdir())
     assert [name for name in shards if "optim_states" in name] == [
-        "zero_pp_rank_0_mp_rank_00_optim_states.pt", "zero_pp_rank_1_mp_rank_00_optim_states.pt"]
+        "zero_pp_rank_0_mp_rank_00_optim_states.pt",
+        "zero_pp_rank_1_mp_rank_00_optim_states.pt",
+    ]
     model_states = [name for name in shards if "model_states" in name]
     assert len(model_states) == (2 if stage == 3 else 1)  # ZeRO-3: each rank holds its part of the weights
     assert "was asked for, but accelerate runs" not in output

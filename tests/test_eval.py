@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 import yaml
+from conftest import hh_rows, write_jsonl
 from typer.testing import CliRunner
 
-from conftest import hh_rows, write_jsonl
 from trlrecipes.cli import app
 from trlrecipes.run.programs import builtin_dir
 
@@ -23,14 +23,26 @@ def fake_run(tiny_model, tmp_path_factory):
 
     run = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
-                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model),
+        LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False),
+    )
     model.save_pretrained(run)
     AutoTokenizer.from_pretrained(tiny_model).save_pretrained(run)
     data = write_jsonl(run / "heldout.jsonl", hh_rows(5))
-    (run / "config.yaml").write_text(yaml.safe_dump({"model": str(tiny_model), "beta": BETA, "max_length": 512,
-                                                     "data_format": "hh-rlhf", "eval_dataset": str(data),
-                                                     "precision": "auto", "max_eval_rows": 0}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "model": str(tiny_model),
+                "beta": BETA,
+                "max_length": 512,
+                "data_format": "hh-rlhf",
+                "eval_dataset": str(data),
+                "precision": "auto",
+                "max_eval_rows": 0,
+            }
+        )
+    )
     shutil.copyfile(builtin_dir() / "dpo.py", run / "program.py")
     (run / "run.json").write_text('{"method": "DPO", "status": "completed"}')
     return run, data
@@ -51,7 +63,7 @@ def hand_reward(policy, reference, tokenizer, prompt, reply) -> float:
         with torch.no_grad():
             logits = model(ids).logits[0, :-1]
         per_token = -F.cross_entropy(logits, ids[0, 1:], reduction="none")
-        return per_token[n_prompt - 1:].sum().item()
+        return per_token[n_prompt - 1 :].sum().item()
 
     return BETA * (logp(policy) - logp(reference))
 
@@ -86,7 +98,7 @@ def test_eval_cli_json_and_errors(fake_run, tmp_path):
     run, _ = fake_run
     result = CliRunner().invoke(app, ["eval", str(run), "--json", "--max-rows", "3"])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output[result.output.index("{"):])
+    payload = json.loads(result.output[result.output.index("{") :])
     assert payload["pairs"] == 3 and payload["method"] == "DPO"
     assert (run / "eval.json").is_file()
     missing = CliRunner().invoke(app, ["eval", str(tmp_path)])
@@ -95,8 +107,9 @@ def test_eval_cli_json_and_errors(fake_run, tmp_path):
 
 def test_generate_compare(fake_run):
     run, _ = fake_run
-    result = CliRunner().invoke(app, ["generate", str(run), "--prompt", "How do I boil an egg?", "--compare",
-                                      "--max-new-tokens", "5"])
+    result = CliRunner().invoke(
+        app, ["generate", str(run), "--prompt", "How do I boil an egg?", "--compare", "--max-new-tokens", "5"]
+    )
     assert result.exit_code == 0, result.output
     assert "reference:" in result.output and "trained:" in result.output
 
@@ -122,10 +135,10 @@ def test_batched_deduplicated_scoring_maps_back_to_each_pair(fake_run):
     assert together[0].policy_chosen != pytest.approx(together[1].policy_chosen, abs=1e-3)
 
 
-REWARD_FILE = '''
+REWARD_FILE = """
 def length(prompt, response):
     return float(len(response))
-'''
+"""
 
 
 def test_eval_reports_a_measured_reference_row_and_per_pair_values(fake_run):
@@ -162,12 +175,14 @@ def test_eval_drops_pairs_whose_prompt_fills_max_length(fake_run, tmp_path):
 def _greedy(model, tokenizer, prompt, max_new_tokens):
     import torch
 
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     with torch.no_grad():
-        out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        out = model.generate(
+            **ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
 
 def test_eval_generate_cli_end_to_end(fake_run, tiny_model, tmp_path, monkeypatch):
@@ -182,13 +197,39 @@ def test_eval_generate_cli_end_to_end(fake_run, tiny_model, tmp_path, monkeypatc
     prompts.write_text("How do I boil an egg?\nWhat is the capital of France?\nAny tips for sleeping better?\n")
     monkeypatch.chdir(tmp_path)
     CliRunner().invoke(app, ["eval", str(run)])  # implicit figures first: --generate must keep them in eval.json
-    result = CliRunner().invoke(app, ["eval", str(run), "--generate", "--reward", "judges:length", "--prompts",
-                                      str(prompts), "--max-new-tokens", "7", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(run),
+            "--generate",
+            "--reward",
+            "judges:length",
+            "--prompts",
+            str(prompts),
+            "--max-new-tokens",
+            "7",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output[result.output.index("{"):])
-    for key in ("wins", "ties", "losses", "win_rate", "win_rate_ci95", "lc_win_rate", "lc_win_rate_ci95",
-                "reference_tokens_mean", "trained_tokens_mean", "reference_cut_share", "trained_cut_share",
-                "verdicts", "reference_score_mean", "trained_score_mean"):
+    payload = json.loads(result.output[result.output.index("{") :])
+    for key in (
+        "wins",
+        "ties",
+        "losses",
+        "win_rate",
+        "win_rate_ci95",
+        "lc_win_rate",
+        "lc_win_rate_ci95",
+        "reference_tokens_mean",
+        "trained_tokens_mean",
+        "reference_cut_share",
+        "trained_cut_share",
+        "verdicts",
+        "reference_score_mean",
+        "trained_score_mean",
+    ):
         assert key in payload, key
     assert payload["prompts"] == 3 and payload["wins"] + payload["ties"] + payload["losses"] == 3
     rows = [json.loads(line) for line in (run / "eval_generations.jsonl").read_text().splitlines()]
@@ -205,17 +246,31 @@ def test_eval_generate_cli_end_to_end(fake_run, tiny_model, tmp_path, monkeypatc
     assert any(r["reference"] != r["trained"] for r in rows), "the random adapter must change some reply"
     stored = json.loads((run / "eval.json").read_text())
     assert stored["generation"]["win_rate"] == payload["win_rate"] and "accuracy" in stored
-    text = CliRunner().invoke(app, ["eval", str(run), "--generate", "--reward", "judges:length", "--prompts",
-                                    str(prompts), "--max-new-tokens", "7"])
+    text = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(run),
+            "--generate",
+            "--reward",
+            "judges:length",
+            "--prompts",
+            str(prompts),
+            "--max-new-tokens",
+            "7",
+        ],
+    )
     assert text.exit_code == 0 and "win rate" in text.output and "length-controlled" in text.output
 
 
 def test_eval_generate_errors(fake_run, tmp_path):
     run, _ = fake_run
-    cases = [(["--reward", "x:y"], "only apply with --generate"),
-             (["--generate"], "needs a judge"),
-             (["--generate", "--reward", "x:y", "--samples", "2"], "identical replies"),
-             (["--generate", "--reward-model", str(run)], "not a reward model")]
+    cases = [
+        (["--reward", "x:y"], "only apply with --generate"),
+        (["--generate"], "needs a judge"),
+        (["--generate", "--reward", "x:y", "--samples", "2"], "identical replies"),
+        (["--generate", "--reward-model", str(run)], "not a reward model"),
+    ]
     for extra, message in cases:
         result = CliRunner().invoke(app, ["eval", str(run), *extra])
         assert result.exit_code == 2 and message in result.output, (extra, result.output)
@@ -234,8 +289,9 @@ def test_reward_model_from_a_peft_adapter_folder(tiny_model, tmp_path):
     base = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     base.config.pad_token_id = tokenizer.pad_token_id
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="SEQ_CLS",
-                                            init_lora_weights=False)).eval()
+    model = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="SEQ_CLS", init_lora_weights=False)
+    ).eval()
     model.save_pretrained(tmp_path / "rm")
     tokenizer.save_pretrained(tmp_path / "rm")
     prompts = [Prompt([{"role": "user", "content": "How do I boil an egg?"}], "How do I boil an egg?")] * 2

@@ -25,7 +25,7 @@ from trlrecipes.run.launch import RunOptions, resume_command
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
 HAS_PROC = Path("/proc/self").exists()  # a folder no process can make anything in, even as root
 
-DRIVER = r'''
+DRIVER = r"""
 import json, sys
 from pathlib import Path
 
@@ -39,7 +39,7 @@ for case_id, args in cases:
     results[case_id] = {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr,
                         "heavy": sorted(name for name in heavy if name in sys.modules)}
 Path(sys.argv[2]).write_text(json.dumps(results))
-'''
+"""
 
 
 def make_run_folder(folder: Path, model: Path, hh_files) -> Path:
@@ -51,12 +51,21 @@ def make_run_folder(folder: Path, model: Path, hh_files) -> Path:
 
     folder.mkdir(parents=True)
     train, test = hh_files
-    config = {"model": str(model), "dataset": str(train), "eval_dataset": str(test), "data_format": "hh-rlhf",
-              "max_length": 96, "beta": 0.1, "max_eval_rows": 8}
+    config = {
+        "model": str(model),
+        "dataset": str(train),
+        "eval_dataset": str(test),
+        "data_format": "hh-rlhf",
+        "max_length": 96,
+        "beta": 0.1,
+        "max_eval_rows": 8,
+    }
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     shutil.copyfile(builtin_dir() / "dpo.py", folder / "program.py")
-    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(model)),
-                                LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"))
+    peft_model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(str(model)),
+        LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"),
+    )
     peft_model.save_pretrained(str(folder))
     return folder
 
@@ -87,38 +96,61 @@ def faults(tiny_model, hh_files, tmp_path_factory):
 # (id, CLI arguments, fragment of the one error line). "RUN" stands for `run hh-dpo` with the tiny-model settings;
 # {tmp} is the fixture's folder, {train} the tiny training file.
 CHEAP_CASES = [
-    ("model-config-not-json", ["RUN", "model={tmp}/broken-json-model"],
-     "model={tmp}/broken-json-model: {tmp}/broken-json-model/config.json is not valid JSON"),
+    (
+        "model-config-not-json",
+        ["RUN", "model={tmp}/broken-json-model"],
+        "model={tmp}/broken-json-model: {tmp}/broken-json-model/config.json is not valid JSON",
+    ),
     ("model-name-with-spaces", ["RUN", "model=my model"], "model=my model: neither a local folder nor a valid Hub id"),
     ("model-is-a-file", ["RUN", "model={tmp}/a-file"], "is a file, not a model folder"),
-    ("output-dir-under-a-file", ["RUN", "output_dir={tmp}/a-file/run"],
-     "{tmp}/a-file is a file, so {tmp}/a-file/run cannot be made there"),
+    (
+        "output-dir-under-a-file",
+        ["RUN", "output_dir={tmp}/a-file/run"],
+        "{tmp}/a-file is a file, so {tmp}/a-file/run cannot be made there",
+    ),
     ("config-not-text", ["RUN", "--config", "{tmp}/binary.yaml"], "is not a text file (byte 128 is not UTF-8)"),
     ("config-is-a-folder", ["RUN", "--config", "{tmp}"], "--config {tmp} is a folder; pass a YAML file"),
-    ("eval-base-model-moved", ["eval", "{tmp}/moved-run"],
-     "{tmp}/moved-run/config.yaml: the run's base model {tmp}/model-that-moved is not there any more (folder not "
-     "found); if it moved, set model: in that file to its new place"),
+    (
+        "eval-base-model-moved",
+        ["eval", "{tmp}/moved-run"],
+        "{tmp}/moved-run/config.yaml: the run's base model {tmp}/model-that-moved is not there any more (folder not "
+        "found); if it moved, set model: in that file to its new place",
+    ),
     ("generate-base-model-moved", ["generate", "{tmp}/moved-run", "--prompt", "hi"], "is not there any more"),
     ("merge-base-model-moved", ["merge", "{tmp}/moved-run", "--output", "{tmp}/merged"], "is not there any more"),
-    ("eval-adapter-cut-short", ["eval", "{tmp}/truncated-run"],
-     "{tmp}/truncated-run: adapter_model.safetensors is damaged or cut short"),
+    (
+        "eval-adapter-cut-short",
+        ["eval", "{tmp}/truncated-run"],
+        "{tmp}/truncated-run: adapter_model.safetensors is damaged or cut short",
+    ),
     ("generate-adapter-cut-short", ["generate", "{tmp}/truncated-run", "--prompt", "hi"], "is damaged or cut short"),
     ("eval-negative-max-rows", ["eval", "{tmp}/good-run", "--max-rows", "-5"], "--max-rows -5: must be 0"),
-    ("generate-zero-new-tokens", ["generate", "{tmp}/good-run", "--prompt", "hi", "--max-new-tokens", "0"],
-     "--max-new-tokens 0: must be at least 1"),
+    (
+        "generate-zero-new-tokens",
+        ["generate", "{tmp}/good-run", "--prompt", "hi", "--max-new-tokens", "0"],
+        "--max-new-tokens 0: must be at least 1",
+    ),
     ("generate-empty-prompt", ["generate", "{tmp}/good-run", "--prompt", ""], "--prompt '' is empty"),
     ("generate-blank-prompt", ["generate", "{tmp}/good-run", "--prompt", "  "], "--prompt '  ' is empty"),
     ("plot-binary-metrics", ["plot", "{tmp}/binary-run"], "metrics.jsonl is not a text file of JSON lines"),
-    ("convert-output-is-a-folder",
-     ["data", "convert", "hh-rlhf", "--input", "{train}", "--output", "{tmp}/out-folder"],
-     "--output {tmp}/out-folder: {tmp}/out-folder is a folder; name a file"),
-    ("convert-report-is-a-folder",
-     ["data", "convert", "hh-rlhf", "--input", "{train}", "--report", "{tmp}/out-folder"], "is a folder; name a file"),
+    (
+        "convert-output-is-a-folder",
+        ["data", "convert", "hh-rlhf", "--input", "{train}", "--output", "{tmp}/out-folder"],
+        "--output {tmp}/out-folder: {tmp}/out-folder is a folder; name a file",
+    ),
+    (
+        "convert-report-is-a-folder",
+        ["data", "convert", "hh-rlhf", "--input", "{train}", "--report", "{tmp}/out-folder"],
+        "is a folder; name a file",
+    ),
     # /proc: no process can make anything there, not even root (for whom permission bits say "writable")
     ("output-dir-unwritable", ["RUN", "output_dir=/proc/x"], "output_dir=/proc/x: cannot write in /proc"),
     ("cp-destination-unwritable", ["cp", "dpo", "/proc/x.py"], "destination /proc/x.py: cannot write in /proc"),
-    ("convert-output-unwritable", ["data", "convert", "hh-rlhf", "--input", "{train}", "--output", "/proc/x/o.jsonl"],
-     "--output /proc/x/o.jsonl: cannot write in /proc"),
+    (
+        "convert-output-unwritable",
+        ["data", "convert", "hh-rlhf", "--input", "{train}", "--output", "/proc/x/o.jsonl"],
+        "--output /proc/x/o.jsonl: cannot write in /proc",
+    ),
     ("merge-output-unwritable", ["merge", "{tmp}/good-run", "--output", "/proc/x/merged"], "cannot write in /proc"),
 ]
 
@@ -140,14 +172,20 @@ def cheap_results(faults, tmp_path_factory):
     (tmp / "driver.py").write_text(DRIVER)
     cases = [(case_id, expand(args, faults)) for case_id, args, _ in CHEAP_CASES]
     (tmp / "cases.json").write_text(json.dumps([HEAVY, cases]))
-    proc = subprocess.run([sys.executable, str(tmp / "driver.py"), str(tmp / "cases.json"), str(tmp / "results.json")],
-                          capture_output=True, text=True, timeout=300, cwd=tmp)
+    proc = subprocess.run(
+        [sys.executable, str(tmp / "driver.py"), str(tmp / "cases.json"), str(tmp / "results.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((tmp / "results.json").read_text())
 
 
-@pytest.mark.parametrize("case_id, fragment", [(case[0], case[2]) for case in CHEAP_CASES],
-                         ids=[case[0] for case in CHEAP_CASES])
+@pytest.mark.parametrize(
+    "case_id, fragment", [(case[0], case[2]) for case in CHEAP_CASES], ids=[case[0] for case in CHEAP_CASES]
+)
 def test_user_fault_is_one_line_exit_2_before_anything_heavy(faults, cheap_results, case_id, fragment):
     if "/proc" in fragment and not HAS_PROC:
         pytest.skip("no /proc here")
@@ -186,8 +224,9 @@ def test_unknown_model_type_is_named_with_a_suggestion(tiny_model, hh_files, tmp
     result = CliRunner().invoke(app, ["run", "hh-dpo", *tiny_overrides(tiny_model, *hh_files, out), f"model={model}"])
     assert result.exit_code == 2, result.output
     line = result.stderr.strip()
-    assert line.count("\n") == 0 and line.startswith(f"error: model={model}: {model / 'config.json'} names "
-                                                     f"model_type 'lama', which transformers")
+    assert line.count("\n") == 0 and line.startswith(
+        f"error: model={model}: {model / 'config.json'} names model_type 'lama', which transformers"
+    )
     assert "(did you mean 'llama'?)" in line
     assert not out.exists()
 
@@ -195,8 +234,12 @@ def test_unknown_model_type_is_named_with_a_suggestion(tiny_model, hh_files, tmp
 def test_a_model_with_its_own_code_needs_trust_remote_code(tiny_model, tmp_path):
     from trlrecipes.models import check_model
 
-    model = copy_with_config(tiny_model, tmp_path / "model", model_type="my-own-llama",
-                             auto_map={"AutoConfig": "configuration_mine.MyConfig"})
+    model = copy_with_config(
+        tiny_model,
+        tmp_path / "model",
+        model_type="my-own-llama",
+        auto_map={"AutoConfig": "configuration_mine.MyConfig"},
+    )
     with pytest.raises(UserError, match="comes with Python code inside the model folder; .*trust_remote_code=true"):
         check_model(str(model))
     assert check_model(str(model), trust_remote_code=True)["model_type"] == "my-own-llama"
@@ -229,7 +272,7 @@ def test_check_writable_tells_files_from_folders(tmp_path):
         check_writable(tmp_path, "--output", folder=False)
 
 
-REWARDS = '''
+REWARDS = """
 def raises(prompt, response):
     return {"a": 1}["missing"]
 
@@ -241,17 +284,27 @@ def keyword_only(*, prompt, response):
 
 def not_a_number(prompt, response):
     return "good"
-'''
+"""
 
 
-@pytest.mark.parametrize("function, fragment, loads", [
-    ("raises", "reward faulty_rewards:raises raised KeyError: 'missing' on prompt 'How do I boil an egg?'; fix the "
-               "function and rerun", True),
-    ("one_argument", "reward faulty_rewards:one_argument takes (text), but it is called as fn(prompt, response)",
-     False),
-    ("keyword_only", "takes (*, prompt, response), but it is called as fn(prompt, response)", False),
-    ("not_a_number", "returned 'good' (a str), not a number, for prompt 'How do I boil an egg?'", True),
-])
+@pytest.mark.parametrize(
+    "function, fragment, loads",
+    [
+        (
+            "raises",
+            "reward faulty_rewards:raises raised KeyError: 'missing' on prompt 'How do I boil an egg?'; fix the "
+            "function and rerun",
+            True,
+        ),
+        (
+            "one_argument",
+            "reward faulty_rewards:one_argument takes (text), but it is called as fn(prompt, response)",
+            False,
+        ),
+        ("keyword_only", "takes (*, prompt, response), but it is called as fn(prompt, response)", False),
+        ("not_a_number", "returned 'good' (a str), not a number, for prompt 'How do I boil an egg?'", True),
+    ],
+)
 def test_synth_reward_faults_are_one_line(tiny_model, tmp_path, monkeypatch, function, fragment, loads):
     from trlrecipes.tools import synth
 
@@ -262,9 +315,23 @@ def test_synth_reward_faults_are_one_line(tiny_model, tmp_path, monkeypatch, fun
     loaded = []
     real_load = synth.load_policy
     monkeypatch.setattr(synth, "load_policy", lambda *a, **k: loaded.append(1) or real_load(*a, **k))
-    result = CliRunner().invoke(app, ["synth", "prompts.txt", "--output", "pairs.jsonl", "--model", str(tiny_model),
-                                      "--reward", f"faulty_rewards:{function}", "--num-samples", "2",
-                                      "--max-new-tokens", "4"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            "prompts.txt",
+            "--output",
+            "pairs.jsonl",
+            "--model",
+            str(tiny_model),
+            "--reward",
+            f"faulty_rewards:{function}",
+            "--num-samples",
+            "2",
+            "--max-new-tokens",
+            "4",
+        ],
+    )
     assert result.exit_code == 2, result.output
     last = result.stderr.strip().splitlines()[-1]  # after the progress lines of sampling, when it got that far
     assert last.startswith("error: ") and fragment in last, result.stderr
@@ -279,14 +346,19 @@ def test_synth_model_faults_are_found_before_loading(tiny_model, tmp_path, monke
     broken = copy_with_config(tiny_model, tmp_path / "broken", model_type="lama")
     (tmp_path / "prompts.txt").write_text("hi\n")
     (tmp_path / "rewards.py").write_text("def score(prompt, response):\n    return 1.0\n")
-    for option, value, fragment in (("--model", str(broken), f"--model {broken}: {broken / 'config.json'} names "
-                                                              f"model_type 'lama'"),
-                                    ("--model", "my model", "--model my model: neither a local folder nor a valid"),
-                                    ("--reward-model", str(broken), f"--reward-model {broken}: ")):
-        other = (["--model", str(tiny_model)] if option == "--reward-model" else
-                 ["--reward", f"{tmp_path / 'rewards.py'}:score"])
-        result = CliRunner().invoke(app, ["synth", str(tmp_path / "prompts.txt"), "--output",
-                                          str(tmp_path / "o.jsonl"), *other, option, value])
+    for option, value, fragment in (
+        ("--model", str(broken), f"--model {broken}: {broken / 'config.json'} names model_type 'lama'"),
+        ("--model", "my model", "--model my model: neither a local folder nor a valid"),
+        ("--reward-model", str(broken), f"--reward-model {broken}: "),
+    ):
+        other = (
+            ["--model", str(tiny_model)]
+            if option == "--reward-model"
+            else ["--reward", f"{tmp_path / 'rewards.py'}:score"]
+        )
+        result = CliRunner().invoke(
+            app, ["synth", str(tmp_path / "prompts.txt"), "--output", str(tmp_path / "o.jsonl"), *other, option, value]
+        )
         assert result.exit_code == 2 and fragment in result.stderr, result.output
 
 
@@ -311,8 +383,11 @@ def test_deepspeed_launch_precision_must_match_the_run(monkeypatch):
     monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", other)
     flag = "no" if ours == "fp32" else ours
-    with pytest.raises(UserError, match=rf"runs DeepSpeed in {other} .* this run trains in {ours} \(precision=auto\); "
-                                        rf"pass --mixed_precision {flag} to accelerate launch"):
+    with pytest.raises(
+        UserError,
+        match=rf"runs DeepSpeed in {other} .* this run trains in {ours} \(precision=auto\); "
+        rf"pass --mixed_precision {flag} to accelerate launch",
+    ):
         preflight_late(cfg)
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
     preflight_late(cfg)  # fp32 launch: DeepSpeed follows the run's precision

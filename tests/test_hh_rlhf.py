@@ -48,10 +48,14 @@ def skip_reason(row):
 
 # --- hand-written rows -------------------------------------------------------------------------------------------
 
+
 def test_single_turn():
     row = pair("\n\nHuman: Hi there", "\n\nAssistant: Hello! ", "\n\nAssistant: Go away.")
-    assert hh_rlhf.convert_row(row) == {"prompt": [user("Hi there")], "chosen": [assistant("Hello!")],
-                                        "rejected": [assistant("Go away.")]}
+    assert hh_rlhf.convert_row(row) == {
+        "prompt": [user("Hi there")],
+        "chosen": [assistant("Hello!")],
+        "rejected": [assistant("Go away.")],
+    }
 
 
 def test_multi_turn_prompt_keeps_every_turn():
@@ -85,15 +89,21 @@ def test_prompt_stops_at_turn_boundary_when_replies_share_leading_text():
 
 # The shape of sample lines 43 and 288: the reply goes on with an inline Human turn (no blank line before it), then
 # a second Assistant turn answers it.
-LOST_BOUNDARY = ("\n\nAssistant: DVT is a blood clot in a deep vein.  Human:  How serious is it?"
-                 "\n\nAssistant: It can be life threatening.")
+LOST_BOUNDARY = (
+    "\n\nAssistant: DVT is a blood clot in a deep vein.  Human:  How serious is it?"
+    "\n\nAssistant: It can be life threatening."
+)
 
 
 def test_inline_human_turn_in_the_final_reply_is_cut_there():
     row = pair("\n\nHuman: What is DVT?", LOST_BOUNDARY, "\n\nAssistant: A clot.")
     out = hh_rlhf.convert_row(row)
-    assert out == {"prompt": [user("What is DVT?")], "chosen": [assistant("DVT is a blood clot in a deep vein.")],
-                   "rejected": [assistant("A clot.")], NOTES_KEY: ["cut_inline_human_turn"]}
+    assert out == {
+        "prompt": [user("What is DVT?")],
+        "chosen": [assistant("DVT is a blood clot in a deep vein.")],
+        "rejected": [assistant("A clot.")],
+        NOTES_KEY: ["cut_inline_human_turn"],
+    }
     with pytest.raises(Skip, match="inline_human_turn"):
         hh_rlhf.convert_row(row, inline_human_turn="skip")
     before = "\n\nAssistant: Here:\n\nAssistant: DVT is a clot.\nHuman: Is it bad?\n\nAssistant: Yes."
@@ -121,8 +131,9 @@ def test_inline_human_turn_option_is_typed(tmp_path):
 
     assert check_options("hh-rlhf", {}) == {"inline_human_turn": "cut"}
     path = tmp_path / "lost.jsonl"
-    path.write_text(json.dumps(pair("\n\nHuman: What is DVT?", LOST_BOUNDARY, "\n\nAssistant: A clot.")) + "\n"
-                    + GOOD_LINE + "\n")
+    path.write_text(
+        json.dumps(pair("\n\nHuman: What is DVT?", LOST_BOUNDARY, "\n\nAssistant: A clot.")) + "\n" + GOOD_LINE + "\n"
+    )
     _, summary = load_pairs("hh-rlhf", str(path), options={"inline_human_turn": "skip"})
     assert summary.to_dict() == {"read": 2, "converted": 1, "skipped": {"inline_human_turn": 1}}
     _, summary = load_pairs("hh-rlhf", str(path))
@@ -137,8 +148,10 @@ def test_consecutive_same_role_turns_merge():
 
 
 def test_final_reply_continuing_with_assistant_label_stays_one_reply():
-    row = {"chosen": "\n\nHuman: Key?\n\nAssistant: Here:\n\nAssistant:  let me try.",
-           "rejected": "\n\nHuman: Key?\n\nAssistant: No."}
+    row = {
+        "chosen": "\n\nHuman: Key?\n\nAssistant: Here:\n\nAssistant:  let me try.",
+        "rejected": "\n\nHuman: Key?\n\nAssistant: No.",
+    }
     out = convert(row)
     assert out["prompt"] == [user("Key?")]
     assert out["chosen"] == [assistant("Here:\n\nlet me try.")]
@@ -151,37 +164,61 @@ def test_empty_nonfinal_turn_is_dropped_and_neighbours_merge():
     assert out[NOTES_KEY] == ["dropped_empty_turn", "merged_turns"]
 
 
-@pytest.mark.parametrize("row, reason", [
-    ({"chosen": "just some text", "rejected": "\n\nHuman: a\n\nAssistant: b"}, "not_hh_format"),
-    ({"chosen": "Preface\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_hh_format"),
-    ({"chosen": "\n\nAssistant: b\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"},
-     "not_hh_format"),
-    ({"chosen": None, "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_text"),
-    ({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": 42}, "not_text"),
-    ({"chosen": ["\n\nHuman: a\n\nAssistant: b"], "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_text"),
-    ({"chosen": "\n\nHuman: a\n\nAssistant: b\n\nHuman: more?", "rejected": "\n\nHuman: a\n\nAssistant: c"},
-     "no_final_assistant_reply"),
-    (pair("\n\nHuman: a", "\n\nAssistant: ", "\n\nAssistant: c"), "empty_reply"),
-    (pair("\n\nHuman: a", "\n\nAssistant: b", "\n\nAssistant:"), "empty_reply"),
-    (pair("\n\nHuman:  ", "\n\nAssistant: b", "\n\nAssistant: c"), "empty_prompt"),
-    ({"chosen": "\n\nHuman: a\n\nAssistant: b\n\nHuman: made up\n\nAssistant: d",
-      "rejected": "\n\nHuman: a\n\nAssistant: c"}, "prompt_mismatch"),
-    (pair("\n\nHuman: a", "\n\nAssistant: same", "\n\nAssistant: same"), "identical_replies"),
-    (pair("\n\nHuman: a", "\n\nAssistant: same  words \n", "\n\nAssistant: same words"), "identical_replies"),
-])
+@pytest.mark.parametrize(
+    "row, reason",
+    [
+        ({"chosen": "just some text", "rejected": "\n\nHuman: a\n\nAssistant: b"}, "not_hh_format"),
+        (
+            {"chosen": "Preface\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"},
+            "not_hh_format",
+        ),
+        (
+            {"chosen": "\n\nAssistant: b\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"},
+            "not_hh_format",
+        ),
+        ({"chosen": None, "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_text"),
+        ({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": 42}, "not_text"),
+        ({"chosen": ["\n\nHuman: a\n\nAssistant: b"], "rejected": "\n\nHuman: a\n\nAssistant: c"}, "not_text"),
+        (
+            {"chosen": "\n\nHuman: a\n\nAssistant: b\n\nHuman: more?", "rejected": "\n\nHuman: a\n\nAssistant: c"},
+            "no_final_assistant_reply",
+        ),
+        (pair("\n\nHuman: a", "\n\nAssistant: ", "\n\nAssistant: c"), "empty_reply"),
+        (pair("\n\nHuman: a", "\n\nAssistant: b", "\n\nAssistant:"), "empty_reply"),
+        (pair("\n\nHuman:  ", "\n\nAssistant: b", "\n\nAssistant: c"), "empty_prompt"),
+        (
+            {
+                "chosen": "\n\nHuman: a\n\nAssistant: b\n\nHuman: made up\n\nAssistant: d",
+                "rejected": "\n\nHuman: a\n\nAssistant: c",
+            },
+            "prompt_mismatch",
+        ),
+        (pair("\n\nHuman: a", "\n\nAssistant: same", "\n\nAssistant: same"), "identical_replies"),
+        (pair("\n\nHuman: a", "\n\nAssistant: same  words \n", "\n\nAssistant: same words"), "identical_replies"),
+    ],
+)
 def test_skip_reasons(row, reason):
     assert skip_reason(row) == reason
 
 
 def test_every_skip_reason_is_documented():
-    assert set(hh_rlhf.SKIP_REASONS) == {"not_text", "not_hh_format", "inline_human_turn", "no_final_assistant_reply",
-                                         "empty_reply", "empty_prompt", "prompt_mismatch", "identical_replies"}
+    assert set(hh_rlhf.SKIP_REASONS) == {
+        "not_text",
+        "not_hh_format",
+        "inline_human_turn",
+        "no_final_assistant_reply",
+        "empty_reply",
+        "empty_prompt",
+        "prompt_mismatch",
+        "identical_replies",
+    }
     assert set(hh_rlhf.NOTE_REASONS) == {"cut_inline_human_turn", "merged_turns", "dropped_empty_turn"}
     for reason in [*hh_rlhf.SKIP_REASONS, *hh_rlhf.NOTE_REASONS]:
         assert reason in hh_rlhf.__doc__
 
 
 # --- the 300-row real sample -------------------------------------------------------------------------------------
+
 
 def before_inline_human(piece):
     """The text of an Assistant piece before its first "Human:" that follows text and whitespace, else None."""
@@ -337,6 +374,7 @@ def test_sample_rows_tagged_prompt_mismatch_keep_one_final_reply(sample):
 
 # --- loading through datasets ------------------------------------------------------------------------------------
 
+
 def test_load_pairs_sample_end_to_end(sample):
     dataset, summary = load_pairs("hh-rlhf", str(SAMPLE))
     assert len(dataset) == summary.converted == 295
@@ -357,10 +395,13 @@ def test_load_pairs_gzip_copy(sample, tmp_path):
 GOOD_LINE = json.dumps(pair("\n\nHuman: a", "\n\nAssistant: b", "\n\nAssistant: c"))
 
 
-@pytest.mark.parametrize("content, expected", [
-    (GOOD_LINE + "\n{not json\n", ":2: not valid JSON"),
-    (GOOD_LINE + "\n" + json.dumps({"rejected": "x"}) + "\n", ":2: missing field(s) 'chosen'"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (GOOD_LINE + "\n{not json\n", ":2: not valid JSON"),
+        (GOOD_LINE + "\n" + json.dumps({"rejected": "x"}) + "\n", ":2: missing field(s) 'chosen'"),
+    ],
+)
 def test_load_pairs_bad_lines_name_file_and_line(tmp_path, content, expected):
     path = tmp_path / "bad.jsonl"
     path.write_text(content, encoding="utf-8")

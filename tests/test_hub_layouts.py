@@ -53,9 +53,12 @@ def write_readme(folder: Path, yaml_text: str) -> None:
 
 # --- the layouts -------------------------------------------------------------------------------------------------
 
+
 def hh_row(tag: str) -> dict:
-    return {"chosen": f"\n\nHuman: Question {tag}?\n\nAssistant: A helpful answer to {tag}.",
-            "rejected": f"\n\nHuman: Question {tag}?\n\nAssistant: No."}
+    return {
+        "chosen": f"\n\nHuman: Question {tag}?\n\nAssistant: A helpful answer to {tag}.",
+        "rejected": f"\n\nHuman: Question {tag}?\n\nAssistant: No.",
+    }
 
 
 def build_hh(root: Path) -> Path:
@@ -63,14 +66,30 @@ def build_hh(root: Path) -> Path:
     folder.mkdir(parents=True)
     write_readme(folder, "license: mit")
     for index, subset in enumerate(get_format("hh-rlhf").SUBSETS):
-        write_jsonl(folder / subset / "train.jsonl.gz", [hh_row(f"{subset} train {n}") for n in range(index + 2)],
-                    compress=True)
+        write_jsonl(
+            folder / subset / "train.jsonl.gz",
+            [hh_row(f"{subset} train {n}") for n in range(index + 2)],
+            compress=True,
+        )
         write_jsonl(folder / subset / "test.jsonl.gz", [hh_row(f"{subset} test")], compress=True)
-    write_jsonl(folder / "red-team-attempts" / "red_team_attempts.jsonl.gz",
-                [{"transcript": "\n\nHuman: hi\n\nAssistant: hello", "min_harmlessness_score_transcript": 0.5,
-                  "num_params": "52B", "model_type": "plain lm", "rating": 1.0, "task_description": "x",
-                  "task_descripton_harmlessness_score": 0.1, "red_team_member_id": 1, "is_upworker": False,
-                  "tags": None}], compress=True)
+    write_jsonl(
+        folder / "red-team-attempts" / "red_team_attempts.jsonl.gz",
+        [
+            {
+                "transcript": "\n\nHuman: hi\n\nAssistant: hello",
+                "min_harmlessness_score_transcript": 0.5,
+                "num_params": "52B",
+                "model_type": "plain lm",
+                "rating": 1.0,
+                "task_description": "x",
+                "task_descripton_harmlessness_score": 0.1,
+                "red_team_member_id": 1,
+                "is_upworker": False,
+                "tags": None,
+            }
+        ],
+        compress=True,
+    )
     return folder
 
 
@@ -82,17 +101,26 @@ def build_ultrafeedback(root: Path) -> Path:
 
     folder = root / "ultrafeedback_binarized"
     (folder / "data").mkdir(parents=True)
-    write_readme(folder, "license: mit\nconfigs:\n- config_name: default\n  data_files:\n" + "".join(
-        f"  - split: {split}\n    path: data/{split}-*\n" for split in UF_SPLITS))
+    write_readme(
+        folder,
+        "license: mit\nconfigs:\n- config_name: default\n  data_files:\n"
+        + "".join(f"  - split: {split}\n    path: data/{split}-*\n" for split in UF_SPLITS),
+    )
     for split in UF_SPLITS:
         rows = []
         for n in range(3 if split.startswith("train") else 2):
             prompt = f"{split} prompt {n}?"
-            rows.append({"prompt": prompt, "prompt_id": f"{split}-{n}",
-                         "chosen": [user(prompt), bot(f"A good answer {n}.")],
-                         "rejected": [user(prompt), bot(f"A worse answer {n}.")],
-                         "messages": [user(prompt), bot(f"A good answer {n}.")],
-                         "score_chosen": 8.0, "score_rejected": 5.0 if n else 8.0})
+            rows.append(
+                {
+                    "prompt": prompt,
+                    "prompt_id": f"{split}-{n}",
+                    "chosen": [user(prompt), bot(f"A good answer {n}.")],
+                    "rejected": [user(prompt), bot(f"A worse answer {n}.")],
+                    "messages": [user(prompt), bot(f"A good answer {n}.")],
+                    "score_chosen": 8.0,
+                    "score_rejected": 5.0 if n else 8.0,
+                }
+            )
         datasets.Dataset.from_list(rows).to_parquet(str(folder / "data" / f"{split}-00000-of-00001.parquet"))
     return folder
 
@@ -101,10 +129,13 @@ def build_orca(root: Path) -> Path:
     folder = root / "orca_dpo_pairs"
     folder.mkdir(parents=True)
     write_readme(folder, "license: apache-2.0\ntags:\n- dpo")
-    write_jsonl(folder / "orca_rlhf.jsonl", [
-        {"system": "", "question": "Is the Earth round?", "chosen": "Yes, roughly.", "rejected": "No."},
-        {"system": "You are helpful.", "question": "2 + 2?", "chosen": "4.", "rejected": "5."},
-    ])
+    write_jsonl(
+        folder / "orca_rlhf.jsonl",
+        [
+            {"system": "", "question": "Is the Earth round?", "chosen": "Yes, roughly.", "rejected": "No."},
+            {"system": "You are helpful.", "question": "2 + 2?", "chosen": "4.", "rejected": "5."},
+        ],
+    )
     return folder
 
 
@@ -113,11 +144,23 @@ SHP_SPLITS = {"train": 3, "validation": 2, "test": 1}
 
 
 def shp_row(subreddit: str, split: str, n: int) -> dict:
-    return {"post_id": f"{subreddit}{split}{n}", "domain": f"{subreddit}_{split}", "upvote_ratio": 0.98,
-            "history": f"{subreddit} {split} question {n}?", "c_root_id_A": "a", "c_root_id_B": "b",
-            "created_at_utc_A": 1, "created_at_utc_B": 2, "score_A": 30, "score_B": 5,
-            "human_ref_A": f"A well upvoted answer {n}.", "human_ref_B": f"A weak answer {n}.", "labels": 1,
-            "seconds_difference": 1.0, "score_ratio": 6.0}
+    return {
+        "post_id": f"{subreddit}{split}{n}",
+        "domain": f"{subreddit}_{split}",
+        "upvote_ratio": 0.98,
+        "history": f"{subreddit} {split} question {n}?",
+        "c_root_id_A": "a",
+        "c_root_id_B": "b",
+        "created_at_utc_A": 1,
+        "created_at_utc_B": 2,
+        "score_A": 30,
+        "score_B": 5,
+        "human_ref_A": f"A well upvoted answer {n}.",
+        "human_ref_B": f"A weak answer {n}.",
+        "labels": 1,
+        "seconds_difference": 1.0,
+        "score_ratio": 6.0,
+    }
 
 
 def build_shp(root: Path) -> Path:
@@ -135,23 +178,41 @@ PKU_MODELS = ("Alpaca-7B", "Alpaca2-7B", "Alpaca3-8B")
 
 def pku_row(model: str, split: str, n: int) -> dict:
     harm = {"Endangering National Security": False, "Insulting Behavior": False, "Violence": False}
-    return {"prompt": f"{model} {split} question {n}?", "response_0": f"A safe reply {n}.",
-            "response_1": f"An unsafe reply {n}.", "prompt_source": "Alpaca", "response_0_source": model,
-            "response_1_source": model, "is_response_0_safe": True, "is_response_1_safe": False,
-            "response_0_harm_category": harm, "response_1_harm_category": {**harm, "Violence": True},
-            "response_0_severity_level": 0, "response_1_severity_level": 2, "better_response_id": 1,
-            "safer_response_id": 0, "response_0_sha256": "0" * 64, "response_1_sha256": "1" * 64}
+    return {
+        "prompt": f"{model} {split} question {n}?",
+        "response_0": f"A safe reply {n}.",
+        "response_1": f"An unsafe reply {n}.",
+        "prompt_source": "Alpaca",
+        "response_0_source": model,
+        "response_1_source": model,
+        "is_response_0_safe": True,
+        "is_response_1_safe": False,
+        "response_0_harm_category": harm,
+        "response_1_harm_category": {**harm, "Violence": True},
+        "response_0_severity_level": 0,
+        "response_1_severity_level": 2,
+        "better_response_id": 1,
+        "safer_response_id": 0,
+        "response_0_sha256": "0" * 64,
+        "response_1_sha256": "1" * 64,
+    }
 
 
 def build_pku(root: Path) -> Path:
     folder = root / "PKU-SafeRLHF"
     folder.mkdir(parents=True)
-    configs = ["- config_name: default\n  data_files:\n" + "".join(
-        f"  - split: {split}\n    path:\n" + "".join(f"    - data/{model}/{split}.jsonl\n" for model in PKU_MODELS)
-        for split in ("train", "test"))]
-    configs += [f"- config_name: {model.lower()}\n  data_files:\n" + "".join(
-        f"  - split: {split}\n    path:\n    - data/{model}/{split}.jsonl\n" for split in ("train", "test"))
-        for model in PKU_MODELS]
+    configs = [
+        "- config_name: default\n  data_files:\n"
+        + "".join(
+            f"  - split: {split}\n    path:\n" + "".join(f"    - data/{model}/{split}.jsonl\n" for model in PKU_MODELS)
+            for split in ("train", "test")
+        )
+    ]
+    configs += [
+        f"- config_name: {model.lower()}\n  data_files:\n"
+        + "".join(f"  - split: {split}\n    path:\n    - data/{model}/{split}.jsonl\n" for split in ("train", "test"))
+        for model in PKU_MODELS
+    ]
     write_readme(folder, "license: cc-by-nc-4.0\nconfigs:\n" + "".join(configs))
     for index, model in enumerate(PKU_MODELS):
         write_jsonl(folder / "data" / model / "train.jsonl", [pku_row(model, "train", n) for n in range(index + 2)])
@@ -159,8 +220,13 @@ def build_pku(root: Path) -> Path:
     return folder
 
 
-BUILDERS = {"hh-rlhf": build_hh, "ultrafeedback": build_ultrafeedback, "orca-dpo": build_orca, "shp": build_shp,
-            "pku-saferlhf": build_pku}
+BUILDERS = {
+    "hh-rlhf": build_hh,
+    "ultrafeedback": build_ultrafeedback,
+    "orca-dpo": build_orca,
+    "shp": build_shp,
+    "pku-saferlhf": build_pku,
+}
 
 
 @pytest.fixture(scope="module")

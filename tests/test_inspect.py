@@ -17,8 +17,11 @@ def tokenizer():
 
 
 def pair(prompt, chosen, rejected):
-    return {"prompt": [{"role": "user", "content": prompt}], "chosen": [{"role": "assistant", "content": chosen}],
-            "rejected": [{"role": "assistant", "content": rejected}]}
+    return {
+        "prompt": [{"role": "user", "content": prompt}],
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+    }
 
 
 SHORT = pair("How do I boil an egg?", "Put it in boiling water for nine minutes.", "I don't know.")
@@ -45,8 +48,9 @@ def test_prompt_filling_max_length_counts_as_dropped_and_truncated(tokenizer):
     report = inspect_pairs([SHORT, LONG_PROMPT, SHORT, SHORT], tokenizer, max_length=128)
     assert report["prompt_fills_max_length"] == {"count": 1, "share": 0.25, "examples": [1]}
     assert report["truncated"]["share"] == 0.25
-    generation_prompt = tokenizer.apply_chat_template(LONG_PROMPT["prompt"], tokenize=True, return_dict=True,
-                                                      add_generation_prompt=True)["input_ids"]
+    generation_prompt = tokenizer.apply_chat_template(
+        LONG_PROMPT["prompt"], tokenize=True, return_dict=True, add_generation_prompt=True
+    )["input_ids"]
     assert report["lengths"]["prompt"]["max"] == len(generation_prompt)
 
 
@@ -57,17 +61,22 @@ def test_lengths_split_prompt_and_completion(tokenizer):
     assert tokenizer.decode(tokens["rejected_ids"]) == "I don't know.<|im_end|>\n"
     report = inspect_pairs([SHORT], tokenizer, max_length=1024)
     lengths = {key: dist["max"] for key, dist in report["lengths"].items()}
-    assert lengths == {"prompt": len(tokens["prompt_ids"]), "chosen": len(tokens["chosen_ids"]),
-                       "rejected": len(tokens["rejected_ids"]),
-                       "prompt+chosen": full_length(tokenizer, SHORT, "chosen"),
-                       "prompt+rejected": full_length(tokenizer, SHORT, "rejected")}
+    assert lengths == {
+        "prompt": len(tokens["prompt_ids"]),
+        "chosen": len(tokens["chosen_ids"]),
+        "rejected": len(tokens["rejected_ids"]),
+        "prompt+chosen": full_length(tokenizer, SHORT, "chosen"),
+        "prompt+rejected": full_length(tokenizer, SHORT, "rejected"),
+    }
 
 
 def test_identical_near_identical_and_length_bias(tokenizer):
-    rows = [pair("Capital?", "Paris.", "Paris."),
-            pair("Capital?", "Paris is the capital of France.", "Paris is the capital of France!"),
-            pair("Capital?", "Paris.", "I don't know and I don't care. Figure it out yourself."),
-            SHORT]
+    rows = [
+        pair("Capital?", "Paris.", "Paris."),
+        pair("Capital?", "Paris is the capital of France.", "Paris is the capital of France!"),
+        pair("Capital?", "Paris.", "I don't know and I don't care. Figure it out yourself."),
+        SHORT,
+    ]
     report = inspect_pairs(rows, tokenizer, max_length=1024)
     assert report["identical"] == {"count": 1, "share": 0.25, "examples": [0]}
     assert report["near_identical"] == {"count": 1, "share": 0.25, "examples": [1]}
@@ -122,7 +131,7 @@ def test_matches_trl_dpo_prepare_dataset(tokenizer):
     report = inspect_pairs(rows, tokenizer, max_length=128)
     assert len(prepared) == len(rows) - report["prompt_fills_max_length"]["count"]
     kept = [row for index, row in enumerate(rows) if index not in report["prompt_fills_max_length"]["examples"]]
-    for row, trl_row in zip(kept, prepared):
+    for row, trl_row in zip(kept, prepared, strict=False):
         ours = tokenize_pair(row, tokenizer)
         for key in ("prompt_ids", "chosen_ids", "rejected_ids"):
             assert ours[key] == trl_row[key]

@@ -13,8 +13,10 @@ def test_loads_base_and_adapter_with_pad_fixed(tiny_model, tmp_path):
     from trlrecipes.tools.loading import load_model
 
     adapter = tmp_path / "adapter"
-    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
-                          LoraConfig(r=2, lora_alpha=4, target_modules="all-linear", init_lora_weights=False))
+    peft = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model),
+        LoraConfig(r=2, lora_alpha=4, target_modules="all-linear", init_lora_weights=False),
+    )
     peft.save_pretrained(adapter)
     model, tokenizer = load_model(str(tiny_model), adapter=adapter, padding_side="left")
     assert model.dtype == torch.float32  # CPU: fp32 (bf16 here is ~14x slower)

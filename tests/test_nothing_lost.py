@@ -29,8 +29,13 @@ def train_steps(folder: Path) -> list[int]:
 
 
 def subprocess_env() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
 
 
 def snapshot(folder: Path):
@@ -58,8 +63,9 @@ def test_resume_of_a_finished_run_trains_nothing_and_restores_the_final_adapter(
         assert "is complete (checkpoint-3 is at or past max_steps=" in again.stdout
         assert "resuming from" not in again.stdout
         assert train_steps(out) == [1, 2, 3]
-        assert {k: v for k, v in snapshot(out).items() if k not in (run_folder.RUN_INFO, run_folder.LOCK_FILE)} == \
-            {k: v for k, v in before.items() if k not in (run_folder.RUN_INFO, run_folder.LOCK_FILE)}
+        assert {k: v for k, v in snapshot(out).items() if k not in (run_folder.RUN_INFO, run_folder.LOCK_FILE)} == {
+            k: v for k, v in before.items() if k not in (run_folder.RUN_INFO, run_folder.LOCK_FILE)
+        }
 
     # As kill -9 during the final save leaves it: no adapter at the top, status still "running".
     adapter.unlink()
@@ -112,8 +118,9 @@ def test_a_second_run_into_a_held_folder_exits_2_at_once_and_kill_9_leaves_no_lo
     out = tmp_path / "run"
     overrides = tiny_overrides(tiny_model, *hh_files, out) + ["max_steps=1000", "save_steps=2", "eval_steps=0"]
     log = open(tmp_path / "first.txt", "w")
-    first = subprocess.Popen([*CLI, "run", "hh-dpo", *overrides], stdout=log, stderr=subprocess.STDOUT,
-                             env=subprocess_env())
+    first = subprocess.Popen(
+        [*CLI, "run", "hh-dpo", *overrides], stdout=log, stderr=subprocess.STDOUT, env=subprocess_env()
+    )
     try:
         deadline = time.monotonic() + 180
         while not (out / "checkpoint-2" / run_folder.COMPLETE_MARKER).is_file():
@@ -122,8 +129,13 @@ def test_a_second_run_into_a_held_folder_exits_2_at_once_and_kill_9_leaves_no_lo
             time.sleep(0.2)
         for flags in (["--overwrite"], ["--resume"]):
             started = time.monotonic()
-            second = subprocess.run([*CLI, "run", "hh-dpo", *overrides, *flags], capture_output=True, text=True,
-                                    env=subprocess_env(), timeout=120)
+            second = subprocess.run(
+                [*CLI, "run", "hh-dpo", *overrides, *flags],
+                capture_output=True,
+                text=True,
+                env=subprocess_env(),
+                timeout=120,
+            )
             assert second.returncode == 2, second.stderr
             assert f"is in use by another run (pid {first.pid}: " in second.stderr
             assert "run hh-dpo" in second.stderr and second.stderr.count("\n") == 1
@@ -139,8 +151,13 @@ def test_a_second_run_into_a_held_folder_exits_2_at_once_and_kill_9_leaves_no_lo
     # The folder is free again at once: a resume up to the newest checkpoint finishes the run without training.
     newest = run_folder.newest_valid_checkpoint(out)
     step = run_folder.checkpoint_step(newest)
-    resumed = subprocess.run([*CLI, "run", "hh-dpo", *overrides, f"max_steps={step}", "--resume"],
-                             capture_output=True, text=True, env=subprocess_env(), timeout=120)
+    resumed = subprocess.run(
+        [*CLI, "run", "hh-dpo", *overrides, f"max_steps={step}", "--resume"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"the run in {out} ended abruptly (its run.json still says running)" in resumed.stdout
     assert "is complete" in resumed.stdout
@@ -155,8 +172,14 @@ def test_resume_refuses_data_that_changed_since_the_run(tiny_model, hh_files, tm
     rows = hh_rows(24)
     write_jsonl(train, rows)
     out = tmp_path / "run"
-    base = ["run", "hh-dpo", *tiny_overrides(tiny_model, train, test, out), "max_steps=2", "save_steps=1",
-            "eval_steps=0"]
+    base = [
+        "run",
+        "hh-dpo",
+        *tiny_overrides(tiny_model, train, test, out),
+        "max_steps=2",
+        "save_steps=1",
+        "eval_steps=0",
+    ]
     done = CliRunner().invoke(app, base)
     assert done.exit_code == 0, done.output
     recorded = info(out)["data_fingerprints"]
@@ -164,15 +187,18 @@ def test_resume_refuses_data_that_changed_since_the_run(tiny_model, hh_files, tm
     before = snapshot(out)
 
     swapped = [{"chosen": row["rejected"], "rejected": row["chosen"]} for row in rows]
-    for changed, counts in ((swapped[:10], "24 rows then, 10 rows now"),
-                            (swapped, "24 rows then, 24 rows now (same count, different content)")):
+    for changed, counts in (
+        (swapped[:10], "24 rows then, 10 rows now"),
+        (swapped, "24 rows then, 24 rows now (same count, different content)"),
+    ):
         write_jsonl(train, changed)  # rewritten in place between the run and the resume
         again = CliRunner().invoke(app, [*base, "max_steps=4", "--resume"])
         assert again.exit_code == 2, again.output
         assert f"--resume: the train data changed since {out} was trained ({counts})" in again.stderr
         assert [line for line in again.stderr.splitlines() if "error" in line] == [again.stderr.splitlines()[-1]]
-        assert {k: v for k, v in snapshot(out).items() if k != run_folder.LOCK_FILE} == \
-            {k: v for k, v in before.items() if k != run_folder.LOCK_FILE}
+        assert {k: v for k, v in snapshot(out).items() if k != run_folder.LOCK_FILE} == {
+            k: v for k, v in before.items() if k != run_folder.LOCK_FILE
+        }
 
     write_jsonl(train, rows)  # restored: the resume goes on
     again = CliRunner().invoke(app, [*base, "max_steps=4", "--resume"])
@@ -216,8 +242,9 @@ FAILING_VALUES = [
 
 
 @pytest.mark.parametrize("recipe, value, fragment", FAILING_VALUES, ids=[case[1] for case in FAILING_VALUES])
-def test_a_value_that_fails_leaves_the_completed_run_intact_and_dry_run_says_so(recipe, value, fragment, tiny_model,
-                                                                                hh_files, tmp_path):
+def test_a_value_that_fails_leaves_the_completed_run_intact_and_dry_run_says_so(
+    recipe, value, fragment, tiny_model, hh_files, tmp_path
+):
     out = tmp_path / "done"
     base = ["run", recipe, *tiny_overrides(tiny_model, *hh_files, out)]
     make_completed_run(out, base[2:])
@@ -241,7 +268,7 @@ def test_the_loss_and_tracker_names_are_trls():
     from trlrecipes.run.preflight import LOSS_TYPES, TRACKERS
 
     source = inspect.getsource(DPOTrainer)
-    listed = source[source.index("Unknown loss type"):].split("[", 1)[1].split("]", 1)[0]
+    listed = source[source.index("Unknown loss type") :].split("[", 1)[1].split("]", 1)[0]
     assert tuple(name.strip(" '\"\n") for name in listed.replace('"', "").split(",")) == LOSS_TYPES["DPOConfig"]
     kto = {f.name: f for f in dataclasses.fields(KTOConfig)}["loss_type"]
     assert tuple(kto.metadata["choices"]) == LOSS_TYPES["KTOConfig"]
@@ -330,8 +357,9 @@ def test_a_full_disk_at_the_final_save_is_recorded_as_failed(tiny_model, hh_file
     result = CliRunner().invoke(app, ["run", str(program), *tiny_overrides(tiny_model, *hh_files, out), "--resume"])
     assert result.exit_code == 0, result.output
     assert "saved it again from" in result.stdout and info(out)["status"] == "completed"
-    assert (out / "adapter_model.safetensors").read_bytes() == \
-        (out / "checkpoint-3" / "adapter_model.safetensors").read_bytes()
+    assert (out / "adapter_model.safetensors").read_bytes() == (
+        out / "checkpoint-3" / "adapter_model.safetensors"
+    ).read_bytes()
 
 
 # --- status: what eval / generate / merge are told about a run that did not complete -------------------------------
@@ -371,12 +399,16 @@ def test_tools_warn_about_a_run_that_did_not_complete(tmp_path, capsys):
 
     run_folder.update_info(out, status="failed", reason="OSError: [Errno 28] No space left on device")
     load_run_config(out)
-    assert "not a completed run (failed at step 2: OSError: [Errno 28] No space left on device)" in \
-        capsys.readouterr().err
+    assert (
+        "not a completed run (failed at step 2: OSError: [Errno 28] No space left on device)"
+        in capsys.readouterr().err
+    )
     run_folder.update_info(out, status="interrupted", reason=None)
     load_run_config(out)
-    assert "(interrupted at step 2); using the adapter at the top of the folder (saved at step 2)" in \
-        capsys.readouterr().err
+    assert (
+        "(interrupted at step 2); using the adapter at the top of the folder (saved at step 2)"
+        in capsys.readouterr().err
+    )
 
 
 OWN_TRAINING = '''"""A program that trains on its own (no run.train()); FAIL=1: it fails after it started."""
@@ -411,8 +443,11 @@ def test_a_program_without_run_train_ends_with_a_true_status(tmp_path, monkeypat
 
 
 # --- no secret value on stdout/stderr ----------------------------------------------------------------------------
-@pytest.mark.parametrize("args", [["hub_token=hf_abc"], ["trl.hub_token=hf_abc"], ["trl.hub_token=hf_abc", "beta=x"]],
-                         ids=["not-mirrored", "trl-field", "other-error"])
+@pytest.mark.parametrize(
+    "args",
+    [["hub_token=hf_abc"], ["trl.hub_token=hf_abc"], ["trl.hub_token=hf_abc", "beta=x"]],
+    ids=["not-mirrored", "trl-field", "other-error"],
+)
 def test_no_secret_in_any_output(args):
     result = CliRunner().invoke(app, ["run", "hh-dpo", *args, "--dry-run"])
     assert "hf_abc" not in result.stdout and "hf_abc" not in result.stderr

@@ -6,16 +6,42 @@ import pytest
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.tools.plan import (GIB, NF4_BYTES_PER_PARAM, Settings, estimate, layer_activation_bytes, model_shape,
-                             parse_budget, plan_recipe, propose)
+from trlrecipes.tools.plan import (
+    GIB,
+    NF4_BYTES_PER_PARAM,
+    Settings,
+    estimate,
+    layer_activation_bytes,
+    model_shape,
+    parse_budget,
+    plan_recipe,
+    propose,
+)
 
 # Qwen2.5-0.5B's shape (hh-dpo's default model), so the tests need no network.
-QWEN_05B = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896,
-            "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2,
-            "vocab_size": 151936, "tie_word_embeddings": True, "max_position_embeddings": 32768}
+QWEN_05B = {
+    "architectures": ["Qwen2ForCausalLM"],
+    "model_type": "qwen2",
+    "hidden_size": 896,
+    "intermediate_size": 4864,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "vocab_size": 151936,
+    "tie_word_embeddings": True,
+    "max_position_embeddings": 32768,
+}
 # A Llama-shaped 3B-class model (no tied embeddings), for the 4-bit proposal.
-LLAMA_3B = {"model_type": "llama", "hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 28,
-            "num_attention_heads": 24, "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False}
+LLAMA_3B = {
+    "model_type": "llama",
+    "hidden_size": 3072,
+    "intermediate_size": 8192,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 24,
+    "num_key_value_heads": 8,
+    "vocab_size": 128256,
+    "tie_word_embeddings": False,
+}
 
 
 @pytest.fixture
@@ -29,13 +55,32 @@ def qwen_config(tmp_path):
 def small_shape():
     from transformers import LlamaConfig
 
-    return model_shape(LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                                   num_key_value_heads=2, vocab_size=1000, tie_word_embeddings=True), "small")
+    return model_shape(
+        LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=1000,
+            tie_word_embeddings=True,
+        ),
+        "small",
+    )
 
 
 def settings(**kw):
-    base = dict(precision="bf16", load_in_4bit=False, max_length=128, batch=2, grad_accum=1, eval_batch=2,
-                checkpointing=False, lora_r=8, lora_dropout=0.05)
+    base = dict(
+        precision="bf16",
+        load_in_4bit=False,
+        max_length=128,
+        batch=2,
+        grad_accum=1,
+        eval_batch=2,
+        checkpointing=False,
+        lora_r=8,
+        lora_dropout=0.05,
+    )
     return Settings(**{**base, **kw})
 
 
@@ -63,10 +108,12 @@ def test_activation_formula_by_hand():
     shape = small_shape()
     h, i, a, d, r = 64, 128, 4, 16, 8
     # with dropout: 8h + 4a + c(4ad + 3i + 7r + 5h + ad + i) + (5h + ad + i) masks
-    assert layer_activation_bytes(shape, settings()) == 8 * h + 4 * a + 2 * (4 * a * d + 3 * i + 7 * r + 5 * h
-                                                                              + a * d + i) + (5 * h + a * d + i)
+    assert layer_activation_bytes(shape, settings()) == 8 * h + 4 * a + 2 * (
+        4 * a * d + 3 * i + 7 * r + 5 * h + a * d + i
+    ) + (5 * h + a * d + i)
     assert layer_activation_bytes(shape, settings(lora_dropout=0.0)) == 8 * h + 4 * a + 2 * (
-        4 * a * d + 3 * i + 7 * r + 2 * h + a * d + i)
+        4 * a * d + 3 * i + 7 * r + 2 * h + a * d + i
+    )
     tokens = 2 * 2 * 128
     full = estimate(shape, settings()).get("activations")
     assert full == tokens * (2 * layer_activation_bytes(shape, settings()) + 4 * h + 2 * h)
@@ -79,7 +126,7 @@ def test_activation_formula_by_hand():
 
 def test_parse_budget():
     assert parse_budget("8GB") == parse_budget("8GiB") == parse_budget("8g") == parse_budget("8") == 8 * GIB
-    assert parse_budget("512MB") == 512 * 1024 ** 2
+    assert parse_budget("512MB") == 512 * 1024**2
     assert parse_budget("7.5 GB") == int(7.5 * GIB)
     from trlrecipes.errors import UserError
 
@@ -130,9 +177,19 @@ def test_four_bit_then_max_length_proposals():
 
 
 def test_plan_cli_table_and_proposal(qwen_config):
-    result = CliRunner().invoke(app, ["plan", "hh-dpo", "per_device_train_batch_size=8",
-                                      "activation_checkpointing=false", "--gpu-memory", "8GB",
-                                      "--model-config", str(qwen_config)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            "hh-dpo",
+            "per_device_train_batch_size=8",
+            "activation_checkpointing=false",
+            "--gpu-memory",
+            "8GB",
+            "--model-config",
+            str(qwen_config),
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     for row in ("weights", "LoRA + AdamW", "activations", "LM head", "transient", "CUDA context", "peak"):
@@ -174,15 +231,21 @@ def test_trl_disable_dropout_turns_lora_dropout_off(qwen_config):
     assert kept.settings.lora_dropout == 0.05
     assert kept.estimate.get("activations") == plain.estimate.get("activations")  # checkpointed: inputs only
     unchecked = ["activation_checkpointing=false", "lora_dropout=0.05"]
-    assert (plan_recipe("hh-dpo", unchecked + ["trl.disable_dropout=false"], model_config=str(qwen_config))
-            .estimate.get("activations") > plan_recipe("hh-dpo", unchecked, model_config=str(qwen_config))
-            .estimate.get("activations"))
+    assert plan_recipe(
+        "hh-dpo", unchecked + ["trl.disable_dropout=false"], model_config=str(qwen_config)
+    ).estimate.get("activations") > plan_recipe("hh-dpo", unchecked, model_config=str(qwen_config)).estimate.get(
+        "activations"
+    )
 
 
 def test_evaluation_batch_is_lowered_when_evaluation_is_the_peak(qwen_config):
     # CPU: TRL's torch fallback of the fused head holds several fp32 tiles, so 8 eval pairs x 1024 tokens dominate
-    plan = plan_recipe("hh-dpo", ["max_length=1024", "per_device_train_batch_size=1", "per_device_eval_batch_size=8"],
-                       device="cpu", model_config=str(qwen_config))
+    plan = plan_recipe(
+        "hh-dpo",
+        ["max_length=1024", "per_device_train_batch_size=1", "per_device_eval_batch_size=8"],
+        device="cpu",
+        model_config=str(qwen_config),
+    )
     assert plan.estimate.eval_peak > plan.estimate.train_peak
     budget = (plan.estimate.train_peak + plan.estimate.eval_peak) / 2
     proposal = propose(plan.shape, plan.settings, budget, "cpu")
@@ -190,9 +253,18 @@ def test_evaluation_batch_is_lowered_when_evaluation_is_the_peak(qwen_config):
     assert "per_device_train_batch_size" not in proposal.overrides and proposal.estimate.total <= budget
 
 
-LLAMA_8B = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
-            "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
-            "vocab_size": 128256, "tie_word_embeddings": False, "max_position_embeddings": 8192}
+LLAMA_8B = {
+    "model_type": "llama",
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "vocab_size": 128256,
+    "tie_word_embeddings": False,
+    "max_position_embeddings": 8192,
+}
 
 
 def test_sharded_launches_split_what_each_engine_splits(tmp_path):
@@ -214,11 +286,14 @@ def test_sharded_launches_split_what_each_engine_splits(tmp_path):
     assert zero3.get("LoRA + AdamW") == pytest.approx(single.get("LoRA + AdamW") / 4)
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--shard", "zero4", "--processes", "2"], "--shard 'zero4'"),
-    (["--shard", "zero3", "--processes", "2", "--device", "cpu"], "multi-GPU"),
-    (["--processes", "0"], "--processes 0"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--shard", "zero4", "--processes", "2"], "--shard 'zero4'"),
+        (["--shard", "zero3", "--processes", "2", "--device", "cpu"], "multi-GPU"),
+        (["--processes", "0"], "--processes 0"),
+    ],
+)
 def test_plan_rejects_bad_launch_settings(args, fragment):
     result = CliRunner().invoke(app, ["plan", "hh-dpo", *args])
     assert result.exit_code == 2 and fragment in result.output, result.output

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import tiny_overrides
 from typer.testing import CliRunner
 
-from conftest import tiny_overrides
 from trlrecipes.cli import app
 from trlrecipes.run.programs import builtin_names, resolve_recipe
 
@@ -66,9 +66,19 @@ def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["run", name, *tiny_overrides(tiny_model, *hh_files, out)])
     assert result.exit_code == 0, result.output
-    for name_ in ("adapter_model.safetensors", "adapter_config.json", "config.yaml", "program.py", "run.json",
-                  "metrics.jsonl", "metrics.png", "summary.json", "verdicts.json", "data_summary.json",
-                  "tokenizer.json"):
+    for name_ in (
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "config.yaml",
+        "program.py",
+        "run.json",
+        "metrics.jsonl",
+        "metrics.png",
+        "summary.json",
+        "verdicts.json",
+        "data_summary.json",
+        "tokenizer.json",
+    ):
         assert (out / name_).is_file(), name_
     recipe = resolve_recipe(name)
     assert (out / "program.py").read_text() == recipe.program_path.read_text()
@@ -106,8 +116,9 @@ def test_trl_settings_pass_through_by_name(tmp_path):
     from trlrecipes.api import config
     from trlrecipes.run.session import Run
 
-    cfg = config("hh-ipo", "beta=0.25", "max_length=333", "learning_rate=3e-6", "trl.weight_decay=0.01",
-                 "precision=fp32")
+    cfg = config(
+        "hh-ipo", "beta=0.25", "max_length=333", "learning_rate=3e-6", "trl.weight_decay=0.01", "precision=fp32"
+    )
     args = Run(dir=tmp_path / "run").trl_args(DPOConfig, cfg, has_eval=False)
     assert (args.beta, args.max_length, args.learning_rate, args.weight_decay) == (0.25, 333, 3e-6, 0.01)
     assert args.loss_type == ["ipo"] and args.max_steps == -1 and args.warmup_steps == 0.1
@@ -153,9 +164,14 @@ def test_copied_preset_trains_outside_the_checkout(tiny_model, hh_files, tmp_pat
     preset.write_text(preset.read_text().replace("beta: 0.1", "beta: 0.3"))
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "trlrecipes.cli", "run", str(preset),
-                           *tiny_overrides(tiny_model, *hh_files, out)], capture_output=True, text=True, cwd=folder,
-                          env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "trlrecipes.cli", "run", str(preset), *tiny_overrides(tiny_model, *hh_files, out)],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert (out / "program.py").read_text().endswith("# my edit\n")
     saved = yaml.safe_load((out / "config.yaml").read_text())

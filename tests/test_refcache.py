@@ -11,8 +11,18 @@ from conftest import tiny_overrides
 from trlrecipes import api
 from trlrecipes.run import refcache
 
-COMPARED = ("loss", "logps/chosen", "logps/rejected", "rewards/chosen", "rewards/rejected", "rewards/margins",
-            "eval_loss", "eval_rewards/chosen", "eval_rewards/rejected", "eval_rewards/margins")
+COMPARED = (
+    "loss",
+    "logps/chosen",
+    "logps/rejected",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "eval_loss",
+    "eval_rewards/chosen",
+    "eval_rewards/rejected",
+    "eval_rewards/margins",
+)
 
 
 def _metrics(folder):
@@ -20,8 +30,13 @@ def _metrics(folder):
 
 
 def _run(tiny_model, hh_files, folder, *extra, resume=False):
-    overrides = tiny_overrides(tiny_model, *hh_files, folder) + ["max_steps=4", "eval_steps=2", "save_steps=2",
-                                                                  "logging_steps=1", *extra]
+    overrides = tiny_overrides(tiny_model, *hh_files, folder) + [
+        "max_steps=4",
+        "eval_steps=2",
+        "save_steps=2",
+        "logging_steps=1",
+        *extra,
+    ]
     return api.run("hh-dpo", *overrides, resume=resume)
 
 
@@ -59,8 +74,15 @@ def test_cached_reference_gives_the_live_logps_and_rewards(tiny_model, hh_files,
 def test_a_different_max_length_is_a_different_reference(tiny_model, hh_files, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TRLRECIPES_CACHE", str(tmp_path / "cache"))
     _run(tiny_model, hh_files, tmp_path / "a", "trl.precompute_ref_log_probs=true", "max_steps=1", "eval_steps=0")
-    _run(tiny_model, hh_files, tmp_path / "b", "trl.precompute_ref_log_probs=true", "max_steps=1", "eval_steps=0",
-         "max_length=40")
+    _run(
+        tiny_model,
+        hh_files,
+        tmp_path / "b",
+        "trl.precompute_ref_log_probs=true",
+        "max_steps=1",
+        "eval_steps=0",
+        "max_length=40",
+    )
     out = capsys.readouterr().out
     # eval_steps=0: nothing is evaluated during training, so only the training pairs need a reference
     assert len(re.findall(r"reference log-probs: computed once for \d+ train pairs", out)) == 2
@@ -96,19 +118,28 @@ def test_reference_weights_hash_ignores_the_adapter_but_not_the_base(tiny_model)
 
 
 def _planned(rows, *, max_steps=-1, epochs=1.0, batch=4, accumulation=1, eval_rows=0, eval_steps=0):
-    args = SimpleNamespace(per_device_train_batch_size=batch, gradient_accumulation_steps=accumulation, world_size=1,
-                           max_steps=max_steps, num_train_epochs=epochs, eval_strategy="steps" if eval_steps else "no",
-                           eval_steps=eval_steps if eval_steps else None)
+    args = SimpleNamespace(
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=accumulation,
+        world_size=1,
+        max_steps=max_steps,
+        num_train_epochs=epochs,
+        eval_strategy="steps" if eval_steps else "no",
+        eval_steps=eval_steps if eval_steps else None,
+    )
     return SimpleNamespace(args=args, train_dataset=[0] * rows, eval_dataset=[0] * eval_rows if eval_rows else None)
 
 
-@pytest.mark.parametrize("trainer, live, once", [
-    (_planned(304, max_steps=30), 120, 304),  # the demo: 30 steps x 4 of 304 pairs -> live is cheaper
-    (_planned(304, max_steps=30, eval_rows=60), 120, 304),  # held-out pairs not evaluated during training
-    (_planned(100, epochs=1.0), 100, 100),  # one epoch: the same pairs either way
-    (_planned(100, epochs=3.0), 300, 100),
-    (_planned(1000, epochs=1.0, batch=4, accumulation=4, eval_rows=50, eval_steps=20), 63 * 16 + 50 * 4, 1050),
-])
+@pytest.mark.parametrize(
+    "trainer, live, once",
+    [
+        (_planned(304, max_steps=30), 120, 304),  # the demo: 30 steps x 4 of 304 pairs -> live is cheaper
+        (_planned(304, max_steps=30, eval_rows=60), 120, 304),  # held-out pairs not evaluated during training
+        (_planned(100, epochs=1.0), 100, 100),  # one epoch: the same pairs either way
+        (_planned(100, epochs=3.0), 300, 100),
+        (_planned(1000, epochs=1.0, batch=4, accumulation=4, eval_rows=50, eval_steps=20), 63 * 16 + 50 * 4, 1050),
+    ],
+)
 def test_live_and_precomputed_reference_rows(trainer, live, once):
     assert refcache.live_reference_rows(trainer) == (live, once)
 

@@ -9,7 +9,6 @@ import csv
 import json
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,15 +16,15 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import hh_rows, tiny_overrides, write_jsonl
 from typer.testing import CliRunner
 
-from conftest import hh_rows, tiny_overrides, write_jsonl
-from trlrecipes.run import folder as run_folder
 from trlrecipes.cli import app
-from trlrecipes.run.config import is_secret, to_dict
 from trlrecipes.errors import UserError
-from trlrecipes.run.programs import builtin_dir, resolve_recipe
+from trlrecipes.run import folder as run_folder
+from trlrecipes.run.config import is_secret, to_dict
 from trlrecipes.run.launch import RunOptions, redact_args, resolve, resume_command
+from trlrecipes.run.programs import builtin_dir, resolve_recipe
 
 CLI = [sys.executable, "-m", "trlrecipes.cli"]
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes")
@@ -50,14 +49,24 @@ def train_steps(folder: Path) -> list[int]:
 
 
 def subprocess_env() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false", "HF_TOKEN": ENV_SECRET}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_TOKEN": ENV_SECRET,
+    }
 
 
 def long_run_overrides(tiny_model, hh_files, out: Path) -> list[str]:
     # max_steps far beyond what the test waits for: the run is always interrupted before it ends.
-    return tiny_overrides(tiny_model, *hh_files, out) + ["max_steps=1000", "logging_steps=1", "save_steps=2",
-                                                         "eval_steps=1000"]
+    return tiny_overrides(tiny_model, *hh_files, out) + [
+        "max_steps=1000",
+        "logging_steps=1",
+        "save_steps=2",
+        "eval_steps=1000",
+    ]
 
 
 def start_and_signal(command: list[str], out: Path, logs: Path, signum: int, min_steps: int) -> tuple[int, str, str]:
@@ -123,8 +132,9 @@ def test_sigint_saves_everything_and_the_printed_command_resumes(tiny_model, hh_
     assert command[:3] == ["trlrecipes", "run", "hh-dpo"] and command[-1] == "--resume"
     assert f"output_dir={out}" in command
     final = stopped + 3  # max_steps may change on resume
-    resumed = subprocess.run([*CLI, *command[1:], f"max_steps={final}"], capture_output=True, text=True,
-                             env=subprocess_env(), timeout=240)
+    resumed = subprocess.run(
+        [*CLI, *command[1:], f"max_steps={final}"], capture_output=True, text=True, env=subprocess_env(), timeout=240
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from {checkpoint}" in resumed.stdout
     # The global step continues: every step logged exactly once, none missing.
@@ -143,8 +153,9 @@ def test_sigterm_then_resume_skips_a_corrupt_newest_checkpoint(tiny_model, hh_fi
     is added: the resume starts from the newest *valid* checkpoint and metrics stay one run."""
     out = tmp_path / "run"
     script = [sys.executable, str(builtin_dir() / "dpo.py")]
-    rc, _, stderr = start_and_signal([*script, *long_run_overrides(tiny_model, hh_files, out)], out, tmp_path,
-                                     signal.SIGTERM, 4)
+    rc, _, stderr = start_and_signal(
+        [*script, *long_run_overrides(tiny_model, hh_files, out)], out, tmp_path, signal.SIGTERM, 4
+    )
     assert rc == 143, stderr[-3000:]
     assert "SIGTERM: stopped after step" in stderr
     stopped = train_steps(out)[-1]
@@ -162,8 +173,13 @@ def test_sigterm_then_resume_skips_a_corrupt_newest_checkpoint(tiny_model, hh_fi
     assert command[:2] == ["python", str(builtin_dir() / "dpo.py")] and command[-1] == "--resume"
     final = stopped + 2
     command[-1] = "resume=true"  # the key=value spelling a script run also accepts
-    resumed = subprocess.run([sys.executable, *command[1:], f"max_steps={final}"], capture_output=True, text=True,
-                             env=subprocess_env(), timeout=240)
+    resumed = subprocess.run(
+        [sys.executable, *command[1:], f"max_steps={final}"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=240,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from {previous}" in resumed.stdout
     assert f"removed {half_written}" in resumed.stdout
@@ -176,14 +192,20 @@ def test_sigterm_then_resume_skips_a_corrupt_newest_checkpoint(tiny_model, hh_fi
 def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one(tiny_model, hh_files, tmp_path):
     """Same losses step by step: the resumed run replays the length-grouped batch order (seeded per epoch; 16 steps
     of 12 per epoch cross an epoch boundary), the optimizer, scheduler and RNG states."""
+
     def losses(folder: Path) -> dict[int, float]:
         records = [json.loads(line) for line in (folder / run_folder.METRICS_FILE).read_text().splitlines()]
         return {r["step"]: r["loss"] for r in records if "loss" in r}
 
     settings = ["max_steps=16", "logging_steps=1", "save_steps=1", "eval_steps=0", "group_by_length=true"]
     straight = tmp_path / "straight"
-    done = subprocess.run([*CLI, "run", "hh-dpo", *tiny_overrides(tiny_model, *hh_files, straight), *settings],
-                          capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    done = subprocess.run(
+        [*CLI, "run", "hh-dpo", *tiny_overrides(tiny_model, *hh_files, straight), *settings],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     out = tmp_path / "resumed"
@@ -191,8 +213,7 @@ def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one(tiny_model, hh_fil
     rc, _, stderr = start_and_signal(command, out, tmp_path, signal.SIGINT, 3)
     assert rc == 130, stderr[-3000:]
     stopped = train_steps(out)[-1]
-    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=subprocess_env(),
-                             timeout=300)
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     expected, got = losses(straight), losses(out)
     assert stopped < 16 and sorted(got) == sorted(expected) == list(range(1, 17))
@@ -238,7 +259,9 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny_model, hh_fil
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     last_line = result.stderr.strip().splitlines()[-1]
-    assert "the loss became NaN/inf" in last_line and f"the last good checkpoint is {out / 'checkpoint-2'}" in last_line
+    assert (
+        "the loss became NaN/inf" in last_line and f"the last good checkpoint is {out / 'checkpoint-2'}" in last_line
+    )
     assert [step for step, _ in run_folder.checkpoints(out)] == [2]
     assert run_folder.newest_valid_checkpoint(out) == out / "checkpoint-2"
     assert not (out / "adapter_model.safetensors").exists()  # no adapter with NaN weights
@@ -246,7 +269,7 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny_model, hh_fil
 
 
 # --- bad configs, bad data, folder safety: one line, exit 2, nothing heavy, nothing written --------------------
-DRIVER = r'''
+DRIVER = r"""
 import json, sys
 from pathlib import Path
 
@@ -276,7 +299,7 @@ for case in cases:
         "changed": [path for path in watch if snapshot(path) != before[path]],
     }
 Path(sys.argv[2]).write_text(json.dumps(results))
-''' % (HEAVY,)
+""" % (HEAVY,)  # noqa: UP031  (the script holds braces of its own)
 
 # (id, extra arguments, which output_dir, expected fragment of the error line). Unless a case says otherwise it
 # targets an existing run with --overwrite: the most destructive flag must not touch the old run on a bad input.
@@ -296,7 +319,12 @@ BAD_INPUTS = [
     ("config-file-missing", ["--config", "{tmp}/missing.yaml"], "existing", "config file not found"),
     ("model-folder-missing", ["model={tmp}/no-such-model"], "existing", "folder not found"),
     ("model-folder-not-a-model", ["model={tmp}/not-a-model"], "existing", "no config.json"),
-    ("model-not-cached-offline", ["model=nobody-xyz/no-such-model"], "existing", "not in the local Hugging Face cache"),
+    (
+        "model-not-cached-offline",
+        ["model=nobody-xyz/no-such-model"],
+        "existing",
+        "not in the local Hugging Face cache",
+    ),
     ("4bit-without-bitsandbytes", ["load_in_4bit=true"], "existing", "bitsandbytes"),
     ("data-missing", ["dataset={tmp}/data/missing.jsonl"], "existing", "file not found"),
     ("data-empty", ["dataset={tmp}/data/empty.jsonl"], "existing", "the file is empty"),
@@ -327,8 +355,9 @@ def make_run_folder(folder: Path, overrides: list[str]) -> None:
     make_checkpoint(folder, 2)
 
 
-def make_checkpoint(folder: Path, step: int, *, complete: bool = True, state: str | None = None,
-                    weights: bytes = b"\1" * 16) -> Path:
+def make_checkpoint(
+    folder: Path, step: int, *, complete: bool = True, state: str | None = None, weights: bytes = b"\1" * 16
+) -> Path:
     path = folder / f"checkpoint-{step}"
     path.mkdir(parents=True)
     (path / "trainer_state.json").write_text(state if state is not None else json.dumps({"global_step": step}))
@@ -354,8 +383,13 @@ def bad_input_results(tiny_model, hh_files, tmp_path_factory):
     make_run_folder(existing, base)
     not_a_run.mkdir()
     (not_a_run / "notes.txt").write_text("my notes\n")
-    targets = {"existing": (existing, ["--overwrite"]), "existing-plain": (existing, []), "fresh": (fresh, []),
-               "fresh-plain": (fresh, []), "not-a-run": (not_a_run, ["--overwrite"])}
+    targets = {
+        "existing": (existing, ["--overwrite"]),
+        "existing-plain": (existing, []),
+        "fresh": (fresh, []),
+        "fresh-plain": (fresh, []),
+        "not-a-run": (not_a_run, ["--overwrite"]),
+    }
     cases = []
     for case_id, extra, target, _ in BAD_INPUTS:
         folder, flags = targets[target]
@@ -364,14 +398,20 @@ def bad_input_results(tiny_model, hh_files, tmp_path_factory):
         cases.append({"id": case_id, "args": args, "block": block})
     (tmp / "driver.py").write_text(DRIVER)
     (tmp / "cases.json").write_text(json.dumps([cases, [str(existing), str(fresh), str(not_a_run)]]))
-    proc = subprocess.run([sys.executable, str(tmp / "driver.py"), str(tmp / "cases.json"), str(tmp / "results.json")],
-                          capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(tmp / "driver.py"), str(tmp / "cases.json"), str(tmp / "results.json")],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((tmp / "results.json").read_text()), fresh
 
 
-@pytest.mark.parametrize("case_id, fragment", [(case[0], case[3]) for case in BAD_INPUTS],
-                         ids=[case[0] for case in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "case_id, fragment", [(case[0], case[3]) for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS]
+)
 def test_bad_input_is_one_line_exit_2_before_anything_heavy(bad_input_results, case_id, fragment):
     results, fresh = bad_input_results
     result = results[case_id]
@@ -424,7 +464,7 @@ def test_internal_error_is_exit_1_with_traceback_only_behind_debug(tiny_model, h
     assert not out.exists()
 
 
-FAILING_START = '''"""A recipe interrupted while it loads, after the Trainer's constructor made the (empty) output folder."""
+FAILING_START = '''"""A recipe interrupted while it loads, after the Trainer's constructor made the output folder."""
 from dataclasses import dataclass
 
 
@@ -488,7 +528,9 @@ def test_newest_valid_checkpoint_skips_incomplete_and_damaged_ones(tmp_path):
     make_checkpoint(tmp_path, 10, weights=b"")  # empty weights
     (tmp_path / "checkpoint-12").write_text("a file, not a folder")
     assert run_folder.newest_valid_checkpoint(tmp_path) == good
-    assert [run_folder.is_valid_checkpoint(tmp_path / f"checkpoint-{n}") for n in (2, 4, 6, 8, 10)] == [True] + [False] * 4
+    assert [run_folder.is_valid_checkpoint(tmp_path / f"checkpoint-{n}") for n in (2, 4, 6, 8, 10)] == [True] + [
+        False
+    ] * 4
     removed = run_folder.remove_checkpoints_after(tmp_path, 2)
     assert sorted(p.name for p in removed) == ["checkpoint-10", "checkpoint-4", "checkpoint-6", "checkpoint-8"]
     assert [step for step, _ in run_folder.checkpoints(tmp_path)] == [2]
@@ -512,11 +554,17 @@ def test_folder_rules(tmp_path):
 
 
 def test_resume_config_check(tmp_path):
-    old = {"model": "m", "beta": 0.1, "max_steps": 10, "hub_token": "<redacted>", "trl": {"hub_token": "<redacted>",
-                                                                                          "weight_decay": 0.0}}
+    old = {
+        "model": "m",
+        "beta": 0.1,
+        "max_steps": 10,
+        "hub_token": "<redacted>",
+        "trl": {"hub_token": "<redacted>", "weight_decay": 0.0},
+    }
     run_folder.save_config(tmp_path, old)
-    run_folder.check_resume_config(tmp_path, {**old, "max_steps": 50, "output_dir": "elsewhere", "hub_token": "",
-                                          "trl": {"weight_decay": 0.0}})
+    run_folder.check_resume_config(
+        tmp_path, {**old, "max_steps": 50, "output_dir": "elsewhere", "hub_token": "", "trl": {"weight_decay": 0.0}}
+    )
     with pytest.raises(UserError, match=r"beta: 0.1 -> 0.2"):
         run_folder.check_resume_config(tmp_path, {**old, "beta": 0.2})
     with pytest.raises(UserError, match=r"trl.weight_decay: 0.0 -> 0.1"):
@@ -536,14 +584,30 @@ def test_trim_metrics_drops_redone_steps_and_cut_lines(tmp_path):
 
 def test_secrets_are_redacted_from_saved_command_lines(tmp_path):
     args = ["run", "hh-dpo", "beta=0.2", f"trl.hub_token={SECRET}", f"--api_key={SECRET}", "max_steps=5"]
-    assert redact_args(args) == ["run", "hh-dpo", "beta=0.2", "trl.hub_token=<redacted>", "--api_key=<redacted>",
-                                 "max_steps=5"]
+    assert redact_args(args) == [
+        "run",
+        "hh-dpo",
+        "beta=0.2",
+        "trl.hub_token=<redacted>",
+        "--api_key=<redacted>",
+        "max_steps=5",
+    ]
     # Credentials are left out of the printed resume command; a tokenizer's pad_token is a setting and stays.
     options = RunOptions(overrides=["beta=0.2", f"trl.hub_token={SECRET}", "trl.pad_token=<pad>", "output_dir=x"])
     command = resume_command("trlrecipes run hh-dpo", options, tmp_path)
     assert SECRET not in command and command.endswith(f"beta=0.2 'trl.pad_token=<pad>' output_dir={tmp_path} --resume")
-    assert [is_secret(k) for k in ("trl.hub_token", "HF_TOKEN", "wandb_api_key", "my_secret", "pad_token",
-                                              "trl.eos_token", "max_new_tokens")] == [True] * 4 + [False] * 3
+    assert [
+        is_secret(k)
+        for k in (
+            "trl.hub_token",
+            "HF_TOKEN",
+            "wandb_api_key",
+            "my_secret",
+            "pad_token",
+            "trl.eos_token",
+            "max_new_tokens",
+        )
+    ] == [True] * 4 + [False] * 3
 
 
 def test_second_signal_exits_at_once(monkeypatch, capfd):

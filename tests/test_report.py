@@ -13,37 +13,95 @@ from typer.testing import CliRunner
 from trlrecipes.cli import app
 from trlrecipes.run.programs import builtin_dir
 
-VERDICT = {"code": "no_learning", "step": 5, "message": "after 5 train logs the rewards are still at chance",
-           "cause": "The policy is not moving away from the reference", "fix": "Raise learning_rate (try 5-10x)"}
-ANSWERS = [{"prompt": "How do I fix a flat bike tire?", "reference": "I <b>don't</b> know.",
-            "trained": "Remove the wheel, find the puncture, patch it.", "reference_score": -1.25,
-            "trained_score": 2.5}]
+VERDICT = {
+    "code": "no_learning",
+    "step": 5,
+    "message": "after 5 train logs the rewards are still at chance",
+    "cause": "The policy is not moving away from the reference",
+    "fix": "Raise learning_rate (try 5-10x)",
+}
+ANSWERS = [
+    {
+        "prompt": "How do I fix a flat bike tire?",
+        "reference": "I <b>don't</b> know.",
+        "trained": "Remove the wheel, find the puncture, patch it.",
+        "reference_score": -1.25,
+        "trained_score": 2.5,
+    }
+]
 
 
 def fake_run(folder, **config):
     """A run folder with every file a finished, evaluated run writes (no training needed)."""
     folder.mkdir(parents=True)
-    cfg = {"model": "tiny/model", "dataset": "data/train.jsonl", "data_format": "hh-rlhf", "beta": 0.1,
-           "learning_rate": 5e-6, "max_steps": 4, "trl": {"weight_decay": 0.01}, **config}
+    cfg = {
+        "model": "tiny/model",
+        "dataset": "data/train.jsonl",
+        "data_format": "hh-rlhf",
+        "beta": 0.1,
+        "learning_rate": 5e-6,
+        "max_steps": 4,
+        "trl": {"weight_decay": 0.01},
+        **config,
+    }
     (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
     shutil.copyfile(builtin_dir() / "dpo.py", folder / "program.py")
-    (folder / "run.json").write_text(json.dumps({"recipe": "hh-dpo", "status": "completed", "global_step": 4,
-                                                 "versions": {"trl": "1.16.0"}}))
-    (folder / "data_summary.json").write_text(json.dumps({"train": {
-        "source": "data/train.jsonl", "read": 103, "converted": 100, "used": 100, "sha256": "ab" * 32,
-        "skipped": {"not_hh_format": 3}, "notes": {"merged_turns": 2}}}))
-    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
-        {"step": s, "loss": 0.69 - 0.05 * s, "rewards/margins": 0.1 * s * config.get("beta", 0.1) * 10,
-         "rewards/accuracies": 0.5 + 0.1 * s, "rewards/chosen": 0.05 * s, "rewards/rejected": -0.05 * s}
-        for s in range(1, 5)] + [{"step": 4, "eval_loss": 0.6, "eval_rewards/margins": 0.3,
-                                  "eval_rewards/accuracies": 0.75}]))
+    (folder / "run.json").write_text(
+        json.dumps({"recipe": "hh-dpo", "status": "completed", "global_step": 4, "versions": {"trl": "1.16.0"}})
+    )
+    (folder / "data_summary.json").write_text(
+        json.dumps(
+            {
+                "train": {
+                    "source": "data/train.jsonl",
+                    "read": 103,
+                    "converted": 100,
+                    "used": 100,
+                    "sha256": "ab" * 32,
+                    "skipped": {"not_hh_format": 3},
+                    "notes": {"merged_turns": 2},
+                }
+            }
+        )
+    )
+    (folder / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {
+                    "step": s,
+                    "loss": 0.69 - 0.05 * s,
+                    "rewards/margins": 0.1 * s * config.get("beta", 0.1) * 10,
+                    "rewards/accuracies": 0.5 + 0.1 * s,
+                    "rewards/chosen": 0.05 * s,
+                    "rewards/rejected": -0.05 * s,
+                }
+                for s in range(1, 5)
+            ]
+            + [{"step": 4, "eval_loss": 0.6, "eval_rewards/margins": 0.3, "eval_rewards/accuracies": 0.75}]
+        )
+    )
     (folder / "verdicts.json").write_text(json.dumps([VERDICT]))
-    (folder / "summary.json").write_text(json.dumps({"steps": 4, "train": {"margin": {"start": 0.1, "end": 0.4}},
-                                                     "eval": {}, "verdicts": ["no_learning"]}))
-    (folder / "eval.json").write_text(json.dumps({"method": "DPO", "pairs": 8, "data": "data/test.jsonl",
-                                                  "accuracy": 0.875, "ties": 0.0, "margin": 0.42,
-                                                  "chosen_reward": 0.2, "rejected_reward": -0.22,
-                                                  "criterion": "implicit reward"}))
+    (folder / "summary.json").write_text(
+        json.dumps(
+            {"steps": 4, "train": {"margin": {"start": 0.1, "end": 0.4}}, "eval": {}, "verdicts": ["no_learning"]}
+        )
+    )
+    (folder / "eval.json").write_text(
+        json.dumps(
+            {
+                "method": "DPO",
+                "pairs": 8,
+                "data": "data/test.jsonl",
+                "accuracy": 0.875,
+                "ties": 0.0,
+                "margin": 0.42,
+                "chosen_reward": 0.2,
+                "rejected_reward": -0.22,
+                "criterion": "implicit reward",
+            }
+        )
+    )
     (folder / "eval_generations.jsonl").write_text("".join(json.dumps(row) + "\n" for row in ANSWERS))
     return folder
 
@@ -60,13 +118,28 @@ def test_one_run_report_holds_the_whole_story(tmp_path):
     assert result.exit_code == 0, result.output
     page = (run / "report.html").read_text()
     assert network_references('<img src="https://x.org/a.png"><p style="background: url(b.png)">') == [
-        "https://x.org/a.png", "b.png"]  # the check itself sees what a browser would fetch
+        "https://x.org/a.png",
+        "b.png",
+    ]  # the check itself sees what a browser would fetch
     assert network_references(page) == []
     assert page.count('src="data:image/png;base64,') == 1  # the curves
-    for text in ("no_learning", "The policy is not moving away from the reference", "Raise learning_rate",
-                 "not_hh_format", "a transcript is not made of", "merged_turns", "ab" * 32, "0.875",
-                 "How do I fix a flat bike tire?", "Remove the wheel", "I &lt;b&gt;don&#x27;t&lt;/b&gt; know.",
-                 "score 2.500", "trl.weight_decay", "learning_rate", "@media print"):
+    for text in (
+        "no_learning",
+        "The policy is not moving away from the reference",
+        "Raise learning_rate",
+        "not_hh_format",
+        "a transcript is not made of",
+        "merged_turns",
+        "ab" * 32,
+        "0.875",
+        "How do I fix a flat bike tire?",
+        "Remove the wheel",
+        "I &lt;b&gt;don&#x27;t&lt;/b&gt; know.",
+        "score 2.500",
+        "trl.weight_decay",
+        "learning_rate",
+        "@media print",
+    ):
         assert text in page, text
     assert "<b>don't</b>" not in page  # the answers are escaped, never markup
 
@@ -104,8 +177,17 @@ def test_report_renders_in_headless_chromium(finished_run, tmp_path):
     page = CliRunner().invoke(app, ["report", str(finished_run), "--output", str(tmp_path / "report.html")])
     assert page.exit_code == 0, page.output
     shot = tmp_path / "shot.png"
-    args = [browser, "--headless=new", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,1800",
-            f"--screenshot={shot}", "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'profile'}"]
+    args = [
+        browser,
+        "--headless=new",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1280,1800",
+        f"--screenshot={shot}",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     if os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
     result = subprocess.run(args + [(tmp_path / "report.html").as_uri()], capture_output=True, text=True, timeout=120)

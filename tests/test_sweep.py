@@ -14,13 +14,16 @@ from trlrecipes.tools.sweep import member_name, members, parse_grid, split_value
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("text, values", [
-    ("0.1", ["0.1"]),
-    ("0.05,0.1,0.2", ["0.05", "0.1", "0.2"]),
-    ("[q_proj,v_proj],[all-linear]", ["q_proj,v_proj", "all-linear"]),
-    ("[wandb,tensorboard]", ["wandb,tensorboard"]),
-    ("a,[b,[c,d]]", ["a", "b,[c,d]"]),
-])
+@pytest.mark.parametrize(
+    "text, values",
+    [
+        ("0.1", ["0.1"]),
+        ("0.05,0.1,0.2", ["0.05", "0.1", "0.2"]),
+        ("[q_proj,v_proj],[all-linear]", ["q_proj,v_proj", "all-linear"]),
+        ("[wandb,tensorboard]", ["wandb,tensorboard"]),
+        ("a,[b,[c,d]]", ["a", "b,[c,d]"]),
+    ],
+)
 def test_commas_sweep_and_brackets_keep_one_value(text, values):
     assert split_values(text) == values
 
@@ -29,20 +32,27 @@ def test_grid_and_fixed_settings():
     grid, fixed = parse_grid(["beta=0.1,0.2", "learning_rate=1e-4,5e-5", "max_steps=3", "trl.report_to=[a,b]"])
     assert grid == {"beta": ["0.1", "0.2"], "learning_rate": ["1e-4", "5e-5"]}
     assert fixed == ["max_steps=3", "trl.report_to=a,b"]
-    assert members(grid) == [{"beta": "0.1", "learning_rate": "1e-4"}, {"beta": "0.1", "learning_rate": "5e-5"},
-                             {"beta": "0.2", "learning_rate": "1e-4"}, {"beta": "0.2", "learning_rate": "5e-5"}]
+    assert members(grid) == [
+        {"beta": "0.1", "learning_rate": "1e-4"},
+        {"beta": "0.1", "learning_rate": "5e-5"},
+        {"beta": "0.2", "learning_rate": "1e-4"},
+        {"beta": "0.2", "learning_rate": "5e-5"},
+    ]
     assert member_name(3, {"beta": "0.2", "trl.report_to": "a,b"}) == "03-beta=0.2_report_to=a+b"
 
 
-@pytest.mark.parametrize("items, message", [
-    (["beta=0.1"], "nothing to sweep"),
-    (["beta=0.1,"], "empty value"),
-    (["beta=0.1,0.1"], "repeated"),
-    (["beta=0.1,0.2", "beta=0.3"], "given twice"),
-    (["beta=0.3", "beta=0.1,0.2"], "given twice"),
-    (["beta"], "key=value"),
-    (["lora_target=[a,b"], "unbalanced"),
-])
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["beta=0.1"], "nothing to sweep"),
+        (["beta=0.1,"], "empty value"),
+        (["beta=0.1,0.1"], "repeated"),
+        (["beta=0.1,0.2", "beta=0.3"], "given twice"),
+        (["beta=0.3", "beta=0.1,0.2"], "given twice"),
+        (["beta"], "key=value"),
+        (["lora_target=[a,b"], "unbalanced"),
+    ],
+)
 def test_bad_grids_are_one_line_errors(items, message):
     with pytest.raises(UserError, match=message):
         parse_grid(items)
@@ -60,8 +70,15 @@ def test_sweep_table_record_plot_and_rerun(tiny_model, hh_files, tmp_path, monke
     runner = CliRunner()
     folder = tmp_path / "sweep"
     # 2 steps x 2 pairs per member: cheaper live than one pass over 24 + 8 pairs, even for two members; forced here
-    command = ["sweep", "hh-dpo", "beta=0.1,0.5", *_fixed(tiny_model, hh_files, tmp_path),
-               "trl.precompute_ref_log_probs=true", "--out", str(folder)]
+    command = [
+        "sweep",
+        "hh-dpo",
+        "beta=0.1,0.5",
+        *_fixed(tiny_model, hh_files, tmp_path),
+        "trl.precompute_ref_log_probs=true",
+        "--out",
+        str(folder),
+    ]
     result = runner.invoke(app, command)
     print(result.output)
     assert result.exit_code == 0, result.output
@@ -75,7 +92,7 @@ def test_sweep_table_record_plot_and_rerun(tiny_model, hh_files, tmp_path, monke
     # the second member read the first one's reference pass
     assert "reference log-probs: computed once" in result.output
     assert "reference log-probs: from the cache" in result.output
-    table = result.output[result.output.index("beta  status"):]
+    table = result.output[result.output.index("beta  status") :]
     rows = [line for line in table.splitlines()[1:3]]
     assert rows[0].startswith("0.1   completed") and rows[1].startswith("0.5   completed")
     assert record["table"][0]["eval_accuracy"] is not None and record["table"][0]["train_margin"] is not None
@@ -99,8 +116,14 @@ def test_a_failed_member_is_reported_and_the_others_run(tiny_model, hh_files, tm
     monkeypatch.setenv("TRLRECIPES_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "sweep"
     # max_length=8: every prompt fills it, so TRL drops all pairs and that member stops with a UserError
-    command = ["sweep", "hh-dpo", "max_length=8,96", *[item for item in _fixed(tiny_model, hh_files, tmp_path)
-                                                      if not item.startswith("max_length=")], "--out", str(folder)]
+    command = [
+        "sweep",
+        "hh-dpo",
+        "max_length=8,96",
+        *[item for item in _fixed(tiny_model, hh_files, tmp_path) if not item.startswith("max_length=")],
+        "--out",
+        str(folder),
+    ]
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 1
     record = json.loads((folder / "sweep.json").read_text())

@@ -12,12 +12,18 @@ from typer.testing import CliRunner
 
 from trlrecipes.cli import app
 
-PROMPTS = ["How do I boil an egg?", "What is the capital of France?", "Can you help me with my homework?",
-           "Any tips for sleeping better?", "Tell me a joke.", "flat: this prompt gets the same score for everything"]
+PROMPTS = [
+    "How do I boil an egg?",
+    "What is the capital of France?",
+    "Can you help me with my homework?",
+    "Any tips for sleeping better?",
+    "Tell me a joke.",
+    "flat: this prompt gets the same score for everything",
+]
 
 # A reward module the CLI imports from the current directory: distinct replies get (almost surely) distinct scores,
 # the "flat" prompt gets 0 for every reply, so its gap is exactly 0.
-REWARD_MODULE = '''
+REWARD_MODULE = """
 import hashlib
 
 CALLS = []
@@ -27,7 +33,7 @@ def score(prompt, response):
     if prompt.startswith("flat"):
         return 0.0
     return int(hashlib.sha256(response.encode()).hexdigest()[:8], 16) / 16 ** 8 * 10
-'''
+"""
 
 
 def length_reward(prompt: str, response: str) -> float:
@@ -45,9 +51,16 @@ def reward_model(tiny_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("reward-model")
     tokenizer = build_tiny_tokenizer(folder)
     torch.manual_seed(1)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=4, num_key_value_heads=2, num_labels=1,
-                         pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     LlamaForSequenceClassification(config).save_pretrained(str(folder))
     return folder
 
@@ -122,8 +135,9 @@ def test_callable_reward_resume_and_min_gap(tiny_model, tmp_path, monkeypatch):
 
     # all prompts, one of them "flat" (gap 0): the first 3 are skipped as done, the flat one is dropped and counted
     everything = write_prompts(tmp_path / "all.txt", PROMPTS)
-    result = synth(everything, "--output", out, "--reward", "my_rewards:score", "--min-gap", "1e-9",
-                   *common(tiny_model))
+    result = synth(
+        everything, "--output", out, "--reward", "my_rewards:score", "--min-gap", "1e-9", *common(tiny_model)
+    )
     assert result.exit_code == 0, result.output
     assert "already done        3" in result.output
     assert "written             2" in result.output
@@ -136,8 +150,9 @@ def test_callable_reward_resume_and_min_gap(tiny_model, tmp_path, monkeypatch):
     assert [d["reason"] for d in dropped] == ["small_gap"] and dropped[0]["gap"] == 0.0
 
     # a third run has nothing left: the dropped prompt is remembered, nothing is sampled again
-    result = synth(everything, "--output", out, "--reward", "my_rewards:score", "--min-gap", "1e-9",
-                   *common(tiny_model))
+    result = synth(
+        everything, "--output", out, "--reward", "my_rewards:score", "--min-gap", "1e-9", *common(tiny_model)
+    )
     assert result.exit_code == 0, result.output
     assert "already done        6" in result.output and "written             0" in result.output
     assert len(read_rows(out)) == 5
@@ -147,13 +162,28 @@ def test_callable_in_process_and_jsonl_prompts(tiny_model, tmp_path):
     from trlrecipes.tools.synth import synthesize
 
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text(json.dumps({"prompt": "Tell me a joke."}) + "\n" +
-                       json.dumps({"prompt": [{"role": "system", "content": "Be brief."},
-                                              {"role": "user", "content": "Hi there!"}]}) + "\n" +
-                       json.dumps({"prompt": "Tell me a joke."}) + "\n", encoding="utf-8")
+    prompts.write_text(
+        json.dumps({"prompt": "Tell me a joke."})
+        + "\n"
+        + json.dumps(
+            {"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there!"}]}
+        )
+        + "\n"
+        + json.dumps({"prompt": "Tell me a joke."})
+        + "\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "pairs.jsonl"
-    summary = synthesize(prompts, out, model=str(tiny_model), reward=length_reward, num_samples=3,
-                         max_new_tokens=6, seed=3, progress=lambda text: None)
+    summary = synthesize(
+        prompts,
+        out,
+        model=str(tiny_model),
+        reward=length_reward,
+        num_samples=3,
+        max_new_tokens=6,
+        seed=3,
+        progress=lambda text: None,
+    )
     assert (summary.read, summary.duplicates, summary.written) == (3, 1, 2)
     rows = read_rows(out)
     assert rows[1]["prompt"][0] == {"role": "system", "content": "Be brief."}
@@ -163,8 +193,16 @@ def test_callable_in_process_and_jsonl_prompts(tiny_model, tmp_path):
 
     # same seed, same prompts: the same samples
     again = tmp_path / "again.jsonl"
-    synthesize(prompts, again, model=str(tiny_model), reward=length_reward, num_samples=3, max_new_tokens=6, seed=3,
-               progress=lambda text: None)
+    synthesize(
+        prompts,
+        again,
+        model=str(tiny_model),
+        reward=length_reward,
+        num_samples=3,
+        max_new_tokens=6,
+        seed=3,
+        progress=lambda text: None,
+    )
     assert read_rows(again) == rows
 
 
@@ -178,8 +216,9 @@ def test_user_errors_exit_2(tiny_model, reward_model, tmp_path):
         (["--reward-model", str(reward_model), "--num-samples", "1"], "at least 2"),
     ]
     for extra, message in cases:
-        args = ["--model", tiny_model, "--max-new-tokens", 4] + (["--num-samples", 2] if "--num-samples" not in extra
-                                                                 else [])
+        args = ["--model", tiny_model, "--max-new-tokens", 4] + (
+            ["--num-samples", 2] if "--num-samples" not in extra else []
+        )
         result = synth(prompts, "--output", out, *args, *extra)
         assert result.exit_code == 2, result.output
         assert message in result.output
@@ -195,11 +234,29 @@ def test_synthesized_pairs_train_with_custom_format(tiny_model, reward_model, tm
     assert len(read_rows(out)) == 6
 
     run_dir = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "run", "hh-dpo", f"model={tiny_model}", f"dataset={out}", "data_format=custom", f"eval_dataset={out}",
-        f"output_dir={run_dir}", "max_steps=2", "logging_steps=1", "save_steps=2", "eval_steps=2",
-        "learning_rate=1e-3", "per_device_train_batch_size=2", "gradient_accumulation_steps=1",
-        "per_device_eval_batch_size=4", "max_length=96", "max_eval_rows=4", "activation_checkpointing=false"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "hh-dpo",
+            f"model={tiny_model}",
+            f"dataset={out}",
+            "data_format=custom",
+            f"eval_dataset={out}",
+            f"output_dir={run_dir}",
+            "max_steps=2",
+            "logging_steps=1",
+            "save_steps=2",
+            "eval_steps=2",
+            "learning_rate=1e-3",
+            "per_device_train_batch_size=2",
+            "gradient_accumulation_steps=1",
+            "per_device_eval_batch_size=4",
+            "max_length=96",
+            "max_eval_rows=4",
+            "activation_checkpointing=false",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (run_dir / "adapter_model.safetensors").is_file()
     summary = json.loads((run_dir / "data_summary.json").read_text())
@@ -263,8 +320,11 @@ def test_example_concise_reward_prefers_direct_complete_replies(rewards):
     assert score("", "Paris is the capital of France and") == pytest.approx(0.8)  # cut mid-sentence
     looping = "Paris is the capital. Paris is the capital. Paris is the capital. Paris is the capital."
     assert score("", looping) < 0.5
-    essay = " ".join(["Paris has been the capital of France for a very long time."] * 1) + " " + " ".join(
-        f"Detail number {i} about the history of the city." for i in range(12))
+    essay = (
+        " ".join(["Paris has been the capital of France for a very long time."] * 1)
+        + " "
+        + " ".join(f"Detail number {i} about the history of the city." for i in range(12))
+    )
     assert score("", essay) < score("", direct)
     assert score("", "   ") == 0.0
 
@@ -300,8 +360,23 @@ def test_readme_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
     out = tmp_path / "pairs.jsonl"
     monkeypatch.chdir(REPO)  # the README's relative --reward path
     # --batch-size 1: each prompt seeded on its own, so --retry-dropped below samples the same replies again
-    args = [prompts, "--output", out, "--model", "smollm2-135m-offline", "--reward", "examples/rewards.py:arithmetic",
-            "--num-samples", 4, "--max-new-tokens", 24, "--seed", 0, "--batch-size", 1]
+    args = [
+        prompts,
+        "--output",
+        out,
+        "--model",
+        "smollm2-135m-offline",
+        "--reward",
+        "examples/rewards.py:arithmetic",
+        "--num-samples",
+        4,
+        "--max-new-tokens",
+        24,
+        "--seed",
+        0,
+        "--batch-size",
+        1,
+    ]
     result = synth(*args, "--min-gap", 0.5)
     assert result.exit_code == 0, result.output
 
@@ -331,7 +406,9 @@ def test_readme_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
         assert len(row["scores"]) == 4
         assert row["score_chosen"] == max(row["scores"]) >= row["score_rejected"] == min(row["scores"])
         # the stored scores are the example reward's
-        assert [rewards.arithmetic(text, chosen), rewards.arithmetic(text, rejected)] == [row["score_chosen"],
-                                                                                          row["score_rejected"]]
+        assert [rewards.arithmetic(text, chosen), rewards.arithmetic(text, rejected)] == [
+            row["score_chosen"],
+            row["score_rejected"],
+        ]
     retried = {r["prompt"][0]["content"]: r["scores"] for r in rows[written:]}
     assert retried == {d["prompt"][0]["content"]: d["scores"] for d in dropped_rows}  # the same samples again

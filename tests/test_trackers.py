@@ -45,8 +45,13 @@ def test_tensorboard_event_files_hold_curves_verdicts_and_eval(finished_run):
         events = EventAccumulator(str(folder))
         events.Reload()
         tags |= set(events.Tags()["scalars"])
-    assert {"train/rewards/margins", "eval/rewards/margins", "train/verdicts/no_learning",
-            "heldout/accuracy", "heldout/margin"} <= tags, sorted(tags)
+    assert {
+        "train/rewards/margins",
+        "eval/rewards/margins",
+        "train/verdicts/no_learning",
+        "heldout/accuracy",
+        "heldout/margin",
+    } <= tags, sorted(tags)
 
 
 @pytest.mark.slow
@@ -55,8 +60,18 @@ def test_trackio_local_store_holds_curves_verdicts_and_eval(tiny_model, hh_files
     train, test = hh_files
     out = tmp_path / "tracked"
     env = {**os.environ, "TRACKIO_DIR": str(tmp_path / "trackio"), "OMP_NUM_THREADS": "1"}
-    run = [sys.executable, "-m", "trlrecipes.cli", "run", "hh-dpo", *tiny_overrides(tiny_model, train, test, out),
-           "max_steps=6", "save_steps=6", "learning_rate=1e-30", "report_to=trackio"]
+    run = [
+        sys.executable,
+        "-m",
+        "trlrecipes.cli",
+        "run",
+        "hh-dpo",
+        *tiny_overrides(tiny_model, train, test, out),
+        "max_steps=6",
+        "save_steps=6",
+        "learning_rate=1e-30",
+        "report_to=trackio",
+    ]
     for command in (run, [sys.executable, "-m", "trlrecipes.cli", "eval", str(out)]):
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -64,5 +79,10 @@ def test_trackio_local_store_holds_curves_verdicts_and_eval(tiny_model, hh_files
         rows = db.execute("select run_name, metrics from metrics").fetchall()
     assert {name for name, _ in rows} == {out.name}  # the trackio run is named like the run folder
     keys = set().union(*(json.loads(metrics) for _, metrics in rows))
-    assert {"train/rewards/margins", "eval/rewards/margins", "train/verdicts/no_learning",
-            "heldout/accuracy", "heldout/margin"} <= keys, sorted(keys)
+    assert {
+        "train/rewards/margins",
+        "eval/rewards/margins",
+        "train/verdicts/no_learning",
+        "heldout/accuracy",
+        "heldout/margin",
+    } <= keys, sorted(keys)

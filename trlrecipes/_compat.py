@@ -69,9 +69,11 @@ def defer_bitsandbytes(*, needed: bool) -> None:
     if needed:
         if _BNB in sys.modules and sys.modules[_BNB] is None:
             del sys.modules[_BNB]
-            for module, name in (("peft.import_utils", "is_bnb_available"),
-                                 ("peft.import_utils", "is_bnb_4bit_available"),
-                                 ("transformers.utils.import_utils", "is_bitsandbytes_available")):
+            for module, name in (
+                ("peft.import_utils", "is_bnb_available"),
+                ("peft.import_utils", "is_bnb_4bit_available"),
+                ("transformers.utils.import_utils", "is_bitsandbytes_available"),
+            ):
                 cached = getattr(sys.modules.get(module), name, None)  # lru_cache'd answers of "absent"
                 if hasattr(cached, "cache_clear"):
                     cached.cache_clear()

@@ -1,8 +1,8 @@
 """The Python API: the same recipes, settings and run folders as the CLI, for notebooks and scripts.
 
-    from trlrecipes import api
-    run = api.run("hh-dpo", "max_steps=20", demo=True)
-    api.evaluate(run.dir)
+from trlrecipes import api
+run = api.run("hh-dpo", "max_steps=20", demo=True)
+api.evaluate(run.dir)
 """
 
 from __future__ import annotations
@@ -23,13 +23,20 @@ def config(recipe: str, *overrides: str, demo: bool = False, config_file: str | 
     return resolve(_recipe(recipe), RunOptions(demo=demo, config_file=config_file, overrides=list(overrides)))
 
 
-def run(recipe: str, *overrides: str, demo: bool = False, resume: bool = False, overwrite: bool = False,
-        config_file: str | None = None):
+def run(
+    recipe: str,
+    *overrides: str,
+    demo: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
+    config_file: str | None = None,
+):
     """Train a recipe; returns the Run (its folder is `run.dir`). Errors raise UserError / RunStopped."""
     from trlrecipes.run.launch import RunOptions, execute
 
-    options = RunOptions(resume=resume, overwrite=overwrite, demo=demo, config_file=config_file,
-                         overrides=list(overrides))
+    options = RunOptions(
+        resume=resume, overwrite=overwrite, demo=demo, config_file=config_file, overrides=list(overrides)
+    )
     return execute(_recipe(recipe), options, entry=f"trlrecipes run {recipe}")
 
 

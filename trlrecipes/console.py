@@ -33,8 +33,10 @@ LONG_PHASE_ROWS = 10_000
 LIBRARY_LOGGERS = ("transformers", "datasets", "trl", "peft", "accelerate", "huggingface_hub", "torch", "bitsandbytes")
 # (pattern of a library warning, what trlrecipes says instead). Only warnings that ask something of the user.
 RESAY = [
-    (re.compile(r"importing from 'trl\.experimental'"),
-     "this method's trainer comes from TRL's experimental module: its API may change between TRL versions"),
+    (
+        re.compile(r"importing from 'trl\.experimental'"),
+        "this method's trainer comes from TRL's experimental module: its API may change between TRL versions",
+    ),
 ]
 
 _state = {"verbose": None, "libraries": False, "said": set()}

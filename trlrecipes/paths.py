@@ -35,5 +35,6 @@ def check_writable(path: str | Path, subject: str, *, folder: bool) -> None:
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".trlrecipes-write-check-", dir=existing))
     except OSError as err:
-        raise UserError(f"{subject}: cannot write in {existing} ({err.strerror or err}); choose a path you can "
-                        f"write to") from err
+        raise UserError(
+            f"{subject}: cannot write in {existing} ({err.strerror or err}); choose a path you can write to"
+        ) from err

@@ -60,8 +60,10 @@ def check_options(format_name: str, options: dict | None, *, where: str = "") ->
     for name, value in (options or {}).items():
         if name not in declared:
             takes = ", ".join(declared) or "no options"
-            raise UserError(f"unknown option {name!r} for data format {format_name!r}{suggest(name, list(declared))}"
-                            f" (it takes {takes}){where}")
+            raise UserError(
+                f"unknown option {name!r} for data format {format_name!r}{suggest(name, list(declared))}"
+                f" (it takes {takes}){where}"
+            )
         option = declared[name]
         value = coerce(value, option.type, name)
         if option.choices and value not in option.choices:
@@ -74,6 +76,7 @@ def config_options(cfg) -> dict:
     """The converter options a resolved recipe config (or a run's saved config, a mapping) carries: its fields named
     like the options of its data_format (as the recipes pass them: keep_ties, min_score_ratio, prompt_column, ...),
     else a `data_options` mapping; {} when it carries none (the converter's defaults apply)."""
+
     def read(name: str, default=None):
         return cfg.get(name, default) if isinstance(cfg, Mapping) else getattr(cfg, name, default)
 
@@ -88,8 +91,15 @@ def explanations(fmt: ModuleType) -> dict[str, str]:
     return {**fmt.SKIP_REASONS, **getattr(fmt, "NOTE_REASONS", {})}
 
 
-def load_pairs(format_name: str, source: str | None = None, *, split: str | None = None, subset: str | None = None,
-               options: dict | None = None, num_proc: int | None = None):
+def load_pairs(
+    format_name: str,
+    source: str | None = None,
+    *,
+    split: str | None = None,
+    subset: str | None = None,
+    options: dict | None = None,
+    num_proc: int | None = None,
+):
     """Load `source` (a local file or Hub id; the format's Hub dataset when None) and convert it.
 
     `split` defaults to the format's DEFAULT_SPLIT (Hub split names differ: ultrafeedback has "train_prefs").
@@ -111,8 +121,9 @@ def load_pairs(format_name: str, source: str | None = None, *, split: str | None
     text_fields = fmt.text_fields(options) if hasattr(fmt, "text_fields") else getattr(fmt, "TEXT_FIELDS", ())
     raw = load_source(source, split=split, subset=subset, required=required, text_fields=text_fields)
     features = fmt.features() if hasattr(fmt, "features") else None
-    converted, summary = convert_dataset(raw, fmt.convert_row, options=options, features=features, num_proc=num_proc,
-                                         desc=f"Converting {format_name}")
+    converted, summary = convert_dataset(
+        raw, fmt.convert_row, options=options, features=features, num_proc=num_proc, desc=f"Converting {format_name}"
+    )
     if summary.converted == 0:
         counts = summary.format(explanations(fmt)).replace("\n", "; ")
         raise UserError(f"{source}: no usable rows after conversion ({counts})")

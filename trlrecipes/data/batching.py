@@ -13,8 +13,9 @@ import random
 MEGABATCH_GROUPS = 50  # as transformers' LengthGroupedSampler: neighbours are drawn from 50 steps' worth of pairs
 
 
-def shuffled_length_groups(lengths: list[int], group_size: int, *, megabatch_groups: int = MEGABATCH_GROUPS,
-                           seed: int = 0) -> list[int]:
+def shuffled_length_groups(
+    lengths: list[int], group_size: int, *, megabatch_groups: int = MEGABATCH_GROUPS, seed: int = 0
+) -> list[int]:
     """Indices in groups of `group_size` items of similar length, the groups in random order.
 
     Shuffle all indices; cut into mega-batches of `megabatch_groups` groups; sort each mega-batch by length and cut
@@ -28,8 +29,8 @@ def shuffled_length_groups(lengths: list[int], group_size: int, *, megabatch_gro
     size = max(1, megabatch_groups) * group_size
     groups = []
     for start in range(0, len(order), size):
-        mega = sorted(order[start:start + size], key=lengths.__getitem__, reverse=True)
-        groups += [mega[i:i + group_size] for i in range(0, len(mega), group_size)]
+        mega = sorted(order[start : start + size], key=lengths.__getitem__, reverse=True)
+        groups += [mega[i : i + group_size] for i in range(0, len(mega), group_size)]
     # Only whole groups are shuffled; the one short group (the epoch's remainder) goes last. Batches are cut from the
     # order every `per-device batch` indices, so a short group in the middle would misalign every batch after it.
     full = [group for group in groups if len(group) == group_size]

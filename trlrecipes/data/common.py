@@ -115,22 +115,42 @@ def _apply(row: dict, convert_row: Callable, options: dict, empty: dict, code_ve
     return {**out, SKIP_COLUMN: "", NOTE_COLUMN: notes}
 
 
-def convert_dataset(raw, convert_row: Callable, *, options: dict | None = None, features=None,
-                    num_proc: int | None = None, desc: str = "Converting"):
+def convert_dataset(
+    raw,
+    convert_row: Callable,
+    *,
+    options: dict | None = None,
+    features=None,
+    num_proc: int | None = None,
+    desc: str = "Converting",
+):
     """Run `convert_row` over every row of `raw`; return (converted Dataset, ConversionSummary)."""
     from datasets import Features, List, Value
 
     features = Features({**(features or pair_features()), NOTE_COLUMN: List(Value("string"))})
-    empty = {name: ([] if hasattr(feat, "feature") or isinstance(feat, list) else None)
-             for name, feat in features.items() if name not in (SKIP_COLUMN, NOTE_COLUMN)}
+    empty = {
+        name: ([] if hasattr(feat, "feature") or isinstance(feat, list) else None)
+        for name, feat in features.items()
+        if name not in (SKIP_COLUMN, NOTE_COLUMN)
+    }
     if num_proc is None:
         num_proc = parallel_processes(len(raw), most=2)
     from trlrecipes.console import long_phase
 
     with long_phase(len(raw)):  # the one bar of a long conversion; hidden for small data unless --verbose
-        mapped = raw.map(_apply, fn_kwargs={"convert_row": convert_row, "options": options or {}, "empty": empty,
-                                              "code_version": _code_version(convert_row)},
-                         remove_columns=raw.column_names, features=features, num_proc=num_proc, desc=desc)
+        mapped = raw.map(
+            _apply,
+            fn_kwargs={
+                "convert_row": convert_row,
+                "options": options or {},
+                "empty": empty,
+                "code_version": _code_version(convert_row),
+            },
+            remove_columns=raw.column_names,
+            features=features,
+            num_proc=num_proc,
+            desc=desc,
+        )
     reasons = _value_counts(mapped.data.column(SKIP_COLUMN))  # counted in Arrow: 43k rows in ms, not seconds
     converted_count = reasons.pop("", 0)
     notes = _value_counts(mapped.data.column(NOTE_COLUMN), flatten=True)
@@ -177,7 +197,7 @@ MESSAGE_SKIPS = {
     "unknown_role": "a message role is not system, user or assistant",
     "no_final_assistant_reply": "a message list does not end with an assistant reply",
     "prompt_mismatch": "the turns before the final reply differ between chosen and rejected (or from the prompt "
-                       "field)",
+    "field)",
 }
 
 
@@ -241,14 +261,17 @@ def validate_json_lines(path: Path, required: Iterable[str] = ()) -> int:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as err:
-                    raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg}); expected one JSON object per "
-                                    "line") from err
+                    raise UserError(
+                        f"{path}:{lineno}: not valid JSON ({err.msg}); expected one JSON object per line"
+                    ) from err
                 if not isinstance(row, dict):
                     raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
                 missing = [key for key in required if key not in row]
                 if missing:
-                    raise UserError(f"{path}:{lineno}: missing field(s) {', '.join(map(repr, missing))}; "
-                                    f"this format needs {', '.join(map(repr, required))}")
+                    raise UserError(
+                        f"{path}:{lineno}: missing field(s) {', '.join(map(repr, missing))}; "
+                        f"this format needs {', '.join(map(repr, required))}"
+                    )
                 rows += 1
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as err:
         raise UserError(f"{path}: cannot be read as UTF-8 JSON lines ({err})") from err
@@ -258,8 +281,27 @@ def validate_json_lines(path: Path, required: Iterable[str] = ()) -> int:
 
 
 # pandas' default missing-value spellings (read_csv's na_values documentation); a CSV text column keeps them as text.
-CSV_NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
-                 "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+CSV_NA_VALUES = [
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+]
 
 
 def csv_read_options(path: Path, text_fields: Iterable[str]) -> dict:
@@ -274,12 +316,21 @@ def csv_read_options(path: Path, text_fields: Iterable[str]) -> dict:
     except (UnicodeDecodeError, csv.Error) as err:
         raise UserError(f"{path}: cannot be read as a UTF-8 CSV file ({err})") from err
     text_fields = set(text_fields)
-    return {"converters": {column: str for column in header if column in text_fields}, "keep_default_na": False,
-            "na_values": {column: CSV_NA_VALUES for column in header if column not in text_fields}}
+    return {
+        "converters": {column: str for column in header if column in text_fields},
+        "keep_default_na": False,
+        "na_values": {column: CSV_NA_VALUES for column in header if column not in text_fields},
+    }
 
 
-def load_source(source: str, *, split: str = "train", subset: str | None = None, required: Iterable[str] = (),
-                text_fields: Iterable[str] = ()):
+def load_source(
+    source: str,
+    *,
+    split: str = "train",
+    subset: str | None = None,
+    required: Iterable[str] = (),
+    text_fields: Iterable[str] = (),
+):
     """Load raw rows from a local file (.jsonl, .jsonl.gz, .json, .csv, .parquet) or a Hub dataset id.
 
     `text_fields`: the columns that hold text, read from a CSV file as text (see csv_read_options)."""
@@ -315,8 +366,10 @@ def load_source(source: str, *, split: str = "train", subset: str | None = None,
         try:
             raw = datasets.load_dataset(source, data_dir=subset, split=split)
         except Exception as err:
-            raise UserError(f"could not load dataset {source!r} (subset {subset!r}, split {split!r}) from the Hub: "
-                            f"{type(err).__name__}: {err}; pass a local file path instead".splitlines()[0]) from err
+            raise UserError(
+                f"could not load dataset {source!r} (subset {subset!r}, split {split!r}) from the Hub: "
+                f"{type(err).__name__}: {err}; pass a local file path instead".splitlines()[0]
+            ) from err
     missing = [key for key in required if key not in raw.column_names]
     if missing:
         raise UserError(f"{source}: missing field(s) {', '.join(map(repr, missing))}; found {raw.column_names}")

@@ -60,8 +60,13 @@ def _reply(value) -> tuple[list[dict], str]:
     return [], text(value)
 
 
-def convert_row(row: dict, prompt_column: str = "prompt", chosen_column: str = "chosen",
-                rejected_column: str = "rejected", system_column: str = "") -> dict:
+def convert_row(
+    row: dict,
+    prompt_column: str = "prompt",
+    chosen_column: str = "chosen",
+    rejected_column: str = "rejected",
+    system_column: str = "",
+) -> dict:
     chosen_turns, chosen_text = _reply(row[chosen_column])
     rejected_turns, rejected_text = _reply(row[rejected_column])
     prompt_turns = _as_messages(row[prompt_column], "user") if prompt_column else []

@@ -49,14 +49,20 @@ SUBSETS = ("helpful-base", "harmless-base", "helpful-online", "helpful-rejection
 REQUIRED_FIELDS = ("chosen", "rejected")
 TEXT_FIELDS = REQUIRED_FIELDS
 INLINE_HUMAN_TURN = ("cut", "skip")
-OPTIONS = {"inline_human_turn": Option(str, "cut", "a reply going on with an inline 'Human:' turn and a second "
-                                       "Assistant turn: cut it at the marker, or skip the pair",
-                                       choices=INLINE_HUMAN_TURN)}
+OPTIONS = {
+    "inline_human_turn": Option(
+        str,
+        "cut",
+        "a reply going on with an inline 'Human:' turn and a second "
+        "Assistant turn: cut it at the marker, or skip the pair",
+        choices=INLINE_HUMAN_TURN,
+    )
+}
 SKIP_REASONS = {
     NOT_TEXT: PAIR_SKIPS[NOT_TEXT],
     "not_hh_format": "a transcript is not made of '\\n\\nHuman:' / '\\n\\nAssistant:' turns starting with Human",
     "inline_human_turn": "a reply goes on with an inline 'Human:' turn, then a second Assistant turn "
-                         "(inline_human_turn=skip, or the lost turn boundary is inside the prompt)",
+    "(inline_human_turn=skip, or the lost turn boundary is inside the prompt)",
     "no_final_assistant_reply": "a transcript does not end with an Assistant turn",
     "empty_reply": "the final Assistant reply of chosen or rejected is empty",
     "empty_prompt": "no non-empty Human turn opens the conversation",
@@ -65,7 +71,7 @@ SKIP_REASONS = {
 }
 NOTE_REASONS = {
     "cut_inline_human_turn": "a final reply cut before an inline 'Human:' turn followed by a second Assistant turn "
-                             "(converted pairs; inline_human_turn=skip skips them)",
+    "(converted pairs; inline_human_turn=skip skips them)",
     "merged_turns": "consecutive same-role turns merged into one message (converted pairs)",
     "dropped_empty_turn": "an empty turn before the final reply dropped (converted pairs)",
 }
@@ -116,8 +122,9 @@ def cut_inline_human_turn(turns: list[dict[str, str]], mode: str = "cut") -> tup
             continue
         if mode != "cut" or index < final_start:
             raise Skip("inline_human_turn")
-        return turns[:index] + [message("assistant", turn["content"][:marker.start()].strip())], \
-            {"cut_inline_human_turn"}
+        return turns[:index] + [message("assistant", turn["content"][: marker.start()].strip())], {
+            "cut_inline_human_turn"
+        }
     return turns, set()
 
 

@@ -51,16 +51,22 @@ def tokenize_pair(row: dict, tokenizer) -> dict:
     chosen_full = _token_ids(tokenizer, row["prompt"] + row["chosen"], **kwargs)
     rejected_full = _token_ids(tokenizer, row["prompt"] + row["rejected"], **kwargs)
     cut = min(_common_prefix(prompt_ids, chosen_full), _common_prefix(prompt_ids, rejected_full))
-    return {"prompt_ids": prompt_ids[:cut], "chosen_ids": chosen_full[cut:], "rejected_ids": rejected_full[cut:],
-            "boundary_moved": cut < len(prompt_ids)}
+    return {
+        "prompt_ids": prompt_ids[:cut],
+        "chosen_ids": chosen_full[cut:],
+        "rejected_ids": rejected_full[cut:],
+        "boundary_moved": cut < len(prompt_ids),
+    }
 
 
 def _check_row(row, index: int) -> None:
     for key in ("prompt", "chosen", "rejected"):
         value = row.get(key) if isinstance(row, dict) else None
         if not (isinstance(value, list) and all(isinstance(m, dict) and "content" in m for m in value)):
-            raise UserError(f"pair {index}: {key!r} must be a list of {{role, content}} messages (conversational "
-                            f"format); convert the data first")
+            raise UserError(
+                f"pair {index}: {key!r} must be a list of {{role, content}} messages (conversational "
+                f"format); convert the data first"
+            )
 
 
 def _text(messages: list[dict]) -> str:
@@ -84,13 +90,16 @@ def _distribution(values: list[int]) -> dict[str, int | None]:
 
 def render_preview(index: int, tokens: dict, tokenizer) -> str:
     """The rendered pair with BOUNDARY where the trained completion starts."""
+
     def decode(ids):
         return tokenizer.decode(ids, skip_special_tokens=False)
 
     prompt, chosen, rejected = (tokens[key] for key in ("prompt_ids", "chosen_ids", "rejected_ids"))
-    return (f"pair {index}: prompt {len(prompt)} tokens, chosen {len(chosen)}, rejected {len(rejected)}\n"
-            f"{decode(prompt)}{BOUNDARY}{decode(chosen)}\n"
-            f"--- rejected completion ---\n{BOUNDARY}{decode(rejected)}")
+    return (
+        f"pair {index}: prompt {len(prompt)} tokens, chosen {len(chosen)}, rejected {len(rejected)}\n"
+        f"{decode(prompt)}{BOUNDARY}{decode(chosen)}\n"
+        f"--- rejected completion ---\n{BOUNDARY}{decode(rejected)}"
+    )
 
 
 def inspect_pairs(rows, tokenizer, max_length: int, preview: int = 3, near_identical_ratio: float = 0.9) -> dict:
@@ -124,11 +133,18 @@ def inspect_pairs(rows, tokenizer, max_length: int, preview: int = 3, near_ident
                 flagged[key].append(index)
         if index < preview:
             previews.append(render_preview(index, tokens, tokenizer))
-    report = {"rows": count, "max_length": max_length, "near_identical_ratio": near_identical_ratio,
-              "lengths": {key: _distribution(values) for key, values in lengths.items()}}
+    report = {
+        "rows": count,
+        "max_length": max_length,
+        "near_identical_ratio": near_identical_ratio,
+        "lengths": {key: _distribution(values) for key, values in lengths.items()},
+    }
     for key, indices in flagged.items():
-        report[key] = {"count": len(indices), "share": len(indices) / count if count else 0.0,
-                       "examples": indices[:EXAMPLES]}
+        report[key] = {
+            "count": len(indices),
+            "share": len(indices) / count if count else 0.0,
+            "examples": indices[:EXAMPLES],
+        }
     report["previews"] = previews
     return report
 
@@ -144,8 +160,10 @@ def format_report(report: dict, summary_text: str | None = None) -> str:
     for key, meaning in FLAGS.items():
         entry = report[key]
         examples = f"  e.g. pairs {', '.join(map(str, entry['examples']))}" if entry["count"] else ""
-        lines.append(f"  {key:<24}{entry['count']:>7}  {entry['share']:>6.1%}  "
-                     f"{meaning.format(ratio=report['near_identical_ratio'])}{examples}")
+        lines.append(
+            f"  {key:<24}{entry['count']:>7}  {entry['share']:>6.1%}  "
+            f"{meaning.format(ratio=report['near_identical_ratio'])}{examples}"
+        )
     for text in report["previews"]:
         lines += ["", text]
     return "\n".join(lines)

@@ -11,8 +11,11 @@ from trlrecipes.errors import UserError
 
 
 def _unpair(batch: dict) -> dict:
-    out = {name: [value for value in values for _ in range(2)]
-           for name, values in batch.items() if name not in ("chosen", "rejected")}
+    out = {
+        name: [value for value in values for _ in range(2)]
+        for name, values in batch.items()
+        if name not in ("chosen", "rejected")
+    }
     out["completion"] = [reply for pair in zip(batch["chosen"], batch["rejected"], strict=False) for reply in pair]
     out["label"] = [True, False] * len(batch["chosen"])
     return out
@@ -24,8 +27,9 @@ def to_unpaired(pairs):
 
     features = {name: feat for name, feat in pairs.features.items() if name not in ("chosen", "rejected")}
     features = Features({**features, "completion": pairs.features["chosen"], "label": Value("bool")})
-    unpaired = pairs.map(_unpair, batched=True, remove_columns=pairs.column_names, features=features,
-                         desc="Unpairing for KTO")
+    unpaired = pairs.map(
+        _unpair, batched=True, remove_columns=pairs.column_names, features=features, desc="Unpairing for KTO"
+    )
     desirable = sum(unpaired["label"])
     return unpaired, {"desirable": desirable, "undesirable": len(unpaired) - desirable}
 
@@ -51,6 +55,8 @@ def kto_weights(balance: dict) -> tuple[float, float]:
 def check_batch(per_device_train_batch_size: int) -> None:
     """With one row per device batch, KTO's KL estimate would be the row's own reward."""
     if per_device_train_batch_size < 2:
-        raise UserError(f"per_device_train_batch_size={per_device_train_batch_size}: KTO needs at least 2 rows per "
-                        f"device batch (its KL estimate pairs each prompt with another row's reply); use 2 or more "
-                        f"and lower gradient_accumulation_steps to keep the effective batch")
+        raise UserError(
+            f"per_device_train_batch_size={per_device_train_batch_size}: KTO needs at least 2 rows per "
+            f"device batch (its KL estimate pairs each prompt with another row's reply); use 2 or more "
+            f"and lower gradient_accumulation_steps to keep the effective batch"
+        )

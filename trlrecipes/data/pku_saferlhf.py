@@ -21,8 +21,15 @@ from trlrecipes.errors import UserError
 HUB_ID = "PKU-Alignment/PKU-SafeRLHF"
 DEFAULT_SPLIT = "train"
 EVAL_SPLIT = "test"
-REQUIRED_FIELDS = ("prompt", "response_0", "response_1", "better_response_id", "safer_response_id",
-                   "is_response_0_safe", "is_response_1_safe")
+REQUIRED_FIELDS = (
+    "prompt",
+    "response_0",
+    "response_1",
+    "better_response_id",
+    "safer_response_id",
+    "is_response_0_safe",
+    "is_response_1_safe",
+)
 TEXT_FIELDS = ("prompt", "response_0", "response_1")
 SUBSETS = ("data/Alpaca-7B", "data/Alpaca2-7B", "data/Alpaca3-8B")  # one generator model each (Hub data_dir)
 AXES = ("safe", "helpful")
@@ -38,7 +45,7 @@ SKIP_REASONS = {
     "invalid_response_id": "better_response_id or safer_response_id is not 0 or 1",
     "missing_safety_flags": "is_response_0_safe / is_response_1_safe is not a boolean (safe axis)",
     "both_unsafe": "both responses are unsafe, so the 'safer' one is still harmful (skip_both_unsafe=False keeps "
-                   "them)",
+    "them)",
     "safer_id_contradicts_flags": "safer_response_id points at the unsafe response while the other one is safe",
 }
 NOTE_REASONS = {"axes_disagree": "the more helpful response is not the safer one (among converted pairs; kept)"}

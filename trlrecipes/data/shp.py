@@ -21,8 +21,13 @@ EVAL_SPLIT = "validation"
 REQUIRED_FIELDS = ("history", "human_ref_A", "human_ref_B", "labels", "score_ratio")
 TEXT_FIELDS = ("history", "human_ref_A", "human_ref_B")
 DEFAULT_MIN_SCORE_RATIO = 2.0
-OPTIONS = {"min_score_ratio": Option(float, DEFAULT_MIN_SCORE_RATIO, "skip pairs whose upvote ratio is below this; "
-                                     "1.0 keeps every pair (the SHP authors trained on >= 2)")}
+OPTIONS = {
+    "min_score_ratio": Option(
+        float,
+        DEFAULT_MIN_SCORE_RATIO,
+        "skip pairs whose upvote ratio is below this; 1.0 keeps every pair (the SHP authors trained on >= 2)",
+    )
+}
 # The Hub rows are grouped by subreddit: a row cap takes a seeded random sample, not the first rows.
 SAMPLE_CAPS = True
 SKIP_REASONS = {

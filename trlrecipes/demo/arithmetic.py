@@ -38,10 +38,51 @@ TRAIN_SIZE, TEST_SIZE = 320, 120
 TEST_ONLY_SHARE = 1 / 3  # of the test prompts, from templates no training prompt uses
 WORD_BUDGET, WORD_COST, MAX_LENGTH_PENALTY = 30, 0.01, 0.45
 
-NAMES = ("Ana", "Ben", "Chen", "Dara", "Eli", "Farah", "Gus", "Hana", "Ivan", "Jo", "Kofi", "Lena", "Mia", "Nico",
-         "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Viktor", "Wen", "Yara", "Zoe")
-THINGS = ("apples", "marbles", "stickers", "pencils", "stamps", "cookies", "shells", "books", "coins", "cards",
-          "beads", "eggs", "buttons", "plums", "candles", "ribbons")
+NAMES = (
+    "Ana",
+    "Ben",
+    "Chen",
+    "Dara",
+    "Eli",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jo",
+    "Kofi",
+    "Lena",
+    "Mia",
+    "Nico",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Yara",
+    "Zoe",
+)
+THINGS = (
+    "apples",
+    "marbles",
+    "stickers",
+    "pencils",
+    "stamps",
+    "cookies",
+    "shells",
+    "books",
+    "coins",
+    "cards",
+    "beads",
+    "eggs",
+    "buttons",
+    "plums",
+    "candles",
+    "ribbons",
+)
 GROUPS = ("bags", "boxes", "jars", "baskets", "trays", "packs")
 
 # (id, operation, text). {n} a name, {t} things, {g} groups; a and b are the operands of `operation`.
@@ -87,8 +128,11 @@ def build(seed: int = SEED) -> dict[str, list[dict]]:
     test_only = [t for t in TEMPLATES if t[0] in TEST_ONLY]
     seen_prompts, used_numbers = set(), {}
     out = {"train": [], "test": []}
-    plan = [("train", shared, TRAIN_SIZE), ("test", test_only, round(TEST_SIZE * TEST_ONLY_SHARE)),
-            ("test", shared, TEST_SIZE - round(TEST_SIZE * TEST_ONLY_SHARE))]
+    plan = [
+        ("train", shared, TRAIN_SIZE),
+        ("test", test_only, round(TEST_SIZE * TEST_ONLY_SHARE)),
+        ("test", shared, TEST_SIZE - round(TEST_SIZE * TEST_ONLY_SHARE)),
+    ]
     for split, templates, size in plan:
         made = 0
         while made < size:
@@ -133,8 +177,10 @@ def verify(prompt: str, response: str) -> float:
     """1.0 when the reply's last number is the problem's answer, else 0.0."""
     expected = answers().get(prompt.strip())
     if expected is None:
-        raise UserError(f"trlrecipes.demo.arithmetic: {prompt[:60]!r} is not one of its problems; verify only "
-                        f"judges prompts from arithmetic-train.jsonl / arithmetic-test.jsonl")
+        raise UserError(
+            f"trlrecipes.demo.arithmetic: {prompt[:60]!r} is not one of its problems; verify only "
+            f"judges prompts from arithmetic-train.jsonl / arithmetic-test.jsonl"
+        )
     value = final_number(response)
     return 1.0 if value is not None and abs(value - expected) < 1e-9 else 0.0
 

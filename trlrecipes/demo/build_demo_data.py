@@ -81,8 +81,11 @@ def build(seed: int = SEED) -> dict[str, list[dict]]:
     rng = random.Random(seed)
     out = {}
     for split in ("train", "test"):
-        pools = {"rude": templates(content.RUDE, split), "evasive": templates(content.EVASIVE, split),
-                 "offtopic": templates(content.OFFTOPIC, split)}
+        pools = {
+            "rude": templates(content.RUDE, split),
+            "evasive": templates(content.EVASIVE, split),
+            "offtopic": templates(content.OFFTOPIC, split),
+        }
         openers, fillers = templates(content.CONFIDENT_OPENERS, split), templates(content.CONFIDENT_FILLERS, split)
         used = Counter()
         rows = []
@@ -101,9 +104,15 @@ def build(seed: int = SEED) -> dict[str, list[dict]]:
                     texts = [t.format(subject=item.subject) for t in pools[kind]]
                     fit = [t for t in texts if (len(t) < len(item.answer)) == chosen_longer]
                     rejected = rng.choice(fit or texts)
-                rows.append({"chosen": hh_text(item.history, item.question, item.answer),
-                             "rejected": hh_text(item.history, item.question, rejected),
-                             "kind": kind, "topic": item.topic, "multi_turn": bool(item.history)})
+                rows.append(
+                    {
+                        "chosen": hh_text(item.history, item.question, item.answer),
+                        "rejected": hh_text(item.history, item.question, rejected),
+                        "kind": kind,
+                        "topic": item.topic,
+                        "multi_turn": bool(item.history),
+                    }
+                )
         rng.shuffle(rows)
         out[split] = rows
     return out
@@ -126,18 +135,24 @@ def stats(splits: dict[str, list[dict]]) -> str:
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEMO_MODEL))
     n_tokens = lambda text: len(tokenizer(text, add_special_tokens=False).input_ids)  # noqa: E731
-    lines = ["| split | pairs | topics | multi-turn | chosen longer (chars) | chosen longer (tokens) | "
-             "mean reply chars chosen / rejected | kinds |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| split | pairs | topics | multi-turn | chosen longer (chars) | chosen longer (tokens) | "
+        "mean reply chars chosen / rejected | kinds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for split, rows in splits.items():
         chosen = [last_reply(r["chosen"]) for r in rows]
         rejected = [last_reply(r["rejected"]) for r in rows]
-        longer_chars = sum(len(c) > len(r) for c, r in zip(chosen, rejected)) / len(rows)
-        longer_tokens = sum(n_tokens(c) > n_tokens(r) for c, r in zip(chosen, rejected)) / len(rows)
+        longer_chars = sum(len(c) > len(r) for c, r in zip(chosen, rejected, strict=False)) / len(rows)
+        longer_tokens = sum(n_tokens(c) > n_tokens(r) for c, r in zip(chosen, rejected, strict=False)) / len(rows)
         kinds = Counter(r["kind"] for r in rows)
-        lines.append(f"| {split} | {len(rows)} | {len({r['topic'] for r in rows})} | "
-                     f"{sum(r['multi_turn'] for r in rows)} | {longer_chars:.0%} | {longer_tokens:.0%} | "
-                     f"{sum(map(len, chosen)) / len(rows):.0f} / {sum(map(len, rejected)) / len(rows):.0f} | "
-                     + ", ".join(f"{k} {kinds[k]}" for k in ("wrong", *STYLES)) + " |")
+        lines.append(
+            f"| {split} | {len(rows)} | {len({r['topic'] for r in rows})} | "
+            f"{sum(r['multi_turn'] for r in rows)} | {longer_chars:.0%} | {longer_tokens:.0%} | "
+            f"{sum(map(len, chosen)) / len(rows):.0f} / {sum(map(len, rejected)) / len(rows):.0f} | "
+            + ", ".join(f"{k} {kinds[k]}" for k in ("wrong", *STYLES))
+            + " |"
+        )
     lines.append("")
     lines.append("Chosen longer, by rejected kind (chars):")
     for split, rows in splits.items():
@@ -148,8 +163,10 @@ def stats(splits: dict[str, list[dict]]) -> str:
             parts.append(f"{kind} {share:.0%}")
         lines.append(f"- {split}: " + ", ".join(parts))
     lines.append("")
-    lines.append("Topics: " + "; ".join(f"{split}: " + ", ".join(sorted({r['topic'] for r in rows}))
-                                      for split, rows in splits.items()))
+    lines.append(
+        "Topics: "
+        + "; ".join(f"{split}: " + ", ".join(sorted({r["topic"] for r in rows})) for split, rows in splits.items())
+    )
     return "\n".join(lines)
 
 

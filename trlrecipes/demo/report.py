@@ -19,7 +19,8 @@ from trlrecipes.errors import RunStopped
 _STOPWORDS = frozenset(
     "a an the and or but if of to in on at for with by from as is are was were be been it its this that these those "
     "you your i we they he she them his her our my me do does did not no so than then there here what which who how "
-    "why when can could should would will just very also about into out up down over more most some any all".split())
+    "why when can could should would will just very also about into out up down over more most some any all".split()
+)
 
 
 def _content_words(text: str) -> list[str]:
@@ -98,24 +99,33 @@ def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
     save_metrics(run.dir, result)
     print("\n== held-out evaluation ==\n" + format_metrics(result))
     start = time.monotonic()
-    judged = evaluate_generations(run.dir, reward=answer_overlap, max_new_tokens=max_new_tokens, batch_size=16,
-                                  model_and_tokenizer=loaded)
+    judged = evaluate_generations(
+        run.dir, reward=answer_overlap, max_new_tokens=max_new_tokens, batch_size=16, model_and_tokenizer=loaded
+    )
     judged["seconds"] = round(time.monotonic() - start, 1)
     save_metrics(run.dir, judged, key="generation")
-    print("\n== held-out questions answered by both, judged (trained vs reference) ==\n"
-          "judge: word overlap (content-word F1) with the answer written for each held-out question; a cheap proxy "
-          "for 'says what the good answer says', not a reading for correctness or tone\n"
-          + format_generation_metrics(judged))
-    answers = generate_answers(run.dir, DEMO_PROMPTS, compare=True, max_new_tokens=max_new_tokens,
-                               model_and_tokenizer=loaded)
+    print(
+        "\n== held-out questions answered by both, judged (trained vs reference) ==\n"
+        "judge: word overlap (content-word F1) with the answer written for each held-out question; a cheap proxy "
+        "for 'says what the good answer says', not a reading for correctness or tone\n"
+        + format_generation_metrics(judged)
+    )
+    answers = generate_answers(
+        run.dir, DEMO_PROMPTS, compare=True, max_new_tokens=max_new_tokens, model_and_tokenizer=loaded
+    )
     print("\n== before (reference) and after (trained adapter) ==\n" + format_answers(answers))
     record_answers(run.dir, answers)
     if not demo_learned(result):
         if not strict:
             print("\nnote: held-out accuracy did not rise above the reference with this shortened budget")
             return result
-        raise RunStopped("the demo did not learn: held-out accuracy did not rise above the reference; this is a bug, "
-                         "please report it with the run folder", exit_code=1)
-    print(f"\nrun folder: {run.dir}  (try: trlrecipes eval {run.dir}; trlrecipes generate {run.dir} --prompt '...' "
-          f"--compare)")
+        raise RunStopped(
+            "the demo did not learn: held-out accuracy did not rise above the reference; this is a bug, "
+            "please report it with the run folder",
+            exit_code=1,
+        )
+    print(
+        f"\nrun folder: {run.dir}  (try: trlrecipes eval {run.dir}; trlrecipes generate {run.dir} --prompt '...' "
+        f"--compare)"
+    )
     return result

@@ -106,8 +106,15 @@ def _growth(old: float, new: float) -> float:
 class HealthMonitor:
     """Feed it `observe(step, logs)` per log event; it returns the verdicts newly raised by that event."""
 
-    def __init__(self, *, zero_margin_loss: float | None = LN2, max_steps: int = 0, grad_norm_patience: int = 1,
-                 anchor: str = DEFAULT_ANCHOR, reference_free: bool = False):
+    def __init__(
+        self,
+        *,
+        zero_margin_loss: float | None = LN2,
+        max_steps: int = 0,
+        grad_norm_patience: int = 1,
+        anchor: str = DEFAULT_ANCHOR,
+        reference_free: bool = False,
+    ):
         self.zero_margin_loss = zero_margin_loss
         self.anchor = anchor  # the override that adds (or strengthens) an SFT term for this run's method
         self.reference_free = reference_free  # SimPO/ORPO: "raise beta" does not pull towards a reference there
@@ -181,7 +188,9 @@ class HealthMonitor:
         if not bad:
             return None
         return Verdict(
-            NON_FINITE, step, f"non-finite values at step {step}: " + ", ".join(f"{k}={logs[k]}" for k in bad),
+            NON_FINITE,
+            step,
+            f"non-finite values at step {step}: " + ", ".join(f"{k}={logs[k]}" for k in bad),
             "The loss or gradients overflowed: learning rate too high, fp16 overflow, or a degenerate example "
             "(empty completion, extreme log-ratio).",
             "Resume from the last good checkpoint with a lower learning_rate, use bf16 instead of fp16, "
@@ -195,11 +204,16 @@ class HealthMonitor:
         last = window[-1]
         names = [("accuracy", ACC, "0.5"), ("margin", MARGIN, "0")]
         names += [("log_odds_ratio", "log_odds_ratio", "-0.693")] if "log_odds_ratio" in last else []
-        names += [("loss", LOSS, f"{self.zero_margin_loss:.3f}")] if self.zero_margin_loss and not (
-            {"kl", "log_odds_ratio"} & last.keys()) else []
+        names += (
+            [("loss", LOSS, f"{self.zero_margin_loss:.3f}")]
+            if self.zero_margin_loss and not ({"kl", "log_odds_ratio"} & last.keys())
+            else []
+        )
         seen = ", ".join(f"{name} {last[key]:.3f} (chance {chance})" for name, key, chance in names if key in last)
         return Verdict(
-            "no_learning", step, f"after {len(self.train)} train logs the rewards are still at chance: {seen}",
+            "no_learning",
+            step,
+            f"after {len(self.train)} train logs the rewards are still at chance: {seen}",
             "The policy is not moving away from the reference: the learning rate is too low (or the adapters are "
             "not being trained), or chosen/rejected are swapped or inconsistent, so the pairs carry no signal.",
             "Raise learning_rate (try 5-10x), check that the LoRA adapters are trainable, and read a few pairs to "
@@ -214,7 +228,8 @@ class HealthMonitor:
         if window[-1] - window[0] > PLATEAU_MIN_GAIN:
             return None
         return Verdict(
-            "eval_plateau", step,
+            "eval_plateau",
+            step,
             f"eval reward accuracy has stayed around 0.55-0.60 for {WINDOW} evals "
             f"({', '.join(f'{a:.2f}' for a in window)})",
             "The pairs are too ambiguous for this model (chosen and rejected too similar, or noisy labels), or beta "
@@ -234,13 +249,17 @@ class HealthMonitor:
         if not (falling and drop >= REWARD_DROP_MIN and drop > margin):
             return None
         return Verdict(
-            "both_rewards_falling", step,
+            "both_rewards_falling",
+            step,
             f"chosen reward fell {chosen[0]:.2f} -> {chosen[-1]:.2f} and rejected {rejected[0]:.2f} -> "
             f"{rejected[-1]:.2f}; the chosen drop exceeds the margin ({margin:.2f})",
             "The policy drifts away from the reference on both answers: it wins the comparison mostly by making "
             "every response less likely, which tends to hurt generation quality.",
-            ("Lower learning_rate" if self.reference_free else
-             "Raise beta (keeps the policy nearer the reference) or lower learning_rate")
+            (
+                "Lower learning_rate"
+                if self.reference_free
+                else "Raise beta (keeps the policy nearer the reference) or lower learning_rate"
+            )
             + f"; an SFT term anchors the chosen answers: {self.anchor}.",
         )
 
@@ -248,8 +267,13 @@ class HealthMonitor:
         if len(self.evals) < 2:
             return None
         prev, now = self.evals[-2], self.evals[-1]
-        values = (now["train_acc"], prev["train_margin"], now["train_margin"],
-                  prev.get("eval_" + MARGIN), now.get("eval_" + MARGIN))
+        values = (
+            now["train_acc"],
+            prev["train_margin"],
+            now["train_margin"],
+            prev.get("eval_" + MARGIN),
+            now.get("eval_" + MARGIN),
+        )
         if any(v is None for v in values):
             return None
         train_acc, train_prev, train_now, eval_prev, eval_now = values
@@ -257,7 +281,8 @@ class HealthMonitor:
         if train_acc < OVERFIT_TRAIN_ACC or train_growth < OVERFIT_TRAIN_GROWTH or eval_growth >= OVERFIT_EVAL_GROWTH:
             return None
         return Verdict(
-            "overfitting", step,
+            "overfitting",
+            step,
             f"train accuracy {train_acc:.2f}, train margin {train_prev:.2f} -> {train_now:.2f} since the last eval, "
             f"but eval margin {eval_prev:.2f} -> {eval_now:.2f}",
             "The policy is memorising the training pairs: the train margin keeps growing but does not carry over "
@@ -274,7 +299,8 @@ class HealthMonitor:
         if not all(v < floor for v in logps[-WINDOW:]):
             return None
         return Verdict(
-            "chosen_logps_collapse", step,
+            "chosen_logps_collapse",
+            step,
             f"log-probability of the chosen answers fell {logps[0]:.1f} -> {logps[-1]:.1f} (more than "
             f"{LOGPS_COLLAPSE_SHARE:.0%} below its start)",
             "The preferred answers themselves are being unlearned: the DPO loss only rewards the gap, so chosen "
@@ -288,8 +314,12 @@ class HealthMonitor:
 # -- the Trainer callback -------------------------------------------------------------------------------------
 LIVE_WIDTH = 112
 # summary.json's rows: name -> the keys that carry it, in the order tried (preference trainers, reward model, SFT)
-SUMMARY_KEYS = (("loss", (LOSS,)), ("margin", (MARGIN, "margin")), ("accuracy", (ACC, "accuracy")),
-                ("token_accuracy", (TOKEN_ACC,)))
+SUMMARY_KEYS = (
+    ("loss", (LOSS,)),
+    ("margin", (MARGIN, "margin")),
+    ("accuracy", (ACC, "accuracy")),
+    ("token_accuracy", (TOKEN_ACC,)),
+)
 BAR_WIDTH = 10
 
 
@@ -304,8 +334,11 @@ def pace(seconds_per_step: float, steps_left: int) -> str:
     """'5.2 s/step, 2m10s left': the speed so far and what it means for the steps still to run."""
     left = round(seconds_per_step * max(steps_left, 0))
     eta = f"{left // 3600}h{left % 3600 // 60:02d}m" if left >= 3600 else f"{left // 60}m{left % 60:02d}s"
-    return f"{seconds_per_step:.2g} s/step, {eta} left" if seconds_per_step < 10 else \
-        f"{seconds_per_step:.0f} s/step, {eta} left"
+    return (
+        f"{seconds_per_step:.2g} s/step, {eta} left"
+        if seconds_per_step < 10
+        else f"{seconds_per_step:.0f} s/step, {eta} left"
+    )
 
 
 def live_line(record: dict, max_steps: int, timing: str = "") -> str:
@@ -313,14 +346,23 @@ def live_line(record: dict, max_steps: int, timing: str = "") -> str:
     of this log event."""
     kind = log_kind(record)
     prefix = "eval_" if kind == "eval" else ""
-    fields = [("loss", LOSS, ".4f"), ("margin", MARGIN, ".3f"), ("acc", ACC, ".2f"),
-              ("chosen", CHOSEN, ".3f"), ("rejected", REJECTED, ".3f"),
-              ("token acc", TOKEN_ACC, ".3f"),  # SFT
-              ("margin", "margin", ".3f"), ("acc", "accuracy", ".2f")]  # reward model
+    fields = [
+        ("loss", LOSS, ".4f"),
+        ("margin", MARGIN, ".3f"),
+        ("acc", ACC, ".2f"),
+        ("chosen", CHOSEN, ".3f"),
+        ("rejected", REJECTED, ".3f"),
+        ("token acc", TOKEN_ACC, ".3f"),  # SFT
+        ("margin", "margin", ".3f"),
+        ("acc", "accuracy", ".2f"),
+    ]  # reward model
     if kind == "other":  # the final log: train_loss, train_runtime, ...
         prefix, fields = "train_", [("done: train loss", LOSS, ".4f")]
-    parts = [_progress(record["step"], max_steps)] + ([f"({timing})"] if timing else []) + (
-        ["eval"] if kind == "eval" else [])
+    parts = (
+        [_progress(record["step"], max_steps)]
+        + ([f"({timing})"] if timing else [])
+        + (["eval"] if kind == "eval" else [])
+    )
     if prefix + ACC in record:  # a preference trainer's line: its token accuracy (DPO logs one too) is noise there
         fields = [field for field in fields if field[1] != TOKEN_ACC]
     for name, key, fmt in fields:
@@ -335,11 +377,17 @@ def live_line(record: dict, max_steps: int, timing: str = "") -> str:
 
 def format_verdict(verdict: Verdict) -> str:
     """The verdict as a few lines wrapped to the live-line width."""
+
     def wrap(label: str, text: str) -> str:
         return textwrap.fill(text, LIVE_WIDTH, initial_indent=label, subsequent_indent=" " * len(label))
 
-    return "\n".join([wrap(f"! {verdict.code} (step {verdict.step}): ", verdict.message),
-                      wrap("    cause: ", verdict.cause), wrap("    fix:   ", verdict.fix)])
+    return "\n".join(
+        [
+            wrap(f"! {verdict.code} (step {verdict.step}): ", verdict.message),
+            wrap("    cause: ", verdict.cause),
+            wrap("    fix:   ", verdict.fix),
+        ]
+    )
 
 
 def _jsonable(value):
@@ -399,8 +447,15 @@ class TrainingHealthCallback(TrainerCallback):
     `zero_margin_loss_of`); None judges "no learning" on accuracy/margin alone.
     """
 
-    def __init__(self, output_dir, *, verdicts: bool = True, live: bool = True, stream=None,
-                 zero_margin_loss: float | None | str = FROM_ARGS):
+    def __init__(
+        self,
+        output_dir,
+        *,
+        verdicts: bool = True,
+        live: bool = True,
+        stream=None,
+        zero_margin_loss: float | None | str = FROM_ARGS,
+    ):
         self.output_dir = Path(output_dir)
         self.verdicts_enabled = verdicts
         self.live = live
@@ -455,7 +510,8 @@ class TrainingHealthCallback(TrainerCallback):
                 self.monitor.zero_margin_loss = zero_margin_loss_of(args)
             self.monitor.anchor = anchor_override(args)
             self.monitor.reference_free = hasattr(args, "simpo_gamma") or (
-                getattr(args, "loss_type", None) is None and hasattr(args, "beta"))
+                getattr(args, "loss_type", None) is None and hasattr(args, "beta")
+            )
             self._continue_previous_run(state.global_step)
         self.monitor.max_steps = state.max_steps or 0
         self.monitor.grad_norm_patience = GRAD_NORM_PATIENCE_FP16 if getattr(args, "fp16", False) else 1
@@ -467,8 +523,9 @@ class TrainingHealthCallback(TrainerCallback):
         self.history.append(record)
         self.last_logs = record
         if self.live:
-            self._print(live_line(record, state.max_steps or 0, self._timing(state) if log_kind(record) == "train"
-                                  else ""))
+            self._print(
+                live_line(record, state.max_steps or 0, self._timing(state) if log_kind(record) == "train" else "")
+            )
         for verdict in self.monitor.observe(state.global_step, logs):
             self._raise(verdict, args, control)
             if self.verdicts_enabled:
@@ -501,8 +558,11 @@ class TrainingHealthCallback(TrainerCallback):
             self._print(format_verdict(verdict))
         if verdict.code == NON_FINITE:
             self.last_good_checkpoint = self._last_good_checkpoint(Path(getattr(args, "output_dir", self.output_dir)))
-            kept = (f"the last good checkpoint is kept: {self.last_good_checkpoint}" if self.last_good_checkpoint
-                    else "no checkpoint was saved before the failure")
+            kept = (
+                f"the last good checkpoint is kept: {self.last_good_checkpoint}"
+                if self.last_good_checkpoint
+                else "no checkpoint was saved before the failure"
+            )
             self._print(f"! training stopped at step {verdict.step} on a non-finite loss; {kept}")
 
     def _last_good_checkpoint(self, directory: Path) -> Path | None:
@@ -517,6 +577,7 @@ class TrainingHealthCallback(TrainerCallback):
 
     def summary(self) -> dict:
         """Start and end of loss, margin and accuracy for train and eval, plus the verdict codes."""
+
         def start_end(kind: str, keys: tuple[str, ...]):
             for key in keys:  # the first key the method logs (DPO's rewards/*, the reward model's own names)
                 values = [r[key] for r in self.history if log_kind(r) == kind and isinstance(r.get(key), (int, float))]
@@ -526,8 +587,7 @@ class TrainingHealthCallback(TrainerCallback):
 
         result = {"steps": self.last_logs.get("step"), "stopped_on_non_finite": self.stopped_on_non_finite}
         for kind, prefix in (("train", ""), ("eval", "eval_")):
-            result[kind] = {name: start_end(kind, tuple(prefix + key for key in keys)) for name, keys in
-                            SUMMARY_KEYS}
+            result[kind] = {name: start_end(kind, tuple(prefix + key for key in keys)) for name, keys in SUMMARY_KEYS}
         result["verdicts"] = [v.code for v in self.verdicts]
         return result
 
@@ -544,8 +604,10 @@ class TrainingHealthCallback(TrainerCallback):
             shown = [f"{name} {v['start']:.3f} -> {v['end']:.3f}" for name, v in ends.items()]
             if shown:
                 lines.append(f"  {kind:<5} " + ", ".join(shown))
-        lines.append("  verdicts: " + (", ".join(summary["verdicts"]) + f" (see {self.verdicts_path})"
-                                       if summary["verdicts"] else "none"))
+        lines.append(
+            "  verdicts: "
+            + (", ".join(summary["verdicts"]) + f" (see {self.verdicts_path})" if summary["verdicts"] else "none")
+        )
         try:
             lines.append(f"  plot: {plot_metrics(self.metrics_path, self.plot_path)}")
         except (UserError, ImportError) as error:

@@ -15,13 +15,26 @@ from trlrecipes.errors import UserError
 PANELS = [
     ("loss", [("loss", "train", "-", "C0"), ("eval_loss", "eval", "--", "C1")]),
     # a reward model logs its own margin/accuracy; SFT logs its token accuracy (the share of top-1 reply tokens)
-    ("reward margin", [("rewards/margins", "train", "-", "C0"), ("eval_rewards/margins", "eval", "--", "C1"),
-                       ("margin", "train", "-", "C0"), ("eval_margin", "eval", "--", "C1")]),
-    ("reward accuracy", [("rewards/accuracies", "train", "-", "C0"),
-                         ("eval_rewards/accuracies", "eval", "--", "C1"),
-                         ("accuracy", "train", "-", "C0"), ("eval_accuracy", "eval", "--", "C1"),
-                         ("mean_token_accuracy", "train token accuracy", "-", "C4"),
-                         ("eval_mean_token_accuracy", "eval token accuracy", "--", "C4")]),
+    (
+        "reward margin",
+        [
+            ("rewards/margins", "train", "-", "C0"),
+            ("eval_rewards/margins", "eval", "--", "C1"),
+            ("margin", "train", "-", "C0"),
+            ("eval_margin", "eval", "--", "C1"),
+        ],
+    ),
+    (
+        "reward accuracy",
+        [
+            ("rewards/accuracies", "train", "-", "C0"),
+            ("eval_rewards/accuracies", "eval", "--", "C1"),
+            ("accuracy", "train", "-", "C0"),
+            ("eval_accuracy", "eval", "--", "C1"),
+            ("mean_token_accuracy", "train token accuracy", "-", "C4"),
+            ("eval_mean_token_accuracy", "eval token accuracy", "--", "C4"),
+        ],
+    ),
     (
         "chosen / rejected rewards",
         [
@@ -33,6 +46,7 @@ PANELS = [
     ),
 ]
 CHANCE_ACCURACY = 0.5  # a coin flip between chosen and rejected
+
 
 def log_kind(logs: dict) -> str:
     """'eval' for an evaluation log, 'train' for a training-step log, 'other' (e.g. the final train_runtime log)."""
@@ -82,12 +96,15 @@ def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
         raise UserError(f"no metrics file at {metrics_jsonl}: point to a run directory written by a training run")
     records = read_metrics(metrics_jsonl)
     if not records and not _is_text(metrics_jsonl):
-        raise UserError(f"{metrics_jsonl} is not a text file of JSON lines; point to a run folder whose metrics.jsonl "
-                        f"a training run wrote")
+        raise UserError(
+            f"{metrics_jsonl} is not a text file of JSON lines; point to a run folder whose metrics.jsonl "
+            f"a training run wrote"
+        )
     keys = {key for _, series in PANELS for key, *_ in series}
     if not any(_series(records, key)[0] for key in keys):
-        raise UserError(f"{metrics_jsonl} has no loss or reward metrics to plot (was the run stopped before its first "
-                        "log?)")
+        raise UserError(
+            f"{metrics_jsonl} has no loss or reward metrics to plot (was the run stopped before its first log?)"
+        )
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

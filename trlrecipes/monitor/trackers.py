@@ -37,8 +37,11 @@ def log_after_training(run_dir: str | Path, figures: dict, cfg: dict | None = No
 
     run_dir = Path(run_dir)
     cfg = cfg if cfg is not None else _read_config(run_dir)
-    numbers = {PREFIX + key: float(value) for key, value in figures.items()
-               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    numbers = {
+        PREFIX + key: float(value)
+        for key, value in figures.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
     trackers = _report_to(cfg)
     if not numbers or not trackers:
         return []
@@ -61,11 +64,14 @@ def log_after_training(run_dir: str | Path, figures: dict, cfg: dict | None = No
 
         trl = cfg.get("trl") or {}
         try:
-            trackio.init(project=trl.get("project", "huggingface"), name=trl.get("run_name", run_dir.name),
-                         resume="must")
+            trackio.init(
+                project=trl.get("project", "huggingface"), name=trl.get("run_name", run_dir.name), resume="must"
+            )
         except ValueError as err:  # the run is not in the local store (another machine, or removed)
-            print(f"trlrecipes: note: trackio has no run {run_dir.name!r} to add the evaluation to ({err})",
-                  file=sys.stderr)
+            print(
+                f"trlrecipes: note: trackio has no run {run_dir.name!r} to add the evaluation to ({err})",
+                file=sys.stderr,
+            )
         else:
             trackio.log({**numbers, "train/global_step": step})
             trackio.finish()

@@ -24,6 +24,7 @@ DATA_OPTIONS = "data_options"
 # The demo layer points at local files, where Hub split names do not apply: a format it sets does not re-derive them.
 DEMO_SOURCE = "--demo"
 
+
 def trl_config_class(spec: str | None):
     """Import the TRL config class a recipe names, e.g. 'trl:DPOConfig' or 'trl.experimental.orpo:ORPOConfig'."""
     if not spec:
@@ -49,14 +50,17 @@ class Resolver:
     def trl_hints(self) -> dict[str, Any]:
         if self._trl_hints is None:
             cls = trl_config_class(self.trl_config)
-            self._trl_hints = {} if cls is None else {f.name: typing.get_type_hints(cls)[f.name]
-                                                        for f in dataclasses.fields(cls) if f.init}
+            self._trl_hints = (
+                {}
+                if cls is None
+                else {f.name: typing.get_type_hints(cls)[f.name] for f in dataclasses.fields(cls) if f.init}
+            )
         return self._trl_hints
 
     def set(self, key: str, value: Any, source: str = "") -> None:
         where = f" ({source})" if source else ""
         if key.startswith(TRL_PREFIX):
-            name = key[len(TRL_PREFIX):]
+            name = key[len(TRL_PREFIX) :]
             if name in self.fields:
                 raise UserError(f"'{key}' is a recipe field here: set it as '{name}={_plain(value, key)}'{where}")
             hints = self.trl_hints()
@@ -153,8 +157,14 @@ class Resolver:
         return cfg
 
 
-def resolve_config(config_cls: type, *, trl_config: str | None = None, layers: list[tuple[dict, str]] = (),
-                   yaml_path: str | Path | None = None, overrides: list[str] = ()):
+def resolve_config(
+    config_cls: type,
+    *,
+    trl_config: str | None = None,
+    layers: list[tuple[dict, str]] = (),
+    yaml_path: str | Path | None = None,
+    overrides: list[str] = (),
+):
     """Build a Config: defaults < each (mapping, source) layer < YAML file < key=value overrides; then check values."""
     resolver = Resolver(config_cls, trl_config)
     for mapping, source in layers:
@@ -168,8 +178,17 @@ def resolve_config(config_cls: type, *, trl_config: str | None = None, layers: l
 
 
 # Checks on the field names the built-in recipes share; a copied recipe that renames fields simply skips them.
-_POSITIVE = ("learning_rate", "beta", "max_length", "per_device_train_batch_size", "per_device_eval_batch_size",
-             "gradient_accumulation_steps", "lora_r", "lora_alpha", "num_train_epochs")
+_POSITIVE = (
+    "learning_rate",
+    "beta",
+    "max_length",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "lora_r",
+    "lora_alpha",
+    "num_train_epochs",
+)
 _NON_NEGATIVE = ("lora_dropout", "max_steps", "max_train_rows", "max_eval_rows", "save_steps", "eval_steps", "seed")
 
 
@@ -186,11 +205,15 @@ def check_values(cfg) -> None:
         raise UserError(f"lora_dropout={cfg.lora_dropout} is impossible: it must be below 1")
     prompt_budget = getattr(cfg, "max_prompt_length", None)
     if prompt_budget is not None and getattr(cfg, "max_length", None) is not None and prompt_budget >= cfg.max_length:
-        raise UserError(f"max_length={cfg.max_length} leaves no room for the reply after max_prompt_length="
-                        f"{prompt_budget}; raise max_length or lower max_prompt_length")
+        raise UserError(
+            f"max_length={cfg.max_length} leaves no room for the reply after max_prompt_length="
+            f"{prompt_budget}; raise max_length or lower max_prompt_length"
+        )
     if getattr(cfg, "learning_rate", None) is not None and cfg.learning_rate >= 1:
-        raise UserError(f"learning_rate={cfg.learning_rate} is far too high for preference training "
-                        f"(typical: 5e-7 to 1e-4, e.g. learning_rate=5e-6)")
+        raise UserError(
+            f"learning_rate={cfg.learning_rate} is far too high for preference training "
+            f"(typical: 5e-7 to 1e-4, e.g. learning_rate=5e-6)"
+        )
 
 
 def _plain(value: Any, key: str) -> str:
@@ -201,9 +224,12 @@ def _plain(value: Any, key: str) -> str:
 def to_dict(cfg) -> dict[str, Any]:
     """The config as plain data for saving and printing, with secret-looking values redacted; the data format's
     options appear as top-level keys (as they are set), in place of `data_options`."""
+
     def clean(mapping: dict) -> dict:
-        return {k: ("<redacted>" if is_secret(k) and v else clean(v) if isinstance(v, dict) else v)
-                for k, v in mapping.items()}
+        return {
+            k: ("<redacted>" if is_secret(k) and v else clean(v) if isinstance(v, dict) else v)
+            for k, v in mapping.items()
+        }
 
     flat = {}
     for key, value in dataclasses.asdict(cfg).items():

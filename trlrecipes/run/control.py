@@ -42,13 +42,17 @@ def run_control():
             # stream, and a buffered write from the handler would then raise "reentrant call".
             name = signal.Signals(signum).name
             if self.signum is not None:
-                _write_stderr(f"\n{name} received again: exiting now; the newest checkpoint with a "
-                              f"{run_folder.COMPLETE_MARKER} marker is still the one to resume from\n")
+                _write_stderr(
+                    f"\n{name} received again: exiting now; the newest checkpoint with a "
+                    f"{run_folder.COMPLETE_MARKER} marker is still the one to resume from\n"
+                )
                 os._exit(EXIT_CODES[signum])
             self.signum = signum
             if is_main_process():
-                _write_stderr(f"\n{name} received: stopping after this step and saving a checkpoint "
-                              f"(press Ctrl-C again to quit at once)\n")
+                _write_stderr(
+                    f"\n{name} received: stopping after this step and saving a checkpoint "
+                    f"(press Ctrl-C again to quit at once)\n"
+                )
 
         def on_step_end(self, args, state, control, **kwargs):
             if self.signum is not None:

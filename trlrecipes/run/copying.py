@@ -37,7 +37,9 @@ def _write(target: Path, content: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     except OSError as err:
-        raise UserError(f"cannot write {target} ({err.strerror or err}); choose a destination you can write to") from err
+        raise UserError(
+            f"cannot write {target} ({err.strerror or err}); choose a destination you can write to"
+        ) from err
 
 
 def copy_recipe(name: str, dest: Path | None, *, force: bool = False) -> list[str]:
@@ -52,22 +54,26 @@ def copy_recipe(name: str, dest: Path | None, *, force: bool = False) -> list[st
         content = source.read_bytes()
         _refuse_overwrite(target, force, content)
         _write(target, content)
-        return [f"wrote {target}",
-                f"run it with: trlrecipes run {target}   (or: python {target} key=value ...)"]
+        return [f"wrote {target}", f"run it with: trlrecipes run {target}   (or: python {target} key=value ...)"]
     program_ref, _, _ = read_preset(source)
     program = builtin_dir() / f"{program_ref}.py"
     target = _target(dest, source.name)
     if target.suffix not in PRESET_SUFFIXES:
-        raise UserError(f"{name} is a preset: give a .yaml destination or a folder (got {target}); its program "
-                        f"{program.name} is written beside it. For the program alone: trlrecipes cp {program.stem}")
+        raise UserError(
+            f"{name} is a preset: give a .yaml destination or a folder (got {target}); its program "
+            f"{program.name} is written beside it. For the program alone: trlrecipes cp {program.stem}"
+        )
     program_target = target.parent / program.name
-    preset_text = _PROGRAM_LINE.sub(f"program: {program.name}  # the copy beside this file", source.read_text(),
-                                    count=1)
+    preset_text = _PROGRAM_LINE.sub(
+        f"program: {program.name}  # the copy beside this file", source.read_text(), count=1
+    )
     program_bytes = program.read_bytes()
     _refuse_overwrite(target, force, preset_text.encode())
     _refuse_overwrite(program_target, force, program_bytes)
     _write(program_target, program_bytes)
     _write(target, preset_text.encode())
     shutil.copymode(source, target)
-    return [f"wrote {target} (the preset) and {program_target} (its program)",
-            f"run it with: trlrecipes run {target}   (or: python {program_target} --config {target} key=value ...)"]
+    return [
+        f"wrote {target} (the preset) and {program_target} (its program)",
+        f"run it with: trlrecipes run {target}   (or: python {program_target} --config {target} key=value ...)",
+    ]

@@ -1,7 +1,7 @@
 """The run folder: what it holds, when it may be written, and which checkpoint a resume starts from.
 
-Layout: config.yaml (resolved config), program.py and preset.yaml (the source that ran), run.json (versions, command, status),
-data_summary.json, metrics.jsonl / metrics.png / verdicts.json / summary.json (the health callback),
+Layout: config.yaml (resolved config), program.py and preset.yaml (the source that ran), run.json (versions,
+command, status), data_summary.json, metrics.jsonl / metrics.png / verdicts.json / summary.json (the health callback),
 checkpoint-N/ (bounded number), and at the end the LoRA adapter and tokenizer at the top level.
 
 A folder becomes a run only when training starts (`Run.begin`): every check here runs first without writing, so
@@ -17,8 +17,8 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from trlrecipes.options import is_secret
 from trlrecipes.errors import UserError
+from trlrecipes.options import is_secret
 
 CONFIG_FILE = "config.yaml"
 PROGRAM_COPY = "program.py"  # the method program that ran
@@ -29,18 +29,38 @@ METRICS_FILE = "metrics.jsonl"
 # was being written when the process died and is never resumed from.
 COMPLETE_MARKER = ".complete"
 # Keys that may differ between the original run and a resume without making the resumed run wrong.
-RESUME_MAY_CHANGE = {"output_dir", "max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps",
-                     "eval_steps", "per_device_eval_batch_size", "dataset_num_proc", "verdicts", "report_to",
-                     "precompute_ref_log_probs"}  # the same reference either way (trlrecipes.run.refcache)
+RESUME_MAY_CHANGE = {
+    "output_dir",
+    "max_steps",
+    "num_train_epochs",
+    "save_steps",
+    "save_total_limit",
+    "logging_steps",
+    "eval_steps",
+    "per_device_eval_batch_size",
+    "dataset_num_proc",
+    "verdicts",
+    "report_to",
+    "precompute_ref_log_probs",
+}  # the same reference either way (trlrecipes.run.refcache)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # The run folder's lock (see `FolderLock`): kept in the folder, never deleted by --overwrite, ignored as content.
 LOCK_FILE = ".lock"
 # Where --overwrite keeps the run it replaces until the new run has trained its first step.
 REPLACED = ".replaced"
 # What a finished run keeps at the top of its folder that a checkpoint also holds: the adapter and tokenizer.
-FINAL_FILES = ("adapter_model.safetensors", "adapter_model.bin", "adapter_config.json", "tokenizer.json",
-               "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt",
-               "tokenizer.model")
+FINAL_FILES = (
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+    "adapter_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+)
 
 
 def default_output_dir(recipe_name: str, root: str = "runs") -> Path:
@@ -78,8 +98,10 @@ def is_valid_checkpoint(path: Path) -> bool:
         return False
     if not isinstance(state, dict) or state.get("global_step") != int(match.group(1)):
         return False
-    return any((path / name).is_file() and (path / name).stat().st_size > 0
-               for name in ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin"))
+    return any(
+        (path / name).is_file() and (path / name).stat().st_size > 0
+        for name in ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin")
+    )
 
 
 def newest_valid_checkpoint(folder: Path, *, at_most: int | None = None) -> Path | None:
@@ -117,11 +139,15 @@ def check_target(folder: Path, *, overwrite: bool, resume: bool) -> None:
         raise UserError(f"output_dir {folder} is a file, not a folder; choose another output_dir=...")
     if is_nonempty(folder):
         if overwrite and not looks_like_run(folder):
-            raise UserError(f"output_dir {folder} is not empty and holds no trlrecipes run, so --overwrite will not "
-                            f"delete it; choose a new or empty output_dir=...")
+            raise UserError(
+                f"output_dir {folder} is not empty and holds no trlrecipes run, so --overwrite will not "
+                f"delete it; choose a new or empty output_dir=..."
+            )
         if not overwrite and not resume:
-            raise UserError(f"output_dir {folder} already holds a run; pass --resume to continue it or "
-                            f"--overwrite to replace it (or choose another output_dir=...)")
+            raise UserError(
+                f"output_dir {folder} already holds a run; pass --resume to continue it or "
+                f"--overwrite to replace it (or choose another output_dir=...)"
+            )
     elif resume:
         raise UserError(f"--resume: output_dir {folder} holds no run to continue; run without --resume to start one")
 
@@ -193,8 +219,11 @@ def _comparable(cfg: dict) -> dict:
             flat.update({f"{TRL_PREFIX}{sub}": sub_value for sub, sub_value in value.items()})
         else:
             flat[key] = value
-    return {key: value for key, value in flat.items()
-            if key.removeprefix(TRL_PREFIX) not in RESUME_MAY_CHANGE and not is_secret(key)}
+    return {
+        key: value
+        for key, value in flat.items()
+        if key.removeprefix(TRL_PREFIX) not in RESUME_MAY_CHANGE and not is_secret(key)
+    }
 
 
 def check_resume_config(folder: Path, new: dict) -> None:
@@ -207,15 +236,19 @@ def check_resume_config(folder: Path, new: dict) -> None:
     try:
         old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise UserError(f"--resume: {path} is not valid YAML ({str(err).splitlines()[0]}); start a new run instead")
+        raise UserError(
+            f"--resume: {path} is not valid YAML ({str(err).splitlines()[0]}); start a new run instead"
+        ) from err
     if not isinstance(old, dict):
         raise UserError(f"--resume: {path} does not hold a config mapping; start a new run instead")
     old, new = _comparable(old), _comparable(new)
     changed = sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
     if changed:
         details = ", ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in changed)
-        raise UserError(f"--resume: the config changed in a way that makes resuming wrong ({details}); "
-                        f"restore those values or start a new run with another output_dir")
+        raise UserError(
+            f"--resume: the config changed in a way that makes resuming wrong ({details}); "
+            f"restore those values or start a new run with another output_dir"
+        )
 
 
 def save_config(folder: Path, cfg_dict: dict) -> None:
@@ -276,8 +309,12 @@ def finish_from_checkpoint(folder: Path, checkpoint: Path) -> list[str]:
     info, step = read_info(folder), checkpoint_step(checkpoint)
     adapter = folder / "adapter_model.safetensors"
     marker = checkpoint / COMPLETE_MARKER
-    saved = (info.get("status") == "completed" and info.get("global_step") == step and adapter.is_file()
-             and adapter.stat().st_mtime_ns >= marker.stat().st_mtime_ns)
+    saved = (
+        info.get("status") == "completed"
+        and info.get("global_step") == step
+        and adapter.is_file()
+        and adapter.stat().st_mtime_ns >= marker.stat().st_mtime_ns
+    )
     copied = []
     if not saved:
         for name in FINAL_FILES:
@@ -317,8 +354,10 @@ class FolderLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise UserError(f"output_dir {self.folder} is in use by another run ({holder(self.folder)}); wait for it "
-                            f"to end, or choose another output_dir=...") from None
+            raise UserError(
+                f"output_dir {self.folder} is in use by another run ({holder(self.folder)}); wait for it "
+                f"to end, or choose another output_dir=..."
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, (json.dumps({"pid": os.getpid(), "command": command}) + "\n").encode())
         self._fd = fd
@@ -381,8 +420,13 @@ def unfinished(folder: Path) -> str | None:
     if status == "running" and is_locked(folder):
         return f"{folder} is still training ({holder(folder)}); using {adapter}, from an earlier save"
     if status == "running":
-        return (f"{folder}: the run ended abruptly (run.json still says running and no process holds the folder); "
-                f"{resume}; using {adapter}, which may be older than {newest.name if newest else 'the last step'}")
+        return (
+            f"{folder}: the run ended abruptly (run.json still says running and no process holds the folder); "
+            f"{resume}; using {adapter}, which may be older than {newest.name if newest else 'the last step'}"
+        )
     reason = f": {info['reason']}" if info.get("reason") else ""
-    return (f"{folder} is not a completed run ({status} at step {step}{reason}); using {adapter}"
-            + (f" (saved at step {step})" if status == "interrupted" else "") + f"; {resume}")
+    return (
+        f"{folder} is not a completed run ({status} at step {step}{reason}); using {adapter}"
+        + (f" (saved at step {step})" if status == "interrupted" else "")
+        + f"; {resume}"
+    )

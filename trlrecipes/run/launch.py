@@ -18,10 +18,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from trlrecipes.run import folder as run_folder
-from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import is_main_process
+from trlrecipes.run import folder as run_folder
+from trlrecipes.run.config import is_secret, resolve_config, to_dict
 from trlrecipes.run.preflight import check_settings, preflight, preflight_late
 
 if TYPE_CHECKING:
@@ -79,8 +79,10 @@ def check_config_file(path: str) -> None:
     try:
         file.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
-        raise UserError(f"--config {path} is not a text file (byte {err.start} is not UTF-8); pass a YAML file "
-                        f"of key: value settings") from err
+        raise UserError(
+            f"--config {path} is not a text file (byte {err.start} is not UTF-8); pass a YAML file "
+            f"of key: value settings"
+        ) from err
 
 
 def resolve(recipe: Recipe, options: RunOptions):
@@ -93,8 +95,13 @@ def resolve(recipe: Recipe, options: RunOptions):
     layers = [(recipe.preset, f"preset {recipe.name}")] if recipe.preset else []
     if options.demo:
         layers.append((demo_layer(module), DEMO_SOURCE))
-    return resolve_config(module.Config, trl_config=getattr(module, "TRL_CONFIG", None), layers=layers,
-                          yaml_path=options.config_file, overrides=options.overrides)
+    return resolve_config(
+        module.Config,
+        trl_config=getattr(module, "TRL_CONFIG", None),
+        layers=layers,
+        yaml_path=options.config_file,
+        overrides=options.overrides,
+    )
 
 
 def output_dir_for(cfg, recipe_name: str, options: RunOptions) -> Path:
@@ -107,8 +114,10 @@ def output_dir_for(cfg, recipe_name: str, options: RunOptions) -> Path:
         return newest
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # Each process would name its own runs/<recipe>-<time> folder; one a second late would split the run.
-        raise UserError(f"{os.environ['WORLD_SIZE']} processes are training together: set output_dir=... so that they "
-                        f"share one run folder")
+        raise UserError(
+            f"{os.environ['WORLD_SIZE']} processes are training together: set output_dir=... so that they "
+            f"share one run folder"
+        )
     return run_folder.default_output_dir(recipe_name)
 
 
@@ -126,8 +135,11 @@ def redact_args(items: list[str]) -> list[str]:
 def resume_command(entry: str, options: RunOptions, folder: Path) -> str:
     """The command that continues this run. Credentials (hub_token=..., *secret*=...) are left out, never printed;
     they may differ on resume, so the command works as printed (give the credential again, or via HF_TOKEN)."""
-    overrides = [item for item in options.overrides
-                 if not item.startswith("output_dir=") and not is_secret(item.partition("=")[0])]
+    overrides = [
+        item
+        for item in options.overrides
+        if not item.startswith("output_dir=") and not is_secret(item.partition("=")[0])
+    ]
     # Absolute paths, so that the command works from any folder.
     parts = entry.split() + overrides + [f"output_dir={Path(folder).expanduser().absolute()}"]
     if options.config_file:
@@ -160,8 +172,10 @@ def start(recipe: Recipe, cfg, options: RunOptions, entry: str):
             run_folder.check_resume_config(folder, cfg_dict)
             resume_from = run_folder.newest_valid_checkpoint(folder)
             if lock is not None and run_folder.read_info(folder).get("status") == "running":  # and we hold the lock
-                print(f"--resume: the run in {folder} ended abruptly (its run.json still says running); continuing "
-                      f"from {resume_from.name if resume_from else 'step 0'}")
+                print(
+                    f"--resume: the run in {folder} ended abruptly (its run.json still says running); continuing "
+                    f"from {resume_from.name if resume_from else 'step 0'}"
+                )
     except BaseException:
         if lock is not None:
             lock.release(undo=True)
@@ -190,8 +204,14 @@ def start(recipe: Recipe, cfg, options: RunOptions, entry: str):
         (folder / run_folder.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
 
     command = resume_command(entry, options, folder)
-    return Run(dir=folder, program_path=recipe.program_path, resume_command=command, resume_from=resume_from,
-               setup=setup, lock=lock)
+    return Run(
+        dir=folder,
+        program_path=recipe.program_path,
+        resume_command=command,
+        resume_from=resume_from,
+        setup=setup,
+        lock=lock,
+    )
 
 
 def _first_started(folder: Path) -> str | None:
@@ -204,9 +224,9 @@ def _first_started(folder: Path) -> str | None:
 
 
 def run_info(recipe: Recipe, cfg, options: RunOptions) -> dict:
-    from trlrecipes.run.programs import method_of
-
     from importlib.metadata import PackageNotFoundError, version
+
+    from trlrecipes.run.programs import method_of
 
     versions = {}
     for package in ("trlrecipes", "trl", "transformers", "peft", "datasets", "torch", "accelerate"):
@@ -214,13 +234,22 @@ def run_info(recipe: Recipe, cfg, options: RunOptions) -> dict:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = None
-    return {"recipe": recipe.name, "method": method_of(recipe.module, cfg), "program": recipe.program_path.stem,
-            "program_path": str(recipe.program_path),
-            "preset_path": str(recipe.preset_path) if recipe.preset_path else None,
-            "command": " ".join(redact_args(sys.argv)),
-            "overrides": redact_args(options.overrides), "config_file": options.config_file, "demo": options.demo,
-            "resumed": options.resume, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(), "versions": versions, "status": "running"}
+    return {
+        "recipe": recipe.name,
+        "method": method_of(recipe.module, cfg),
+        "program": recipe.program_path.stem,
+        "program_path": str(recipe.program_path),
+        "preset_path": str(recipe.preset_path) if recipe.preset_path else None,
+        "command": " ".join(redact_args(sys.argv)),
+        "overrides": redact_args(options.overrides),
+        "config_file": options.config_file,
+        "demo": options.demo,
+        "resumed": options.resume,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "versions": versions,
+        "status": "running",
+    }
 
 
 def execute(recipe: Recipe, options: RunOptions, entry: str):
@@ -259,8 +288,9 @@ def execute(recipe: Recipe, options: RunOptions, entry: str):
             elif _still_running(run):  # the program failed after run.train() or without it
                 status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
                 try:
-                    run_folder.update_info(run.dir, status=status,
-                                           reason=f"{type(err).__name__}: {err}".splitlines()[0])
+                    run_folder.update_info(
+                        run.dir, status=status, reason=f"{type(err).__name__}: {err}".splitlines()[0]
+                    )
                 except OSError:  # e.g. the disk is full: the original error is what must reach the user
                     pass
             raise
@@ -287,8 +317,10 @@ def _already_complete(run, cfg) -> None:
     copied = run_folder.finish_from_checkpoint(run.dir, checkpoint)
     if copied:
         print(f"--resume: the adapter in {run.dir} was not the final one; saved it again from {checkpoint}")
-    print(f"--resume: the run in {run.dir} is complete ({checkpoint.name} is at or past {end}); nothing to train. "
-          f"To train further, resume with a larger max_steps=")
+    print(
+        f"--resume: the run in {run.dir} is complete ({checkpoint.name} is at or past {end}); nothing to train. "
+        f"To train further, resume with a larger max_steps="
+    )
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -342,16 +374,19 @@ def guarded(action, *, debug: bool = False) -> int:
         if debug:
             traceback.print_exc()
         else:
-            print(f"internal error: {type(err).__name__}: {err}".splitlines()[0] +
-                  " (rerun with --debug for the traceback)", file=sys.stderr)
+            print(
+                f"internal error: {type(err).__name__}: {err}".splitlines()[0]
+                + " (rerun with --debug for the traceback)",
+                file=sys.stderr,
+            )
         return 1
     return 0
 
 
 def main_from_argv(recipe_file: str) -> None:
     """Entry point of a program run as a script: `python my_dpo.py key=value [resume=true] [--debug]`."""
-    from trlrecipes.run.programs import Recipe
     from trlrecipes.console import configure
+    from trlrecipes.run.programs import Recipe
 
     argv = sys.argv[1:]
     debug = "--debug" in argv

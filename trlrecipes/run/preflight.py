@@ -21,15 +21,42 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 # choices; tests/test_nothing_lost.py checks them against the installed TRL). TRL only rejects an unknown one in
 # the first training step, after an --overwrite has emptied the folder: it must fail here, before anything.
 LOSS_TYPES = {
-    "DPOConfig": ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
-                  "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm"),
+    "DPOConfig": (
+        "sigmoid",
+        "hinge",
+        "ipo",
+        "exo_pair",
+        "nca_pair",
+        "robust",
+        "bco_pair",
+        "sppo_hard",
+        "aot",
+        "aot_unpaired",
+        "apo_zero",
+        "apo_down",
+        "discopop",
+        "sft",
+        "sigmoid_norm",
+    ),
     "KTOConfig": ("kto", "apo_zero_unpaired"),
 }
 # report_to names (transformers' INTEGRATION_TO_CALLBACK) and the package each needs (None: not checked here).
-TRACKERS = {"azure_ml": ("azureml",), "comet_ml": ("comet_ml",), "mlflow": ("mlflow",), "neptune": ("neptune",),
-            "tensorboard": ("tensorboard", "tensorboardX"), "trackio": ("trackio",), "wandb": ("wandb",),
-            "codecarbon": ("codecarbon",), "clearml": ("clearml",), "dagshub": ("dagshub",), "flyte": ("flytekit",),
-            "dvclive": ("dvclive",), "swanlab": ("swanlab",), "kubeflow": None}
+TRACKERS = {
+    "azure_ml": ("azureml",),
+    "comet_ml": ("comet_ml",),
+    "mlflow": ("mlflow",),
+    "neptune": ("neptune",),
+    "tensorboard": ("tensorboard", "tensorboardX"),
+    "trackio": ("trackio",),
+    "wandb": ("wandb",),
+    "codecarbon": ("codecarbon",),
+    "clearml": ("clearml",),
+    "dagshub": ("dagshub",),
+    "flyte": ("flytekit",),
+    "dvclive": ("dvclive",),
+    "swanlab": ("swanlab",),
+    "kubeflow": None,
+}
 
 
 def preflight(cfg, trl_config: str | None = None) -> None:
@@ -56,17 +83,22 @@ def _check_launch_precision(cfg) -> None:
 
     launched = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
     precision = getattr(cfg, "precision", None)
-    if (os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true" or launched not in ("bf16", "fp16")
-            or not isinstance(precision, str)):
+    if (
+        os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true"
+        or launched not in ("bf16", "fp16")
+        or not isinstance(precision, str)
+    ):
         return
     from trlrecipes.hardware import pick_precision
 
     ours = pick_precision(precision).name
     if ours != launched:
         flag = "no" if ours == "fp32" else ours
-        raise UserError(f"accelerate launch runs DeepSpeed in {launched} (mixed_precision of its config), but this "
-                        f"run trains in {ours} (precision={precision}); pass --mixed_precision {flag} to accelerate "
-                        f"launch")
+        raise UserError(
+            f"accelerate launch runs DeepSpeed in {launched} (mixed_precision of its config), but this "
+            f"run trains in {ours} (precision={precision}); pass --mixed_precision {flag} to accelerate "
+            f"launch"
+        )
 
 
 def _check_output_dir(cfg) -> None:
@@ -75,8 +107,9 @@ def _check_output_dir(cfg) -> None:
 
     output_dir = getattr(cfg, "output_dir", None)
     if isinstance(output_dir, str):
-        check_writable(Path(output_dir or "runs"), f"output_dir={output_dir}" if output_dir else "output_dir (runs/)",
-                       folder=True)
+        check_writable(
+            Path(output_dir or "runs"), f"output_dir={output_dir}" if output_dir else "output_dir (runs/)", folder=True
+        )
 
 
 def check_settings(cfg, trl_config: str | None = None) -> None:
@@ -92,8 +125,11 @@ def _check_finite(cfg) -> None:
     import dataclasses
     import math
 
-    values = [(f.name, getattr(cfg, f.name, None)) for f in dataclasses.fields(cfg)] if dataclasses.is_dataclass(cfg) \
+    values = (
+        [(f.name, getattr(cfg, f.name, None)) for f in dataclasses.fields(cfg)]
+        if dataclasses.is_dataclass(cfg)
         else []
+    )
     trl = getattr(cfg, "trl", None)
     values += [(f"trl.{key}", value) for key, value in trl.items()] if isinstance(trl, dict) else []
     for name, value in values:
@@ -115,13 +151,17 @@ def _check_loss_type(cfg, trl_config: str | None) -> None:
         raise UserError("loss_type is empty; use e.g. loss_type=sigmoid (or sigmoid,sft with loss_weights=1.0,0.2)")
     for name in names:
         if name not in known:
-            raise UserError(f"loss_type={name!r} is not one of the losses TRL's {config_name} knows "
-                            f"({', '.join(known)}){suggest(name, list(known))}")
+            raise UserError(
+                f"loss_type={name!r} is not one of the losses TRL's {config_name} knows "
+                f"({', '.join(known)}){suggest(name, list(known))}"
+            )
     weights = getattr(cfg, "loss_weights", None)
     if weights is not None and len(weights) != len(names):
-        raise UserError(f"loss_weights has {len(weights)} value(s) for {len(names)} loss_type name(s) "
-                        f"({','.join(names)}); give one weight per name, e.g. loss_weights="
-                        f"{','.join(['1.0'] * len(names))}")
+        raise UserError(
+            f"loss_weights has {len(weights)} value(s) for {len(names)} loss_type name(s) "
+            f"({','.join(names)}); give one weight per name, e.g. loss_weights="
+            f"{','.join(['1.0'] * len(names))}"
+        )
 
 
 def _check_report_to(cfg) -> None:
@@ -132,19 +172,24 @@ def _check_report_to(cfg) -> None:
         return
     for name in (part.strip() for part in report_to.split(",") if part.strip()):
         if name not in TRACKERS:
-            raise UserError(f"report_to={name!r} is not a tracker transformers knows; use one of "
-                            f"{', '.join(TRACKERS)} (or none)")
+            raise UserError(
+                f"report_to={name!r} is not a tracker transformers knows; use one of {', '.join(TRACKERS)} (or none)"
+            )
         packages = TRACKERS[name]
         if packages and not any(importlib.util.find_spec(package) for package in packages):
-            raise UserError(f"report_to={name} needs the {packages[0]} package, which is not installed: "
-                            f"pip install {packages[0]} (or report_to=none)")
+            raise UserError(
+                f"report_to={name} needs the {packages[0]} package, which is not installed: "
+                f"pip install {packages[0]} (or report_to=none)"
+            )
 
 
 def _check_settings(cfg) -> None:
     max_length = getattr(cfg, "max_length", None)
     if isinstance(max_length, int) and max_length < MIN_MAX_LENGTH:
-        raise UserError(f"max_length={max_length} is too small to hold a prompt and a reply; use at least "
-                        f"{MIN_MAX_LENGTH} (typical: 512 to 2048)")
+        raise UserError(
+            f"max_length={max_length} is too small to hold a prompt and a reply; use at least "
+            f"{MIN_MAX_LENGTH} (typical: 512 to 2048)"
+        )
     precision = getattr(cfg, "precision", None)
     if isinstance(precision, str) and precision not in PRECISIONS:
         raise UserError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}; use precision=auto")
@@ -163,8 +208,10 @@ def _check_settings(cfg) -> None:
 def check_save_interval(save_steps: int, logging_steps: int) -> None:
     """A checkpoint is only known to be good when a finite loss was logged at its step."""
     if save_steps % logging_steps:
-        raise UserError(f"save_steps={save_steps} must be a multiple of logging_steps={logging_steps}; "
-                        f"e.g. save_steps={save_steps - save_steps % logging_steps or logging_steps}")
+        raise UserError(
+            f"save_steps={save_steps} must be a multiple of logging_steps={logging_steps}; "
+            f"e.g. save_steps={save_steps - save_steps % logging_steps or logging_steps}"
+        )
 
 
 def _check_model(cfg, *, known_type: bool) -> None:
@@ -178,8 +225,10 @@ def _check_model(cfg, *, known_type: bool) -> None:
             # the merged model with the new adapters off; on a stacked adapter, trlrecipes eval would compare
             # against the base)
             merged = f"{str(path).rstrip('/')}-merged"
-            raise UserError(f"model={model}: is a LoRA adapter folder (a run?), not a model; merge it first: "
-                            f"trlrecipes merge {model} --output {merged}, then model={merged}")
+            raise UserError(
+                f"model={model}: is a LoRA adapter folder (a run?), not a model; merge it first: "
+                f"trlrecipes merge {model} --output {merged}, then model={merged}"
+            )
     if isinstance(model, str) and model:
         check_model(model, trust_remote_code=bool(getattr(cfg, "trust_remote_code", False)), known_type=known_type)
 
@@ -232,9 +281,14 @@ def _check_data_file(setting: str, source: str, fmt_name: str, fmt, options: dic
     try:
         validate_json_lines(path, required)
     except UserError as err:
-        hint = (f"; check that data_format={fmt_name} matches the file" if "missing field" in str(err) else
-                f"; point {setting}= at a file with one JSON object per line" if "no rows" in str(err) else "")
-        raise UserError(f"{setting}: {err}{hint}".replace("\n", "; "))
+        hint = (
+            f"; check that data_format={fmt_name} matches the file"
+            if "missing field" in str(err)
+            else f"; point {setting}= at a file with one JSON object per line"
+            if "no rows" in str(err)
+            else ""
+        )
+        raise UserError(f"{setting}: {err}{hint}".replace("\n", "; ")) from err
     # Whether a row converts depends on the converter options: judged with those the config carries (its fields
     # named like them, as the recipes pass them; the rest at their defaults), unless they are invalid (None).
     if options is not None and not option_dependent:
@@ -260,7 +314,10 @@ def _check_usable_rows(setting: str, path: Path, fmt_name: str, fmt, options: di
             except Skip as skip:
                 reasons[skip.reason] += 1
     why = explanations(fmt)
-    details = ", ".join(f"{count} {reason}" + (f" ({why[reason]})" if reason in why else "")
-                        for reason, count in reasons.most_common())
-    raise UserError(f"{setting}={path}: none of its {sum(reasons.values())} rows is a usable {fmt_name} pair "
-                    f"(skipped: {details}); fix the rows or set data_format= to the file's format")
+    details = ", ".join(
+        f"{count} {reason}" + (f" ({why[reason]})" if reason in why else "") for reason, count in reasons.most_common()
+    )
+    raise UserError(
+        f"{setting}={path}: none of its {sum(reasons.values())} rows is a usable {fmt_name} pair "
+        f"(skipped: {details}); fix the rows or set data_format= to the file's format"
+    )

@@ -35,8 +35,11 @@ def builtin_dir() -> Path:
 
 
 def _builtin_files() -> list[Path]:
-    return sorted(path for path in builtin_dir().iterdir()
-                  if path.suffix in (".py", *PRESET_SUFFIXES) and not path.name.startswith("_"))
+    return sorted(
+        path
+        for path in builtin_dir().iterdir()
+        if path.suffix in (".py", *PRESET_SUFFIXES) and not path.name.startswith("_")
+    )
 
 
 def builtin_names() -> list[str]:
@@ -64,8 +67,10 @@ def find(name_or_path: str) -> Path:
     path = Path(name_or_path).expanduser()
     if path.suffix in (".py", *PRESET_SUFFIXES) or path.exists() or "/" in name_or_path:
         if path.is_dir():
-            raise UserError(f"{path} is a folder; give a recipe file (a program .py or a preset .yaml) or a built-in "
-                            f"name (see `trlrecipes ls`)")
+            raise UserError(
+                f"{path} is a folder; give a recipe file (a program .py or a preset .yaml) or a built-in "
+                f"name (see `trlrecipes ls`)"
+            )
         if not path.is_file():
             raise UserError(f"{path}: recipe file not found")
         if path.suffix not in (".py", *PRESET_SUFFIXES):
@@ -76,8 +81,9 @@ def find(name_or_path: str) -> Path:
             return candidate
     names = builtin_names()
     hint = suggest(name_or_path, names).lstrip("; ")
-    raise UserError(f"unknown recipe {name_or_path!r}; {hint + ' ' if hint else ''}see `trlrecipes ls` "
-                    f"(known: {', '.join(names)})")
+    raise UserError(
+        f"unknown recipe {name_or_path!r}; {hint + ' ' if hint else ''}see `trlrecipes ls` (known: {', '.join(names)})"
+    )
 
 
 def resolve_recipe(name_or_path: str) -> Recipe:
@@ -87,8 +93,14 @@ def resolve_recipe(name_or_path: str) -> Recipe:
         return Recipe(name=path.stem, program_path=path, module=module, description=_first_line(module.__doc__))
     program_ref, description, settings = read_preset(path)
     program_path = program_of(path, program_ref)
-    return Recipe(name=path.stem, program_path=program_path, module=load_program(program_path), preset_path=path,
-                  preset=settings, description=description)
+    return Recipe(
+        name=path.stem,
+        program_path=program_path,
+        module=load_program(program_path),
+        preset_path=path,
+        preset=settings,
+        description=description,
+    )
 
 
 def read_preset(path: Path) -> tuple[str, str, dict]:
@@ -100,8 +112,10 @@ def read_preset(path: Path) -> tuple[str, str, dict]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise UserError(f"{path}: not a readable YAML preset ({str(err).splitlines()[0]})") from err
     if not isinstance(data, dict) or not isinstance(data.get("program"), str):
-        raise UserError(f"{path}: a preset is a YAML mapping with `program: dpo` (or a path to a program .py) and the "
-                        f"settings that differ from it; start from `trlrecipes cp hh-dpo`")
+        raise UserError(
+            f"{path}: a preset is a YAML mapping with `program: dpo` (or a path to a program .py) and the "
+            f"settings that differ from it; start from `trlrecipes cp hh-dpo`"
+        )
     settings = {key: value for key, value in data.items() if key not in META_KEYS}
     return data["program"], str(data.get("description") or ""), settings
 
@@ -111,14 +125,18 @@ def program_of(preset_path: Path, ref: str) -> Path:
     if ref.endswith(".py"):
         path = (preset_path.parent / ref).resolve()
         if not path.is_file():
-            raise UserError(f"{preset_path}: its program {ref} is not there ({path}); copy the program beside the "
-                            f"preset or fix `program:`")
+            raise UserError(
+                f"{preset_path}: its program {ref} is not there ({path}); copy the program beside the "
+                f"preset or fix `program:`"
+            )
         return path
     path = builtin_dir() / f"{ref}.py"
     if not path.is_file():
         programs = [p.stem for p in _builtin_files() if p.suffix == ".py"]
-        raise UserError(f"{preset_path}: unknown program {ref!r}{suggest(ref, programs)} (built-in programs: "
-                        f"{', '.join(programs)})")
+        raise UserError(
+            f"{preset_path}: unknown program {ref!r}{suggest(ref, programs)} (built-in programs: "
+            f"{', '.join(programs)})"
+        )
     return path
 
 
@@ -145,12 +163,16 @@ def load_program(path: Path) -> ModuleType:
         raise UserError(f"{path}:{err.lineno}: syntax error in the program ({err.msg}); fix the file") from err
     except Exception as err:  # the user's module failed while importing (a missing package, a bad import...)
         del sys.modules[name]
-        raise UserError(f"{path}: the program failed while loading ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''}); fix the file") from err
+        raise UserError(
+            f"{path}: the program failed while loading ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}); fix the file"
+        ) from err
     config, main = getattr(module, "Config", None), getattr(module, "main", None)
     if not (isinstance(config, type) and hasattr(config, "__dataclass_fields__")) or not callable(main):
-        raise UserError(f"{path}: not a program (it needs a dataclass `Config` and a function `main(cfg, run)`); "
-                        f"start from `trlrecipes cp dpo`")
+        raise UserError(
+            f"{path}: not a program (it needs a dataclass `Config` and a function `main(cfg, run)`); "
+            f"start from `trlrecipes cp dpo`"
+        )
     return module
 
 
@@ -181,8 +203,14 @@ def describe(recipe: Recipe) -> RecipeInfo:
     cfg = resolve_config(recipe.module.Config, layers=[(recipe.preset, recipe.name)] if recipe.preset else [])
     dataset = getattr(cfg, "dataset", "") or "your file"
     path = recipe.preset_path or recipe.program_path
-    return RecipeInfo(name=recipe.name, kind=recipe.kind, method=method_of(recipe.module, cfg), dataset=dataset,
-                      description=recipe.description, path=path)
+    return RecipeInfo(
+        name=recipe.name,
+        kind=recipe.kind,
+        method=method_of(recipe.module, cfg),
+        dataset=dataset,
+        description=recipe.description,
+        path=path,
+    )
 
 
 def list_recipes() -> list[RecipeInfo]:

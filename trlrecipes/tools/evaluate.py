@@ -30,15 +30,23 @@ from pathlib import Path
 from trlrecipes.errors import UserError
 from trlrecipes.run import folder as run_folder
 
-
 # eval.json figures that go to the run's tracker (TensorBoard/trackio) as heldout/<key>
-TRACKED = ("accuracy", "ties", "margin", "chosen_reward", "rejected_reward", "base_accuracy", "odds_accuracy",
-           "win_rate")
+TRACKED = (
+    "accuracy",
+    "ties",
+    "margin",
+    "chosen_reward",
+    "rejected_reward",
+    "base_accuracy",
+    "odds_accuracy",
+    "win_rate",
+)
 
 
 @dataclass
 class PairScores:
     """Summed and per-token-averaged reply log-probabilities under the policy and the reference."""
+
     policy_chosen: float
     policy_rejected: float
     ref_chosen: float
@@ -64,8 +72,9 @@ def load_run_config(run_dir: Path) -> dict:
     try:
         cfg = yaml.safe_load(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as err:
-        raise UserError(f"{path}: not a readable YAML config ({str(err).splitlines()[0]}); restore the file the "
-                        f"run wrote") from err
+        raise UserError(
+            f"{path}: not a readable YAML config ({str(err).splitlines()[0]}); restore the file the run wrote"
+        ) from err
     if not isinstance(cfg, dict):
         raise UserError(f"{path}: holds no config mapping; restore the file the run wrote")
     warning = run_folder.unfinished(run_dir)
@@ -75,25 +84,37 @@ def load_run_config(run_dir: Path) -> dict:
         print(f"warning: {warning}", file=sys.stderr)
     adapter_config = run_dir / "adapter_config.json"
     if not adapter_config.is_file():
-        raise UserError(f"{run_dir}: holds no trained adapter yet (adapter_config.json missing); finish or resume "
-                        f"the run first")
+        raise UserError(
+            f"{run_dir}: holds no trained adapter yet (adapter_config.json missing); finish or resume the run first"
+        )
     try:
         if not isinstance(json.loads(adapter_config.read_bytes().decode("utf-8")), dict):
             raise ValueError("not a JSON object")
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise UserError(f"{adapter_config} is damaged ({str(err).splitlines()[0]}); copy the run folder again or "
-                        f"resume the run") from err
-    check_weights(run_dir, subject=str(run_dir), prefix="adapter_model", kind="trained adapter",
-                  fix="copy the run folder again, or resume the run to save it anew")
+        raise UserError(
+            f"{adapter_config} is damaged ({str(err).splitlines()[0]}); copy the run folder again or resume the run"
+        ) from err
+    check_weights(
+        run_dir,
+        subject=str(run_dir),
+        prefix="adapter_model",
+        kind="trained adapter",
+        fix="copy the run folder again, or resume the run to save it anew",
+    )
     model = cfg.get("model")
     if not model or not isinstance(model, str):
         raise UserError(f"{path}: has no 'model' key, so the base model is unknown; add model: <folder or Hub id>")
     if looks_local(model) and not Path(model).expanduser().exists():
-        raise UserError(f"{path}: the run's base model {model} is not there any more (folder not found); if it moved, "
-                        f"set model: in that file to its new place")
-    check_model(model, subject=f"{run_dir}: base model {model} (model: in {run_folder.CONFIG_FILE})",
-                trust_remote_code=bool(cfg.get("trust_remote_code", False)),
-                trust_flag=f"set trust_remote_code: true in {path}")
+        raise UserError(
+            f"{path}: the run's base model {model} is not there any more (folder not found); if it moved, "
+            f"set model: in that file to its new place"
+        )
+    check_model(
+        model,
+        subject=f"{run_dir}: base model {model} (model: in {run_folder.CONFIG_FILE})",
+        trust_remote_code=bool(cfg.get("trust_remote_code", False)),
+        trust_flag=f"set trust_remote_code: true in {path}",
+    )
     return cfg
 
 
@@ -112,8 +133,9 @@ def load_policy(run_dir: Path, cfg: dict):
 
     precision = pick_precision(cfg.get("precision", "auto"))
     trust = bool(cfg.get("trust_remote_code", False))
-    base = AutoModelForCausalLM.from_pretrained(resolve_model(cfg["model"]), dtype=precision.torch_dtype,
-                                                trust_remote_code=trust)
+    base = AutoModelForCausalLM.from_pretrained(
+        resolve_model(cfg["model"]), dtype=precision.torch_dtype, trust_remote_code=trust
+    )
     model = PeftModel.from_pretrained(base, str(run_dir))
     if not precision.trl_kwargs.get("use_cpu"):
         model.to("cuda")
@@ -158,9 +180,9 @@ def _sequence_logps(model, sequences: list[tuple[list[int], list[int]]], pad_id:
     predicts_reply = torch.zeros_like(input_ids, dtype=torch.bool)  # position t predicts token t + 1, a reply token
     for i, (prompt, completion) in enumerate(sequences):
         ids = prompt + completion
-        input_ids[i, :len(ids)] = torch.tensor(ids)
-        attention[i, :len(ids)] = 1
-        predicts_reply[i, max(len(prompt) - 1, 0):len(ids) - 1] = True
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        attention[i, : len(ids)] = 1
+        predicts_reply[i, max(len(prompt) - 1, 0) : len(ids) - 1] = True
     input_ids, attention, predicts_reply = input_ids.to(device), attention.to(device), predicts_reply.to(device)
     targets = torch.roll(input_ids, shifts=-1, dims=1)[predicts_reply]
     with torch.inference_mode():
@@ -185,7 +207,7 @@ def score_pairs(model, tokenizer, rows, max_length: int | None, batch_size: int 
     policy, reference = [0.0] * len(unique), [0.0] * len(unique)
     step = max(1, 2 * batch_size)
     for start in range(0, len(order), step):
-        members = order[start:start + step]
+        members = order[start : start + step]
         sequences = [(list(unique[i][0]), list(unique[i][1])) for i in members]
         for i, value in zip(members, _sequence_logps(model, sequences, tokenizer.pad_token_id), strict=True):
             policy[i] = value
@@ -202,8 +224,9 @@ def score_pairs(model, tokenizer, rows, max_length: int | None, batch_size: int 
 PAIRS_FILE = "eval_pairs.jsonl"
 
 
-def prompt_fills_max_length(tokenizer, rows, max_length: int | None,
-                            truncation_mode: str = "keep_start") -> list[bool]:
+def prompt_fills_max_length(
+    tokenizer, rows, max_length: int | None, truncation_mode: str = "keep_start"
+) -> list[bool]:
     """Per row: would TRL drop it? (DPOTrainer/KTOTrainer keep a row only if len(prompt_ids) < max_length under
     keep_start truncation.)"""
     from trlrecipes.data.inspect import tokenize_pair as trl_split
@@ -215,8 +238,10 @@ def prompt_fills_max_length(tokenizer, rows, max_length: int | None,
 
 def reference_scores(scores: list[PairScores]) -> list[PairScores]:
     """The reference as the policy: its implicit reward against itself (zero by definition, measured here)."""
-    return [PairScores(s.ref_chosen, s.ref_rejected, s.ref_chosen, s.ref_rejected, s.chosen_tokens,
-                       s.rejected_tokens) for s in scores]
+    return [
+        PairScores(s.ref_chosen, s.ref_rejected, s.ref_chosen, s.ref_rejected, s.chosen_tokens, s.rejected_tokens)
+        for s in scores
+    ]
 
 
 def pair_rows(rows, scores: list[PairScores], beta: float) -> list[dict]:
@@ -225,12 +250,21 @@ def pair_rows(rows, scores: list[PairScores], beta: float) -> list[dict]:
     for row, s in zip(rows, scores, strict=True):
         chosen, rejected = beta * (s.policy_chosen - s.ref_chosen), beta * (s.policy_rejected - s.ref_rejected)
         prompt = row.get("prompt") or []
-        out.append({"prompt": prompt[-1]["content"] if prompt else "", "chosen_reward": chosen,
-                    "rejected_reward": rejected, "margin": chosen - rejected,
-                    "outcome": "win" if chosen > rejected else "tie" if chosen == rejected else "loss",
-                    "policy_chosen_logp": s.policy_chosen, "policy_rejected_logp": s.policy_rejected,
-                    "ref_chosen_logp": s.ref_chosen, "ref_rejected_logp": s.ref_rejected,
-                    "chosen_tokens": s.chosen_tokens, "rejected_tokens": s.rejected_tokens})
+        out.append(
+            {
+                "prompt": prompt[-1]["content"] if prompt else "",
+                "chosen_reward": chosen,
+                "rejected_reward": rejected,
+                "margin": chosen - rejected,
+                "outcome": "win" if chosen > rejected else "tie" if chosen == rejected else "loss",
+                "policy_chosen_logp": s.policy_chosen,
+                "policy_rejected_logp": s.policy_rejected,
+                "ref_chosen_logp": s.ref_chosen,
+                "ref_rejected_logp": s.ref_rejected,
+                "chosen_tokens": s.chosen_tokens,
+                "rejected_tokens": s.rejected_tokens,
+            }
+        )
     return out
 
 
@@ -239,11 +273,18 @@ def dpo_metrics(scores: list[PairScores], beta: float) -> dict:
     rejected = [beta * (s.policy_rejected - s.ref_rejected) for s in scores]
     margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
     n = len(scores)
-    return {"criterion": "implicit reward beta*(log pi - log pi_ref), reply tokens only", "pairs": n, "beta": beta,
-            "accuracy": sum(m > 0 for m in margins) / n, "ties": sum(m == 0 for m in margins) / n,
-            "margin": sum(margins) / n, "chosen_reward": sum(chosen) / n, "rejected_reward": sum(rejected) / n,
-            "odds_accuracy": odds_preference(scores, policy=True)[0],
-            "base_odds_accuracy": odds_preference(scores, policy=False)[0]}
+    return {
+        "criterion": "implicit reward beta*(log pi - log pi_ref), reply tokens only",
+        "pairs": n,
+        "beta": beta,
+        "accuracy": sum(m > 0 for m in margins) / n,
+        "ties": sum(m == 0 for m in margins) / n,
+        "margin": sum(margins) / n,
+        "chosen_reward": sum(chosen) / n,
+        "rejected_reward": sum(rejected) / n,
+        "odds_accuracy": odds_preference(scores, policy=True)[0],
+        "base_odds_accuracy": odds_preference(scores, policy=False)[0],
+    }
 
 
 def _log_odds(avg_logp: float) -> float:
@@ -264,13 +305,19 @@ def odds_preference(scores: list[PairScores], policy: bool) -> tuple[float, floa
 def orpo_metrics(scores: list[PairScores]) -> dict:
     trained_acc, trained_ratio = odds_preference(scores, policy=True)
     base_acc, base_ratio = odds_preference(scores, policy=False)
-    return {"criterion": "ORPO log odds ratio (average per-token log-probabilities) favours chosen",
-            "pairs": len(scores), "accuracy": trained_acc, "mean_log_odds_ratio": trained_ratio,
-            "base_accuracy": base_acc, "base_mean_log_odds_ratio": base_ratio}
+    return {
+        "criterion": "ORPO log odds ratio (average per-token log-probabilities) favours chosen",
+        "pairs": len(scores),
+        "accuracy": trained_acc,
+        "mean_log_odds_ratio": trained_ratio,
+        "base_accuracy": base_acc,
+        "base_mean_log_odds_ratio": base_ratio,
+    }
 
 
-def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, batch_size: int = 8,
-                 model_and_tokenizer=None) -> dict:
+def evaluate_run(
+    run_dir: Path, data: str | None = None, *, max_rows: int = 0, batch_size: int = 8, model_and_tokenizer=None
+) -> dict:
     """Evaluate a finished run on held-out pairs (the run's eval data unless `data` is given)."""
     from trlrecipes.data import load_pairs
     from trlrecipes.data.common import default_eval_source
@@ -285,8 +332,9 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
     if not source:
         raise UserError(f"{run_dir}: the run has no held-out data; pass --data PATH")
     data_format = cfg.get("data_format", "hh-rlhf")
-    rows, summary = load_pairs(data_format, source, split=cfg.get("eval_split", "test"),
-                               subset=cfg.get("subset") or None)
+    rows, summary = load_pairs(
+        data_format, source, split=cfg.get("eval_split", "test"), subset=cfg.get("subset") or None
+    )
     limit = max_rows or cfg.get("max_eval_rows") or 0
     if limit and len(rows) > limit:
         rows = rows.select(range(limit))
@@ -294,19 +342,29 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
 
     method = run_method(run_dir)
     if method == "RM":  # a reward model judges the pairs itself: there is no policy to load
-        return {"run": str(run_dir), "method": method, "data": source, "skipped": summary.skipped,
-                **reward_model_metrics(run_dir, list(rows), batch_size)}
+        return {
+            "run": str(run_dir),
+            "method": method,
+            "data": source,
+            "skipped": summary.skipped,
+            **reward_model_metrics(run_dir, list(rows), batch_size),
+        }
     model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
     rows = list(rows)
     max_length = cfg.get("max_length")
     # TRL's DPO and KTO trainers drop pairs whose prompt alone fills max_length; the reference-free ones do not
     drops = method in ("DPO", "IPO", "RPO", "KTO")
-    dropped = prompt_fills_max_length(tokenizer, rows, max_length, cfg.get("truncation_mode", "keep_start")) \
-        if drops else [False] * len(rows)
+    dropped = (
+        prompt_fills_max_length(tokenizer, rows, max_length, cfg.get("truncation_mode", "keep_start"))
+        if drops
+        else [False] * len(rows)
+    )
     kept = [row for row, drop in zip(rows, dropped, strict=True) if not drop]
     if not kept:
-        raise UserError(f"all {len(rows)} held-out pairs have a prompt that fills max_length={max_length} (TRL drops "
-                        f"them); nothing to evaluate: raise max_length or pass other --data")
+        raise UserError(
+            f"all {len(rows)} held-out pairs have a prompt that fills max_length={max_length} (TRL drops "
+            f"them); nothing to evaluate: raise max_length or pass other --data"
+        )
     scores = score_pairs(model, tokenizer, kept, max_length, batch_size)
     beta = float(cfg.get("beta", 0.1))
     metrics = method_metrics(method, scores, cfg)
@@ -315,36 +373,52 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, max_rows: int = 0, b
     elif metrics is None:
         metrics = dpo_metrics(scores, beta)
         reference = dpo_metrics(reference_scores(scores), beta)
-        metrics["reference"] = {key: reference[key] for key in ("accuracy", "ties", "margin", "chosen_reward",
-                                                                "rejected_reward", "odds_accuracy")}
-    return {"run": str(run_dir), "method": method, "data": source, "skipped": summary.skipped,
-            "dropped_prompt_fills_max_length": sum(dropped), **metrics,
-            "per_pair": pair_rows(kept, scores, beta if method != "ORPO" else 1.0)}
+        metrics["reference"] = {
+            key: reference[key]
+            for key in ("accuracy", "ties", "margin", "chosen_reward", "rejected_reward", "odds_accuracy")
+        }
+    return {
+        "run": str(run_dir),
+        "method": method,
+        "data": source,
+        "skipped": summary.skipped,
+        "dropped_prompt_fills_max_length": sum(dropped),
+        **metrics,
+        "per_pair": pair_rows(kept, scores, beta if method != "ORPO" else 1.0),
+    }
 
 
 def format_metrics(result: dict) -> str:
-    lines = [f"{result['method']} run {result['run']} on {result['pairs']} held-out pairs ({result['data']})",
-             f"criterion: {result['criterion']}"]
+    lines = [
+        f"{result['method']} run {result['run']} on {result['pairs']} held-out pairs ({result['data']})",
+        f"criterion: {result['criterion']}",
+    ]
     if result.get("dropped_prompt_fills_max_length"):
-        lines.append(f"dropped {result['dropped_prompt_fills_max_length']} pairs whose prompt alone fills max_length "
-                     f"(TRL drops them in training too)")
+        lines.append(
+            f"dropped {result['dropped_prompt_fills_max_length']} pairs whose prompt alone fills max_length "
+            f"(TRL drops them in training too)"
+        )
     from trlrecipes.tools.criteria import method_lines
 
     if method_lines(result):  # SimPO, SFT, reward model
         lines += method_lines(result)
     elif "margin" in result:
         ref = result["reference"]
-        lines += [f"{'':<12}{'accuracy':>10}{'ties':>8}{'margin':>10}{'chosen':>10}{'rejected':>10}",
-                  f"{'reference':<12}{ref['accuracy']:>10.3f}{ref['ties']:>8.2f}{ref['margin']:>10.3f}"
-                  f"{ref['chosen_reward']:>10.3f}{ref['rejected_reward']:>10.3f}",
-                  f"{'trained':<12}{result['accuracy']:>10.3f}{result['ties']:>8.2f}{result['margin']:>10.3f}"
-                  f"{result['chosen_reward']:>10.3f}{result['rejected_reward']:>10.3f}",
-                  f"likelihood check (ORPO-style log odds favour chosen): base {result['base_odds_accuracy']:.3f}"
-                  f" -> trained {result['odds_accuracy']:.3f}"]
+        lines += [
+            f"{'':<12}{'accuracy':>10}{'ties':>8}{'margin':>10}{'chosen':>10}{'rejected':>10}",
+            f"{'reference':<12}{ref['accuracy']:>10.3f}{ref['ties']:>8.2f}{ref['margin']:>10.3f}"
+            f"{ref['chosen_reward']:>10.3f}{ref['rejected_reward']:>10.3f}",
+            f"{'trained':<12}{result['accuracy']:>10.3f}{result['ties']:>8.2f}{result['margin']:>10.3f}"
+            f"{result['chosen_reward']:>10.3f}{result['rejected_reward']:>10.3f}",
+            f"likelihood check (ORPO-style log odds favour chosen): base {result['base_odds_accuracy']:.3f}"
+            f" -> trained {result['odds_accuracy']:.3f}",
+        ]
     else:
-        lines += [f"{'':<12}{'accuracy':>10}{'mean log odds ratio':>22}",
-                  f"{'base':<12}{result['base_accuracy']:>10.3f}{result['base_mean_log_odds_ratio']:>22.3f}",
-                  f"{'trained':<12}{result['accuracy']:>10.3f}{result['mean_log_odds_ratio']:>22.3f}"]
+        lines += [
+            f"{'':<12}{'accuracy':>10}{'mean log odds ratio':>22}",
+            f"{'base':<12}{result['base_accuracy']:>10.3f}{result['base_mean_log_odds_ratio']:>22.3f}",
+            f"{'trained':<12}{result['accuracy']:>10.3f}{result['mean_log_odds_ratio']:>22.3f}",
+        ]
     return "\n".join(lines)
 
 

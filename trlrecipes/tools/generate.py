@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def generate_answers(run_dir: Path, prompts: list[str], *, compare: bool = False, max_new_tokens: int = 128,
-                     model_and_tokenizer=None) -> list[dict]:
+def generate_answers(
+    run_dir: Path, prompts: list[str], *, compare: bool = False, max_new_tokens: int = 128, model_and_tokenizer=None
+) -> list[dict]:
     """Greedy answers (deterministic, so before/after differences come from training, not sampling)."""
     from trlrecipes.errors import UserError
 
     if max_new_tokens < 1:
         raise UserError(f"--max-new-tokens {max_new_tokens}: must be at least 1 (the reply length in tokens)")
     if not prompts:
-        raise UserError("no prompt given; pass --prompt \"a user message\"")
+        raise UserError('no prompt given; pass --prompt "a user message"')
     for prompt in prompts:
         if not isinstance(prompt, str) or not prompt.strip():
             raise UserError(f"--prompt {prompt!r} is empty; give the text of a user message")
@@ -25,13 +26,18 @@ def generate_answers(run_dir: Path, prompts: list[str], *, compare: bool = False
     else:
         model, tokenizer = model_and_tokenizer
     import torch  # after the checks, so that a bad input is refused in a second
+
     device = next(model.parameters()).device
 
     def answer(batch: list[str]) -> list[str]:
         # All prompts in one left-padded batch: one forward per new token instead of one per prompt and token
         # (3 demo prompts: 3x fewer decoding steps; greedy, so each answer is the one it would get alone).
-        texts = [tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                               tokenize=False) for prompt in batch]
+        texts = [
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+            )
+            for prompt in batch
+        ]
         side = tokenizer.padding_side
         tokenizer.padding_side = "left"
         try:
@@ -40,10 +46,13 @@ def generate_answers(run_dir: Path, prompts: list[str], *, compare: bool = False
             tokenizer.padding_side = side
         ids = {k: v.to(device) for k, v in ids.items()}
         with torch.no_grad():
-            out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id)
-        return [text.strip() for text in tokenizer.batch_decode(out[:, ids["input_ids"].shape[1]:],
-                                                                skip_special_tokens=True)]
+            out = model.generate(
+                **ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+            )
+        return [
+            text.strip()
+            for text in tokenizer.batch_decode(out[:, ids["input_ids"].shape[1] :], skip_special_tokens=True)
+        ]
 
     prompts = list(prompts)
     results = [{"prompt": prompt, "trained": text} for prompt, text in zip(prompts, answer(prompts), strict=True)]
@@ -62,8 +71,9 @@ def format_answers(rows: list[dict], width: int = 100) -> str:
         lines = [f"prompt: {row['prompt']}"]
         for label in ("reference", "trained"):
             if label in row:
-                body = textwrap.fill(row[label] or "(empty)", width=width, initial_indent="    ",
-                                     subsequent_indent="    ")
+                body = textwrap.fill(
+                    row[label] or "(empty)", width=width, initial_indent="    ", subsequent_indent="    "
+                )
                 lines.append(f"  {label}:\n{body}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

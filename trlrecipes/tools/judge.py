@@ -117,12 +117,15 @@ def load_callable(spec: str) -> Callable[[str, str], float]:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
             if err.name and module_name.startswith(err.name):
-                raise UserError(f"--reward {spec!r}: no module {module_name!r} (looked in the current directory and "
-                                f"on the Python path)") from err
+                raise UserError(
+                    f"--reward {spec!r}: no module {module_name!r} (looked in the current directory and "
+                    f"on the Python path)"
+                ) from err
             raise UserError(f"--reward {spec!r}: importing {module_name} failed ({err})") from err
         except Exception as err:
-            raise UserError(f"--reward {spec!r}: importing {module_name} failed ({type(err).__name__}: {err})"
-                            .splitlines()[0]) from err
+            raise UserError(
+                f"--reward {spec!r}: importing {module_name} failed ({type(err).__name__}: {err})".splitlines()[0]
+            ) from err
         finally:
             if added:
                 sys.path.remove(cwd)
@@ -143,8 +146,10 @@ class CallableReward:
         try:
             signature.bind("prompt", "response")
         except TypeError as err:  # checked before any model is loaded
-            raise UserError(f"reward {self.name} takes {signature}, but it is called as fn(prompt, response) -> "
-                            f"float ({err}); give it those two parameters") from err
+            raise UserError(
+                f"reward {self.name} takes {signature}, but it is called as fn(prompt, response) -> "
+                f"float ({err}); give it those two parameters"
+            ) from err
 
     def __call__(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
         scores = []
@@ -152,17 +157,22 @@ class CallableReward:
             try:
                 value = self.fn(prompt.text, response)
             except Exception as err:  # the user's code: say where, keep what is written
-                raise UserError(f"reward {self.name} raised {type(err).__name__}: {err} on prompt "
-                                f"{prompt.text[:60]!r}; fix the function and rerun the same command (pairs already "
-                                f"written are kept and skipped)") from err
+                raise UserError(
+                    f"reward {self.name} raised {type(err).__name__}: {err} on prompt "
+                    f"{prompt.text[:60]!r}; fix the function and rerun the same command (pairs already "
+                    f"written are kept and skipped)"
+                ) from err
             try:
                 value = float(value)
             except (TypeError, ValueError):
-                raise UserError(f"reward {self.name} returned {value!r} (a {type(value).__name__}), not a number, "
-                                f"for prompt {prompt.text[:60]!r}; make it return a float") from None
+                raise UserError(
+                    f"reward {self.name} returned {value!r} (a {type(value).__name__}), not a number, "
+                    f"for prompt {prompt.text[:60]!r}; make it return a float"
+                ) from None
             if not math.isfinite(value):
-                raise UserError(f"reward {self.name} returned {value} for prompt {prompt.text[:60]!r}; it must be "
-                                f"a finite number")
+                raise UserError(
+                    f"reward {self.name} returned {value} for prompt {prompt.text[:60]!r}; it must be a finite number"
+                )
             scores.append(value)
         return scores
 
@@ -184,14 +194,19 @@ class RewardModel:
                 self.model, self.tokenizer = _load_adapter_reward_model(Path(local), dtype, trust_remote_code)
             else:
                 self.tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
-                self.model = AutoModelForSequenceClassification.from_pretrained(local, dtype=dtype,
-                                                                                trust_remote_code=trust_remote_code)
+                self.model = AutoModelForSequenceClassification.from_pretrained(
+                    local, dtype=dtype, trust_remote_code=trust_remote_code
+                )
         except OSError as err:
-            raise UserError(f"--reward-model {path!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local "
-                            f"folder or check your network") from err
+            raise UserError(
+                f"--reward-model {path!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local "
+                f"folder or check your network"
+            ) from err
         if self.model.config.num_labels != 1:
-            raise UserError(f"--reward-model {path!r} has {self.model.config.num_labels} outputs; a reward model has "
-                            f"exactly one (num_labels=1)")
+            raise UserError(
+                f"--reward-model {path!r} has {self.model.config.num_labels} outputs; a reward model has "
+                f"exactly one (num_labels=1)"
+            )
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if self.model.config.pad_token_id is None:
@@ -207,21 +222,29 @@ class RewardModel:
     def encode(self, prompts: list[Prompt], responses: list[str]) -> dict:
         """prompt + response as the reward model expects it: its chat template, else a (prompt, reply) text pair."""
         if self.use_template:
-            texts = [self.tokenizer.apply_chat_template(p.messages + [{"role": "assistant", "content": r}],
-                                                        tokenize=False)
-                     for p, r in zip(prompts, responses, strict=True)]
-            return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                                  add_special_tokens=False, return_tensors="pt")
+            texts = [
+                self.tokenizer.apply_chat_template(p.messages + [{"role": "assistant", "content": r}], tokenize=False)
+                for p, r in zip(prompts, responses, strict=True)
+            ]
+            return self.tokenizer(
+                texts,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                add_special_tokens=False,
+                return_tensors="pt",
+            )
         firsts = ["\n\n".join(m["content"] for m in p.messages) for p in prompts]
-        return self.tokenizer(firsts, responses, padding=True, truncation=True, max_length=self.max_length,
-                              return_tensors="pt")
+        return self.tokenizer(
+            firsts, responses, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
 
     def __call__(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
         import torch
 
         scores = []
         for start in range(0, len(responses), self.batch_size):
-            batch = self.encode(prompts[start:start + self.batch_size], responses[start:start + self.batch_size])
+            batch = self.encode(prompts[start : start + self.batch_size], responses[start : start + self.batch_size])
             with torch.no_grad():
                 logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
             scores += logits[:, 0].float().tolist()
@@ -238,22 +261,29 @@ def _load_adapter_reward_model(folder: Path, dtype, trust_remote_code: bool):
 
     config = PeftConfig.from_pretrained(str(folder))
     if "CAUSAL_LM" in str(getattr(config, "task_type", "") or ""):
-        raise UserError(f"--reward-model {folder}: this adapter is a language model's (task CAUSAL_LM), not a reward "
-                        f"model's (SEQ_CLS); pass a reward-model folder")
+        raise UserError(
+            f"--reward-model {folder}: this adapter is a language model's (task CAUSAL_LM), not a reward "
+            f"model's (SEQ_CLS); pass a reward-model folder"
+        )
     base_path = resolve_model(config.base_model_name_or_path)
     base, info = AutoModelForSequenceClassification.from_pretrained(
-        base_path, num_labels=1, dtype=dtype, trust_remote_code=trust_remote_code, output_loading_info=True)
+        base_path, num_labels=1, dtype=dtype, trust_remote_code=trust_remote_code, output_loading_info=True
+    )
     head = ("score", "classifier")
     if any(key.split(".")[0] in head for key in info.get("missing_keys", ())) and not _adapter_has_head(folder, head):
-        raise UserError(f"--reward-model {folder}: not a reward model: its base {config.base_model_name_or_path} has "
-                        f"no trained score head and the adapter carries none (a policy run folder is judged, not a "
-                        f"judge); pass a reward-model folder")
+        raise UserError(
+            f"--reward-model {folder}: not a reward model: its base {config.base_model_name_or_path} has "
+            f"no trained score head and the adapter carries none (a policy run folder is judged, not a "
+            f"judge); pass a reward-model folder"
+        )
     has_tokenizer = any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
-    tokenizer = AutoTokenizer.from_pretrained(str(folder) if has_tokenizer else base_path,
-                                              trust_remote_code=trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(folder) if has_tokenizer else base_path, trust_remote_code=trust_remote_code
+    )
     if base.config.pad_token_id is None:
-        base.config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \
-            else tokenizer.eos_token_id
+        base.config.pad_token_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
     return PeftModel.from_pretrained(base, str(folder)), tokenizer
 
 
@@ -268,8 +298,14 @@ def _adapter_has_head(folder: Path, head: tuple[str, ...]) -> bool:
     return (folder / "adapter_model.bin").is_file()  # a legacy pickle: trust it rather than unpickle twice
 
 
-def make_judge(*, reward_spec: str | None = None, reward_model: str | None = None, reward: Callable | None = None,
-               batch_size: int = 8, trust_remote_code: bool = False):
+def make_judge(
+    *,
+    reward_spec: str | None = None,
+    reward_model: str | None = None,
+    reward: Callable | None = None,
+    batch_size: int = 8,
+    trust_remote_code: bool = False,
+):
     """Exactly one of: `--reward module:function`, `--reward-model DIR|HUB_ID`, or a Python callable."""
     if sum(x is not None for x in (reward, reward_model, reward_spec)) != 1:
         raise UserError("pass exactly one judge: --reward-model PATH or --reward module:function")

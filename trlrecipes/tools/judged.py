@@ -31,10 +31,16 @@ def held_out_prompts(run_dir: Path, cfg: dict, data: str | None = None) -> tuple
 
     source = data or cfg.get("eval_dataset") or default_eval_source(cfg.get("dataset", ""))
     if not source:
-        raise UserError(f"{run_dir}: the run has no held-out data file; pass --prompts FILE (one prompt a line, or "
-                        f".jsonl with a 'prompt' field) or --data PAIRS")
-    rows, _ = load_pairs(cfg.get("data_format", "hh-rlhf"), source, split=cfg.get("eval_split", "test"),
-                         subset=cfg.get("subset") or None)
+        raise UserError(
+            f"{run_dir}: the run has no held-out data file; pass --prompts FILE (one prompt a line, or "
+            f".jsonl with a 'prompt' field) or --data PAIRS"
+        )
+    rows, _ = load_pairs(
+        cfg.get("data_format", "hh-rlhf"),
+        source,
+        split=cfg.get("eval_split", "test"),
+        subset=cfg.get("subset") or None,
+    )
     prompts, seen = [], set()
     for row in rows:
         messages = row.get("prompt")
@@ -49,8 +55,9 @@ def held_out_prompts(run_dir: Path, cfg: dict, data: str | None = None) -> tuple
     return prompts, source
 
 
-def generate_pair(model, tokenizer, prompts: list[Prompt], *, max_new_tokens: int, samples: int, temperature: float,
-                  seed: int) -> dict:
+def generate_pair(
+    model, tokenizer, prompts: list[Prompt], *, max_new_tokens: int, samples: int, temperature: float, seed: int
+) -> dict:
     """Trained and reference replies for a batch of prompts: texts, reply token counts (up to the end-of-turn
     token) and whether each reply was cut at max_new_tokens; `samples` replies per prompt, prompt-major."""
     import torch
@@ -66,9 +73,11 @@ def generate_pair(model, tokenizer, prompts: list[Prompt], *, max_new_tokens: in
         tokenizer.padding_side = side
     device = next(model.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
-    decoding = ({"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0,
-                 "num_return_sequences": samples} if temperature > 0 else
-                {"do_sample": False, "temperature": None, "top_k": None, "top_p": None})
+    decoding = (
+        {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0, "num_return_sequences": samples}
+        if temperature > 0
+        else {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
+    )
     stops = stop_ids(model, tokenizer)
     out = {}
     for side_name in ("trained", "reference"):
@@ -76,28 +85,44 @@ def generate_pair(model, tokenizer, prompts: list[Prompt], *, max_new_tokens: in
         with torch.no_grad():
             if side_name == "reference":
                 with model.disable_adapter():
-                    ids = model.generate(**batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                         **decoding)
+                    ids = model.generate(
+                        **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **decoding
+                    )
             else:
-                ids = model.generate(**batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                     **decoding)
-        new = ids[:, batch["input_ids"].shape[1]:].cpu().tolist()
+                ids = model.generate(
+                    **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **decoding
+                )
+        new = ids[:, batch["input_ids"].shape[1] :].cpu().tolist()
         lengths, cut = [], []
         for row in new:
             end = next((i for i, token in enumerate(row) if token in stops), None)
             lengths.append(len(row) if end is None else end)
             cut.append(end is None and len(row) >= max_new_tokens)
-        replies = [tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(new, lengths,
-                                                                                                strict=True)]
+        replies = [
+            tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(new, lengths, strict=True)
+        ]
         out[side_name] = {"texts": replies, "tokens": lengths, "cut": cut}
     return out
 
 
-def evaluate_generations(run_dir: Path, *, reward_spec: str | None = None, reward_model: str | None = None,
-                         reward=None, prompts_file: str | Path | None = None, data: str | None = None,
-                         max_rows: int = 0, samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                         max_new_tokens: int = 128, batch_size: int = 8, model_and_tokenizer=None,
-                         progress: bool = True, trust_remote_code: bool = False) -> dict:
+def evaluate_generations(
+    run_dir: Path,
+    *,
+    reward_spec: str | None = None,
+    reward_model: str | None = None,
+    reward=None,
+    prompts_file: str | Path | None = None,
+    data: str | None = None,
+    max_rows: int = 0,
+    samples: int = 1,
+    temperature: float = 0.0,
+    seed: int = 0,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    model_and_tokenizer=None,
+    progress: bool = True,
+    trust_remote_code: bool = False,
+) -> dict:
     """Generate, judge and summarise; writes eval_generations.jsonl and returns the figures (eval.json's
     "generation")."""
     from tqdm.auto import tqdm
@@ -111,8 +136,10 @@ def evaluate_generations(run_dir: Path, *, reward_spec: str | None = None, rewar
     if temperature < 0:
         raise UserError(f"--temperature {temperature}: must be 0 (greedy) or above")
     if samples > 1 and temperature == 0:
-        raise UserError(f"--samples {samples} with greedy decoding gives {samples} identical replies; set "
-                        f"--temperature above 0 (e.g. 0.7) to sample")
+        raise UserError(
+            f"--samples {samples} with greedy decoding gives {samples} identical replies; set "
+            f"--temperature above 0 (e.g. 0.7) to sample"
+        )
     if prompts_file is not None and data is not None:
         raise UserError("pass --prompts FILE or --data PAIRS, not both")
     run_dir = Path(run_dir)
@@ -123,17 +150,29 @@ def evaluate_generations(run_dir: Path, *, reward_spec: str | None = None, rewar
         prompts, source = held_out_prompts(run_dir, cfg, data)
     limit = max_rows or cfg.get("max_eval_rows") or 0
     prompts = prompts[:limit] if limit else prompts
-    judge = make_judge(reward_spec=reward_spec, reward_model=reward_model, reward=reward, batch_size=batch_size,
-                       trust_remote_code=trust_remote_code)
+    judge = make_judge(
+        reward_spec=reward_spec,
+        reward_model=reward_model,
+        reward=reward,
+        batch_size=batch_size,
+        trust_remote_code=trust_remote_code,
+    )
     model, tokenizer = model_and_tokenizer or load_policy(run_dir, cfg)
 
     start = time.monotonic()
     sides = {"trained": {"texts": [], "tokens": [], "cut": []}, "reference": {"texts": [], "tokens": [], "cut": []}}
     bar = tqdm(total=len(prompts), desc="eval --generate", unit="prompt", file=sys.stderr, disable=not progress)
     for first in range(0, len(prompts), batch_size):
-        batch = prompts[first:first + batch_size]
-        replies = generate_pair(model, tokenizer, batch, max_new_tokens=max_new_tokens, samples=samples,
-                                temperature=temperature, seed=seed + first)
+        batch = prompts[first : first + batch_size]
+        replies = generate_pair(
+            model,
+            tokenizer,
+            batch,
+            max_new_tokens=max_new_tokens,
+            samples=samples,
+            temperature=temperature,
+            seed=seed + first,
+        )
         for name, part in replies.items():
             for key in ("texts", "tokens", "cut"):
                 sides[name][key] += part[key]
@@ -143,29 +182,49 @@ def evaluate_generations(run_dir: Path, *, reward_spec: str | None = None, rewar
     flat = [p for p in prompts for _ in range(samples)]
     scores = {name: [float(s) for s in judge(flat, sides[name]["texts"])] for name in sides}
     groups = [i // samples for i in range(len(flat))] if samples > 1 else None
-    figures = summarize(scores["trained"], scores["reference"], sides["trained"]["tokens"],
-                        sides["reference"]["tokens"], groups=groups, seed=seed)
+    figures = summarize(
+        scores["trained"],
+        scores["reference"],
+        sides["trained"]["tokens"],
+        sides["reference"]["tokens"],
+        groups=groups,
+        seed=seed,
+    )
 
     path = run_dir / GENERATIONS_FILE
     with path.open("w", encoding="utf-8") as handle:
         for i, prompt in enumerate(flat):
-            row = {"prompt": prompt.text, "sample": i % samples,
-                   "reference": sides["reference"]["texts"][i], "trained": sides["trained"]["texts"][i],
-                   "reference_score": scores["reference"][i], "trained_score": scores["trained"][i],
-                   "reference_tokens": sides["reference"]["tokens"][i],
-                   "trained_tokens": sides["trained"]["tokens"][i],
-                   "reference_cut": sides["reference"]["cut"][i], "trained_cut": sides["trained"]["cut"][i]}
+            row = {
+                "prompt": prompt.text,
+                "sample": i % samples,
+                "reference": sides["reference"]["texts"][i],
+                "trained": sides["trained"]["texts"][i],
+                "reference_score": scores["reference"][i],
+                "trained_score": scores["trained"][i],
+                "reference_tokens": sides["reference"]["tokens"][i],
+                "trained_tokens": sides["trained"]["tokens"][i],
+                "reference_cut": sides["reference"]["cut"][i],
+                "trained_cut": sides["trained"]["cut"][i],
+            }
             if len(prompt.messages) > 1:
                 row["conversation"] = prompt.messages
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     n = len(flat)
-    return {"run": str(run_dir), "judge": getattr(judge, "name", str(judge)), "prompts": len(prompts),
-            "source": source, "samples": samples,
-            "decoding": "greedy" if temperature == 0 else f"sampled, temperature {temperature:g}", "seed": seed,
-            "max_new_tokens": max_new_tokens, **figures,
-            "reference_cut_share": sum(sides["reference"]["cut"]) / n,
-            "trained_cut_share": sum(sides["trained"]["cut"]) / n,
-            "generation_seconds": round(generation_seconds, 1), "generations_file": str(path)}
+    return {
+        "run": str(run_dir),
+        "judge": getattr(judge, "name", str(judge)),
+        "prompts": len(prompts),
+        "source": source,
+        "samples": samples,
+        "decoding": "greedy" if temperature == 0 else f"sampled, temperature {temperature:g}",
+        "seed": seed,
+        "max_new_tokens": max_new_tokens,
+        **figures,
+        "reference_cut_share": sum(sides["reference"]["cut"]) / n,
+        "trained_cut_share": sum(sides["trained"]["cut"]) / n,
+        "generation_seconds": round(generation_seconds, 1),
+        "generations_file": str(path),
+    }
 
 
 def format_generation_metrics(result: dict) -> str:
@@ -175,20 +234,25 @@ def format_generation_metrics(result: dict) -> str:
         low, high = result[key]
         return f"[{low:.2f}, {high:.2f}]"
 
-    lines = [f"judged generations: {result['prompts']} prompts ({result['source']}) x {result['samples']} "
-             f"({result['decoding']}, max {result['max_new_tokens']} new tokens); judge {result['judge']}",
-             f"{'':<12}{'mean score':>12}{'95% CI':>16}{'reply tokens':>14}{'cut':>8}",
-             f"{'reference':<12}{result['reference_score_mean']:>12.3f}{ci('reference_score_ci95'):>16}"
-             f"{result['reference_tokens_mean']:>14.1f}{result['reference_cut_share']:>8.0%}",
-             f"{'trained':<12}{result['trained_score_mean']:>12.3f}{ci('trained_score_ci95'):>16}"
-             f"{result['trained_tokens_mean']:>14.1f}{result['trained_cut_share']:>8.0%}",
-             f"trained vs reference: {result['wins']} wins, {result['ties']} ties, {result['losses']} losses; "
-             f"win rate {result['win_rate']:.3f} {ci('win_rate_ci95')} (ties count half), length-controlled "
-             f"{result['lc_win_rate']:.3f} {ci('lc_win_rate_ci95')}"]
+    lines = [
+        f"judged generations: {result['prompts']} prompts ({result['source']}) x {result['samples']} "
+        f"({result['decoding']}, max {result['max_new_tokens']} new tokens); judge {result['judge']}",
+        f"{'':<12}{'mean score':>12}{'95% CI':>16}{'reply tokens':>14}{'cut':>8}",
+        f"{'reference':<12}{result['reference_score_mean']:>12.3f}{ci('reference_score_ci95'):>16}"
+        f"{result['reference_tokens_mean']:>14.1f}{result['reference_cut_share']:>8.0%}",
+        f"{'trained':<12}{result['trained_score_mean']:>12.3f}{ci('trained_score_ci95'):>16}"
+        f"{result['trained_tokens_mean']:>14.1f}{result['trained_cut_share']:>8.0%}",
+        f"trained vs reference: {result['wins']} wins, {result['ties']} ties, {result['losses']} losses; "
+        f"win rate {result['win_rate']:.3f} {ci('win_rate_ci95')} (ties count half), length-controlled "
+        f"{result['lc_win_rate']:.3f} {ci('lc_win_rate_ci95')}",
+    ]
     if result.get("length_change") is not None:
         lines.append(f"reply length change: {result['length_change']:+.0%}")
     for verdict in result["verdicts"]:
-        lines.append(format_verdict(Verdict(verdict["code"], 0, verdict["message"], verdict["cause"],
-                                            verdict["fix"])).replace(" (step 0)", ""))
+        lines.append(
+            format_verdict(Verdict(verdict["code"], 0, verdict["message"], verdict["cause"], verdict["fix"])).replace(
+                " (step 0)", ""
+            )
+        )
     lines.append(f"replies: {result['generations_file']}")
     return "\n".join(lines)

@@ -15,9 +15,18 @@ from trlrecipes.errors import UserError
 KINDS = ("causal-lm", "reward")
 
 
-def load_model(name_or_path: str, *, kind: str = "causal-lm", precision: str = "auto", dtype=None,
-               adapter: str | Path | None = None, trust_remote_code: bool = False, device: str | None = None,
-               padding_side: str | None = None, what: str = "model"):
+def load_model(
+    name_or_path: str,
+    *,
+    kind: str = "causal-lm",
+    precision: str = "auto",
+    dtype=None,
+    adapter: str | Path | None = None,
+    trust_remote_code: bool = False,
+    device: str | None = None,
+    padding_side: str | None = None,
+    what: str = "model",
+):
     """(model, tokenizer), in eval mode on `device` (the GPU when there is one).
 
     `kind`: "causal-lm" or "reward" (a sequence-classification model). `adapter`: a folder with a PEFT adapter
@@ -35,11 +44,14 @@ def load_model(name_or_path: str, *, kind: str = "causal-lm", precision: str = "
     model_class = AutoModelForCausalLM if kind == "causal-lm" else AutoModelForSequenceClassification
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), trust_remote_code=trust_remote_code)
-        model = model_class.from_pretrained(path, dtype=dtype or pick_precision(precision).torch_dtype,
-                                            trust_remote_code=trust_remote_code)
+        model = model_class.from_pretrained(
+            path, dtype=dtype or pick_precision(precision).torch_dtype, trust_remote_code=trust_remote_code
+        )
     except OSError as err:
-        raise UserError(f"{what} {name_or_path!r} could not be loaded ({str(err).splitlines()[0]}); pass a local "
-                        f"model folder, the offline alias smollm2-135m-offline, or check your network") from err
+        raise UserError(
+            f"{what} {name_or_path!r} could not be loaded ({str(err).splitlines()[0]}); pass a local "
+            f"model folder, the offline alias smollm2-135m-offline, or check your network"
+        ) from err
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if getattr(model.config, "pad_token_id", None) is None:

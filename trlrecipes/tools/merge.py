@@ -18,9 +18,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trlrecipes.run import folder as run_folder
 from trlrecipes.errors import UserError
 from trlrecipes.paths import check_writable
+from trlrecipes.run import folder as run_folder
 from trlrecipes.tools.card import model_card
 
 CHECK_PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
@@ -38,8 +38,9 @@ class MergeResult:
     def format(self) -> str:
         lines = [f"merged the adapter of the run into {self.base} ({self.dtype}) and saved it to {self.output}"]
         if self.max_logit_diff is not None:
-            lines.append(f"check: max |logit difference| merged vs base+adapter on a sample prompt = "
-                         f"{self.max_logit_diff:.3g}")
+            lines.append(
+                f"check: max |logit difference| merged vs base+adapter on a sample prompt = {self.max_logit_diff:.3g}"
+            )
         lines += self.notes
         lines.append(f"load it with: AutoModelForCausalLM.from_pretrained({str(self.output)!r})")
         return "\n".join(lines)
@@ -66,8 +67,9 @@ def _check_output(output: Path, run_dir: Path, force: bool) -> None:
     if out == run or out in run.parents:
         raise UserError(f"--output {output} is the run folder or holds it; choose a new folder")
     if force and (out == Path.cwd().resolve() or out in Path.cwd().resolve().parents or out == Path.home().resolve()):
-        raise UserError(f"--output {output} is the current or home folder; --force would replace it: choose a "
-                        f"dedicated folder")
+        raise UserError(
+            f"--output {output} is the current or home folder; --force would replace it: choose a dedicated folder"
+        )
     if run_folder.is_nonempty(out) and not force:
         raise UserError(f"--output {output} is not empty; pass --force to replace it or choose another folder")
     check_writable(out.parent, f"--output {output}", folder=True)  # the merged folder is made beside it, then moved
@@ -102,6 +104,7 @@ def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, c
 
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
     if not cfg.get("model"):
         raise UserError(f"{run_dir / run_folder.CONFIG_FILE}: has no 'model' key, so the base model is unknown")
     base_name, trust = cfg["model"], bool(cfg.get("trust_remote_code", False))
@@ -109,13 +112,17 @@ def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, c
     try:
         base_config = AutoConfig.from_pretrained(base_path, trust_remote_code=trust)
     except OSError as err:
-        raise UserError(f"base model {base_name!r} of the run could not be found ({str(err).splitlines()[0]}); "
-                        f"check the path or your network")
+        raise UserError(
+            f"base model {base_name!r} of the run could not be found ({str(err).splitlines()[0]}); "
+            f"check the path or your network"
+        ) from err
     stored_quantization = getattr(base_config, "quantization_config", None)
     if stored_quantization:
         method = stored_quantization.get("quant_method", "?") if isinstance(stored_quantization, dict) else "?"
-        raise UserError(f"base model {base_name!r} is stored quantized ({method}); merging needs its full-precision "
-                        f"weights: pass a run whose model is an unquantized checkpoint")
+        raise UserError(
+            f"base model {base_name!r} is stored quantized ({method}); merging needs its full-precision "
+            f"weights: pass a run whose model is an unquantized checkpoint"
+        )
     dtype = base_dtype(base_config)
     from_4bit = bool(cfg.get("load_in_4bit", False))
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype, trust_remote_code=trust)
@@ -126,8 +133,9 @@ def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, c
     sample = None
     if check:
         if getattr(tokenizer, "chat_template", None):
-            sample = tokenizer.apply_chat_template(CHECK_PROMPT, add_generation_prompt=True, return_tensors="pt",
-                                                   return_dict=True)["input_ids"]
+            sample = tokenizer.apply_chat_template(
+                CHECK_PROMPT, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )["input_ids"]
         else:
             sample = tokenizer(CHECK_PROMPT[0]["content"], return_tensors="pt")["input_ids"]
         expected = _last_logits(model, sample)
@@ -141,24 +149,35 @@ def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, c
     tmp = output.parent / f".{output.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     notes = []
     if from_4bit:
-        notes.append(f"note: this run trained its adapter against a 4-bit (nf4) quantized base; it was merged into the "
-                     f"unquantized {_dtype_name(dtype)} weights, so outputs can differ slightly from the 4-bit model "
-                     f"used in training")
+        notes.append(
+            f"note: this run trained its adapter against a 4-bit (nf4) quantized base; it was merged into the "
+            f"unquantized {_dtype_name(dtype)} weights, so outputs can differ slightly from the 4-bit model "
+            f"used in training"
+        )
     try:
         merged.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         merged.generation_config.save_pretrained(str(tmp))
-        card = model_card(run_dir, cfg, merged={"dtype": _dtype_name(dtype), "from_4bit": from_4bit,
-                                                "max_logit_diff": difference})
+        card = model_card(
+            run_dir, cfg, merged={"dtype": _dtype_name(dtype), "from_4bit": from_4bit, "max_logit_diff": difference}
+        )
         (tmp / "README.md").write_text(card, encoding="utf-8")
         _publish(tmp, output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if difference is not None and difference > _tolerance(dtype):
-        notes.append(f"warning: the merged logits differ from base+adapter by up to {difference:.3g}, more than "
-                     f"{_dtype_name(dtype)} rounding explains")
-    return MergeResult(output=output, base=base_name, dtype=_dtype_name(dtype), from_4bit=from_4bit,
-                       max_logit_diff=difference, notes=notes)
+        notes.append(
+            f"warning: the merged logits differ from base+adapter by up to {difference:.3g}, more than "
+            f"{_dtype_name(dtype)} rounding explains"
+        )
+    return MergeResult(
+        output=output,
+        base=base_name,
+        dtype=_dtype_name(dtype),
+        from_4bit=from_4bit,
+        max_logit_diff=difference,
+        notes=notes,
+    )
 
 
 def _tolerance(dtype) -> float:

@@ -57,7 +57,7 @@ from pathlib import Path
 from trlrecipes._compat import trl_has_fused_head
 from trlrecipes.errors import UserError
 
-GIB = 1024 ** 3
+GIB = 1024**3
 CUDA_CONTEXT_GIB = 0.5
 # Resident memory of a process that has imported torch, transformers, TRL, PEFT and datasets and built a trainer,
 # before any model or batch exists. Measured by benchmarks/plan_accuracy.py on Linux x86-64 (torch 2.13 CPU).
@@ -71,16 +71,25 @@ FULL_LOGITS_TRAINERS = ("ORPOConfig", "CPOConfig")
 # Per method: (sequences per example, reference pass, LM head). DPO/IPO/RPO: chosen + rejected, then the reference
 # (adapters off) on both; KTO: one reply per row and a reference; ORPO/SimPO (CPO): both replies, no reference; SFT:
 # one conversation, no reference; a reward model: both replies through a one-output score head, no vocabulary logits.
-METHOD_SHAPES = {"KTO": (1, True, True), "SFT": (1, False, True), "ORPO": (2, False, True),
-                 "SIMPO": (2, False, True), "CPO": (2, False, True), "RM": (2, False, False)}
+METHOD_SHAPES = {
+    "KTO": (1, True, True),
+    "SFT": (1, False, True),
+    "ORPO": (2, False, True),
+    "SIMPO": (2, False, True),
+    "CPO": (2, False, True),
+    "RM": (2, False, False),
+}
 MIN_MAX_LENGTH = 64
 # What each multi-GPU engine splits across N processes (configs/accelerate/ holds a launch config for each).
 # DDP keeps a full copy everywhere. ZeRO-2 splits gradients and optimizer states (for LoRA runs: only the adapters').
 # ZeRO-3 and FSDP (full shard) also split the weights, gathering one wrapped unit (a decoder layer, or the embeddings
 # and head) at a time; with prefetching the next one arrives early, so two units are counted in full.
-SHARDING = {"none": "DDP: every GPU holds everything", "zero2": "DeepSpeed ZeRO-2: LoRA grads + AdamW states split",
-            "zero3": "DeepSpeed ZeRO-3: weights and LoRA states split", "fsdp": "FSDP full shard: weights and LoRA "
-            "states split"}
+SHARDING = {
+    "none": "DDP: every GPU holds everything",
+    "zero2": "DeepSpeed ZeRO-2: LoRA grads + AdamW states split",
+    "zero3": "DeepSpeed ZeRO-3: weights and LoRA states split",
+    "fsdp": "FSDP full shard: weights and LoRA states split",
+}
 
 
 @dataclass
@@ -102,8 +111,10 @@ class ModelShape:
         return sum(r * (n_in + n_out) for n_in, n_out in self.lora_shapes)
 
     def describe(self) -> str:
-        return (f"{self.model_type}, {count(self.params)} params, {self.layers} layers, hidden {self.hidden}, "
-                f"intermediate {self.intermediate}, heads {self.heads}/{self.kv_heads} kv, vocab {self.vocab}")
+        return (
+            f"{self.model_type}, {count(self.params)} params, {self.layers} layers, hidden {self.hidden}, "
+            f"intermediate {self.intermediate}, heads {self.heads}/{self.kv_heads} kv, vocab {self.vocab}"
+        )
 
 
 @dataclass
@@ -184,7 +195,7 @@ def parse_budget(text: str) -> int:
     if not match:
         raise UserError(f"--gpu-memory {text!r}: use a size like 8GB, 24GiB or 16000MB")
     value, unit = float(match.group(1)), (match.group(2) or "g").rstrip("b").rstrip("i") or "g"
-    scale = {"k": 1024, "m": 1024 ** 2, "g": GIB, "t": 1024 ** 4}[unit]
+    scale = {"k": 1024, "m": 1024**2, "g": GIB, "t": 1024**4}[unit]
     if value <= 0:
         raise UserError(f"--gpu-memory {text!r}: must be more than 0")
     return int(value * scale)
@@ -209,17 +220,20 @@ def load_model_config(model: str, *, model_config: str | None = None, trust_remo
 
             return CONFIG_MAPPING[model_type].from_dict(data)
         except KeyError:
-            raise UserError(f"--model-config {path}: unknown model_type {data.get('model_type')!r} for this "
-                            f"transformers version")
+            raise UserError(
+                f"--model-config {path}: unknown model_type {data.get('model_type')!r} for this transformers version"
+            ) from None
         except (OSError, ValueError) as err:
-            raise UserError(f"--model-config {path}: not a readable config.json ({str(err).splitlines()[0]})")
+            raise UserError(f"--model-config {path}: not a readable config.json ({str(err).splitlines()[0]})") from err
     from trlrecipes.models import resolve_model
 
     try:
         return AutoConfig.from_pretrained(resolve_model(model), trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:
-        raise UserError(f"could not read the config of model {model!r} ({str(err).splitlines()[0]}); without network "
-                        f"pass --model-config path/to/config.json (or model=<local folder>)")
+        raise UserError(
+            f"could not read the config of model {model!r} ({str(err).splitlines()[0]}); without network "
+            f"pass --model-config path/to/config.json (or model=<local folder>)"
+        ) from err
 
 
 def model_shape(config, name: str = "", *, trust_remote_code: bool = False) -> ModelShape:
@@ -234,8 +248,10 @@ def model_shape(config, name: str = "", *, trust_remote_code: bool = False) -> M
     heads = getattr(text, "num_attention_heads", None) or getattr(text, "n_head", None)
     vocab = getattr(text, "vocab_size", None)
     if not all((hidden, layers, heads, vocab)):
-        raise UserError(f"model {name or '?'}: its config lacks hidden_size/num_hidden_layers/num_attention_heads/"
-                        f"vocab_size, so it cannot be planned")
+        raise UserError(
+            f"model {name or '?'}: its config lacks hidden_size/num_hidden_layers/num_attention_heads/"
+            f"vocab_size, so it cannot be planned"
+        )
     intermediate = getattr(text, "intermediate_size", None) or getattr(text, "n_inner", None) or 4 * hidden
     kv_heads = getattr(text, "num_key_value_heads", None) or heads
     head_dim = getattr(text, "head_dim", None) or hidden // heads
@@ -251,8 +267,20 @@ def model_shape(config, name: str = "", *, trust_remote_code: bool = False) -> M
         if isinstance(module, nn.Linear) and module is not output:
             lora_shapes.append((module.in_features, module.out_features))
             linear_params += module.weight.numel()
-    return ModelShape(name, getattr(text, "model_type", "?"), hidden, intermediate, layers, heads, kv_heads, head_dim,
-                      vocab, params, linear_params, lora_shapes)
+    return ModelShape(
+        name,
+        getattr(text, "model_type", "?"),
+        hidden,
+        intermediate,
+        layers,
+        heads,
+        kv_heads,
+        head_dim,
+        vocab,
+        params,
+        linear_params,
+        lora_shapes,
+    )
 
 
 def _shape_from_formula(name, text, h, i, layers, a, g, d, vocab, err) -> ModelShape:
@@ -260,8 +288,20 @@ def _shape_from_formula(name, text, h, i, layers, a, g, d, vocab, err) -> ModelS
     per_layer = [(h, a * d), (h, g * d), (h, g * d), (a * d, h), (h, i), (h, i), (i, h)]
     linear = layers * sum(n_in * n_out for n_in, n_out in per_layer)
     params = linear + layers * 2 * h + h + vocab * h * (1 if getattr(text, "tie_word_embeddings", False) else 2)
-    return ModelShape(name or f"(formula: {type(err).__name__})", getattr(text, "model_type", "?"), h, i, layers, a,
-                      g, d, vocab, params, linear, per_layer * layers)
+    return ModelShape(
+        name or f"(formula: {type(err).__name__})",
+        getattr(text, "model_type", "?"),
+        h,
+        i,
+        layers,
+        a,
+        g,
+        d,
+        vocab,
+        params,
+        linear,
+        per_layer * layers,
+    )
 
 
 # --- settings -----------------------------------------------------------------------------------------------------
@@ -283,17 +323,23 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
     # the LoRA dropout layers included: then lora_dropout changes nothing, in training or in memory.
     disabled = bool((getattr(cfg, "trl", None) or {}).get("disable_dropout", True)) if trl_config else False
     shape = METHOD_SHAPES.get(method, (2, True, True))
-    return Settings(precision=precision, load_in_4bit=bool(getattr(cfg, "load_in_4bit", False)),
-                    max_length=int(getattr(cfg, "max_length", 512)),
-                    batch=int(getattr(cfg, "per_device_train_batch_size", 1)),
-                    grad_accum=int(getattr(cfg, "gradient_accumulation_steps", 1)),
-                    eval_batch=int(getattr(cfg, "per_device_eval_batch_size", 1)),
-                    checkpointing=bool(getattr(cfg, "activation_checkpointing", False)),
-                    lora_r=int(getattr(cfg, "lora_r", 16)),
-                    lora_dropout=0.0 if disabled else float(getattr(cfg, "lora_dropout", 0.0)),
-                    seqs_per_example=shape[0], full_logits=full_logits and shape[2], reference_pass=shape[1],
-                    lm_head=shape[2], method=name,
-                    dropout_disabled=disabled and bool(getattr(cfg, "lora_dropout", 0.0)))
+    return Settings(
+        precision=precision,
+        load_in_4bit=bool(getattr(cfg, "load_in_4bit", False)),
+        max_length=int(getattr(cfg, "max_length", 512)),
+        batch=int(getattr(cfg, "per_device_train_batch_size", 1)),
+        grad_accum=int(getattr(cfg, "gradient_accumulation_steps", 1)),
+        eval_batch=int(getattr(cfg, "per_device_eval_batch_size", 1)),
+        checkpointing=bool(getattr(cfg, "activation_checkpointing", False)),
+        lora_r=int(getattr(cfg, "lora_r", 16)),
+        lora_dropout=0.0 if disabled else float(getattr(cfg, "lora_dropout", 0.0)),
+        seqs_per_example=shape[0],
+        full_logits=full_logits and shape[2],
+        reference_pass=shape[1],
+        lm_head=shape[2],
+        method=name,
+        dropout_disabled=disabled and bool(getattr(cfg, "lora_dropout", 0.0)),
+    )
 
 
 # --- the estimate -------------------------------------------------------------------------------------------------
@@ -337,8 +383,10 @@ def estimate(shape: ModelShape, s: Settings, device: str = "gpu") -> Estimate:
 
     if s.load_in_4bit:
         weights = shape.linear_params * NF4_BYTES_PER_PARAM + (shape.params - shape.linear_params) * c
-        note = (f"4-bit nf4: {count(shape.linear_params)} linear params x {NF4_BYTES_PER_PARAM:.3f} B, "
-                f"{count(shape.params - shape.linear_params)} others x {c} B ({s.precision})")
+        note = (
+            f"4-bit nf4: {count(shape.linear_params)} linear params x {NF4_BYTES_PER_PARAM:.3f} B, "
+            f"{count(shape.params - shape.linear_params)} others x {c} B ({s.precision})"
+        )
     else:
         weights = shape.params * c
         note = f"{count(shape.params)} params x {c} B ({s.precision})"
@@ -381,11 +429,17 @@ def estimate(shape: ModelShape, s: Settings, device: str = "gpu") -> Estimate:
     head_forward, head_backward = head_transients(tokens, shape, s, device)
     layer_temps = tokens * (4 * h + c * (h + 4 * a * d + 3 * i))  # one layer's temporaries in a no-grad forward
     forward = max(layer_temps, head_forward)
-    forward_name = ("reference pass (adapters off: no weight copy, no grad) / LM head forward" if s.reference_pass
-                    else "LM head forward")
-    candidates = {forward_name: forward, "LM head backward": head_backward,
-                  "layer backward" + (" + recomputed layer" if s.checkpointing else ""):
-                      tokens * c * (2 * h + 4 * a * d + 2 * i) + (tokens * per_layer if s.checkpointing else 0)}
+    forward_name = (
+        "reference pass (adapters off: no weight copy, no grad) / LM head forward"
+        if s.reference_pass
+        else "LM head forward"
+    )
+    candidates = {
+        forward_name: forward,
+        "LM head backward": head_backward,
+        "layer backward" + (" + recomputed layer" if s.checkpointing else ""): tokens * c * (2 * h + 4 * a * d + 2 * i)
+        + (tokens * per_layer if s.checkpointing else 0),
+    }
     which = max(candidates, key=candidates.get)
     others = ", ".join(f"{name} {_gib(value)}" for name, value in candidates.items() if name != which)
     comps.append(Component("transient", candidates[which], f"peak of: {which} (others: {others} GiB)"))
@@ -419,9 +473,18 @@ def propose(shape: ModelShape, s: Settings, budget: float, device: str = "gpu", 
     """The smallest change that fits: fewer pairs per device (more accumulation, same effective batch), then
     activation checkpointing, then 4-bit, then a shorter max_length, each added on top of the previous; and a
     smaller evaluation batch whenever the evaluation pass is what does not fit."""
-    fields = set(fields) if fields is not None else {"activation_checkpointing", "load_in_4bit", "max_length",
-                                                     "per_device_train_batch_size", "gradient_accumulation_steps",
-                                                     "per_device_eval_batch_size"}
+    fields = (
+        set(fields)
+        if fields is not None
+        else {
+            "activation_checkpointing",
+            "load_in_4bit",
+            "max_length",
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "per_device_eval_batch_size",
+        }
+    )
     stages = [({}, [])]
     if not s.checkpointing and "activation_checkpointing" in fields:
         stages.append(({"checkpointing": True}, ["enable activation checkpointing"]))
@@ -444,8 +507,13 @@ def propose(shape: ModelShape, s: Settings, budget: float, device: str = "gpu", 
 
     def attempt(changes: dict, steps: list[str], max_length: int | None = None) -> Proposal | None:
         for batch in batches:
-            trial = dataclasses.replace(s, **changes, batch=batch, grad_accum=s.grad_accum * s.batch // batch,
-                                        max_length=max_length or s.max_length)
+            trial = dataclasses.replace(
+                s,
+                **changes,
+                batch=batch,
+                grad_accum=s.grad_accum * s.batch // batch,
+                max_length=max_length or s.max_length,
+            )
             result = estimate(shape, trial, device)
             if result.train_peak > budget:
                 continue
@@ -467,10 +535,19 @@ def propose(shape: ModelShape, s: Settings, budget: float, device: str = "gpu", 
                     overrides["max_length"] = trial.max_length
                 if trial.eval_batch != s.eval_batch:
                     overrides["per_device_eval_batch_size"] = trial.eval_batch
-                extra = [f"{batch} pair(s) per device x {trial.grad_accum} accumulation steps (same effective batch)"] \
-                    if batch != s.batch else []
-                cut = [f"shorten max_length to {trial.max_length} (longer pairs get truncated: check with "
-                       f"`trlrecipes data inspect`)"] if max_length else []
+                extra = (
+                    [f"{batch} pair(s) per device x {trial.grad_accum} accumulation steps (same effective batch)"]
+                    if batch != s.batch
+                    else []
+                )
+                cut = (
+                    [
+                        f"shorten max_length to {trial.max_length} (longer pairs get truncated: check with "
+                        f"`trlrecipes data inspect`)"
+                    ]
+                    if max_length
+                    else []
+                )
                 cut += [f"evaluate {trial.eval_batch} pairs at a time"] if trial.eval_batch != s.eval_batch else []
                 return Proposal(overrides, result, extra + steps + cut)
         return None
@@ -503,29 +580,42 @@ class Plan:
 
     def format(self) -> str:
         s, e = self.settings, self.estimate
-        lines = [f"plan for {self.recipe}: model {self.model}" + (f" (shape from {self.shape.name})"
-                                                                   if self.shape.name != self.model else ""),
-                 f"  model: {self.shape.describe()}",
-                 f"  method: {s.method}, " + ("reference pass (adapters off)" if s.reference_pass else
-                                              "no reference pass") + f", {s.seqs_per_example} sequence(s) per example"
-                 + ("" if s.lm_head else ", a one-output score head instead of the LM head"),
-                 f"  settings: {s.precision}{' + 4-bit base' if s.load_in_4bit else ''}, {s.batch} examples x "
-                 f"{s.seqs_per_example} sequences x {s.max_length} tokens per device, gradient accumulation "
-                 f"{s.grad_accum}, activation checkpointing {'on' if s.checkpointing else 'off'}, LoRA r={s.lora_r}"
-                 f" (all linear layers), " + ("lora_dropout off (TRL's disable_dropout=true zeroes it; "
-                                              "trl.disable_dropout=false turns it on)" if s.dropout_disabled
-                                              else f"lora_dropout {s.lora_dropout:g}"),
-                 *([f"  launch: {s.processes} processes, {SHARDING[s.shard]} (per-GPU figures below)"]
-                   if s.processes > 1 else []),
-                 "", f"  {'component':<14}{'GiB':>8}  how", f"  {'-' * 14}{'-' * 8}  {'-' * 40}"]
+        lines = [
+            f"plan for {self.recipe}: model {self.model}"
+            + (f" (shape from {self.shape.name})" if self.shape.name != self.model else ""),
+            f"  model: {self.shape.describe()}",
+            f"  method: {s.method}, "
+            + ("reference pass (adapters off)" if s.reference_pass else "no reference pass")
+            + f", {s.seqs_per_example} sequence(s) per example"
+            + ("" if s.lm_head else ", a one-output score head instead of the LM head"),
+            f"  settings: {s.precision}{' + 4-bit base' if s.load_in_4bit else ''}, {s.batch} examples x "
+            f"{s.seqs_per_example} sequences x {s.max_length} tokens per device, gradient accumulation "
+            f"{s.grad_accum}, activation checkpointing {'on' if s.checkpointing else 'off'}, LoRA r={s.lora_r}"
+            f" (all linear layers), "
+            + (
+                "lora_dropout off (TRL's disable_dropout=true zeroes it; trl.disable_dropout=false turns it on)"
+                if s.dropout_disabled
+                else f"lora_dropout {s.lora_dropout:g}"
+            ),
+            *(
+                [f"  launch: {s.processes} processes, {SHARDING[s.shard]} (per-GPU figures below)"]
+                if s.processes > 1
+                else []
+            ),
+            "",
+            f"  {'component':<14}{'GiB':>8}  how",
+            f"  {'-' * 14}{'-' * 8}  {'-' * 40}",
+        ]
         for comp in e.components:
             lines.append(f"  {comp.name:<14}{comp.bytes / GIB:>8.2f}  {comp.note}")
         lines.append(f"  {'-' * 14}{'-' * 8}")
         where = "GPU memory" if self.device == "gpu" else "CPU RAM"
         lines.append(f"  {'peak':<14}{e.train_peak / GIB:>8.2f}  estimated peak {where} (training step)")
         if e.eval_peak > e.train_peak:
-            lines.append(f"  {'eval peak':<14}{e.eval_peak / GIB:>8.2f}  the evaluation pass ({s.eval_batch} pairs "
-                         f"per device, no grad) needs more: lower per_device_eval_batch_size")
+            lines.append(
+                f"  {'eval peak':<14}{e.eval_peak / GIB:>8.2f}  the evaluation pass ({s.eval_batch} pairs "
+                f"per device, no grad) needs more: lower per_device_eval_batch_size"
+            )
         if self.budget is None:
             return "\n".join(lines)
         spare = self.budget - e.total
@@ -535,9 +625,11 @@ class Plan:
         lines.append(f"\ndoes not fit in {self.budget / GIB:.2f} GiB (short by {-spare / GIB:.2f} GiB)")
         if self.proposal is None:
             floor = e.get("weights") + e.components[-1].bytes
-            lines.append(f"no setting tried fits (batch 1, activation checkpointing, 4-bit, max_length down to "
-                         f"{MIN_MAX_LENGTH}); weights and context alone take {floor / GIB:.2f} GiB: use a smaller "
-                         f"model or a larger GPU")
+            lines.append(
+                f"no setting tried fits (batch 1, activation checkpointing, 4-bit, max_length down to "
+                f"{MIN_MAX_LENGTH}); weights and context alone take {floor / GIB:.2f} GiB: use a smaller "
+                f"model or a larger GPU"
+            )
             return "\n".join(lines)
         p = self.proposal
         lines.append(f"fits with: {' '.join(p.args())}   (estimated {p.estimate.total / GIB:.2f} GiB)")
@@ -548,11 +640,20 @@ class Plan:
         return "\n".join(lines)
 
 
-def plan_recipe(recipe: str, overrides: list[str] | None = None, *, budget: str | float | None = None,
-                model_config: str | None = None, device: str = "gpu", config_file: str | None = None,
-                demo: bool = False, processes: int = 1, shard: str = "none") -> Plan:
-    from trlrecipes.run.programs import resolve_recipe
+def plan_recipe(
+    recipe: str,
+    overrides: list[str] | None = None,
+    *,
+    budget: str | float | None = None,
+    model_config: str | None = None,
+    device: str = "gpu",
+    config_file: str | None = None,
+    demo: bool = False,
+    processes: int = 1,
+    shard: str = "none",
+) -> Plan:
     from trlrecipes.run.launch import RunOptions, resolve
+    from trlrecipes.run.programs import resolve_recipe
 
     if device not in ("gpu", "cpu"):
         raise UserError(f"--device {device!r}: use gpu or cpu")

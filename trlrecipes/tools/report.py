@@ -26,12 +26,31 @@ from trlrecipes.run import folder as run_folder
 REPORT_FILE = "report.html"
 GENERATIONS_FILES = ("eval_generations.jsonl", "demo_answers.jsonl")  # the first one present is shown
 # Settings shown first in the comparison table; any other key that differs between the runs follows.
-KEY_SETTINGS = ("model", "dataset", "loss_type", "beta", "learning_rate", "lora_r", "max_length", "max_steps",
-                "num_train_epochs", "per_device_train_batch_size", "gradient_accumulation_steps")
+KEY_SETTINGS = (
+    "model",
+    "dataset",
+    "loss_type",
+    "beta",
+    "learning_rate",
+    "lora_r",
+    "max_length",
+    "max_steps",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+)
 IGNORED_DIFFERENCES = {"output_dir"}
-EVAL_COLUMNS = (("accuracy", "accuracy"), ("ties", "ties"), ("margin", "margin"), ("chosen_reward", "chosen"),
-                ("rejected_reward", "rejected"), ("win_rate", "win rate"), ("base_accuracy", "base accuracy"),
-                ("mean_log_odds_ratio", "log odds ratio"), ("base_mean_log_odds_ratio", "base log odds ratio"))
+EVAL_COLUMNS = (
+    ("accuracy", "accuracy"),
+    ("ties", "ties"),
+    ("margin", "margin"),
+    ("chosen_reward", "chosen"),
+    ("rejected_reward", "rejected"),
+    ("win_rate", "win rate"),
+    ("base_accuracy", "base accuracy"),
+    ("mean_log_odds_ratio", "log odds ratio"),
+    ("base_mean_log_odds_ratio", "base log odds ratio"),
+)
 
 CSS = """
 :root { --ink: #1d2330; --muted: #5b6475; --line: #d9dde5; --soft: #f4f6f9; --good: #1a7f37; --bad: #b42318;
@@ -126,8 +145,10 @@ class RunFolder:
         self.path = Path(path)
         config_path = self.path / run_folder.CONFIG_FILE
         if not config_path.is_file():
-            raise UserError(f"{self.path}: not a trlrecipes run folder (no {run_folder.CONFIG_FILE}); pass the folder "
-                            f"a run wrote (runs/<recipe>-<date>-<time>)")
+            raise UserError(
+                f"{self.path}: not a trlrecipes run folder (no {run_folder.CONFIG_FILE}); pass the folder "
+                f"a run wrote (runs/<recipe>-<date>-<time>)"
+            )
         try:
             self.config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
@@ -204,11 +225,18 @@ def comparison_plot(runs: list[RunFolder]) -> str | None:
         ax.set_xlabel("step")
         for index, run in enumerate(runs):
             for prefix, style in (("", "-"), ("eval_", "--")):
-                points = [(r["step"], r[prefix + key]) for r in run.metrics
-                          if isinstance(r.get(prefix + key), (int, float))]
+                points = [
+                    (r["step"], r[prefix + key]) for r in run.metrics if isinstance(r.get(prefix + key), (int, float))
+                ]
                 if points:
-                    ax.plot(*zip(*points, strict=True), style, color=f"C{index}", marker="o" if len(points) < 30
-                            else None, markersize=3, label=run.name + (" (eval)" if prefix else ""))
+                    ax.plot(
+                        *zip(*points, strict=True),
+                        style,
+                        color=f"C{index}",
+                        marker="o" if len(points) < 30 else None,
+                        markersize=3,
+                        label=run.name + (" (eval)" if prefix else ""),
+                    )
         ax.grid(alpha=0.3)
     fig.axes[0].legend(fontsize="x-small")
     return _png(fig)
@@ -219,8 +247,12 @@ def _table(header: list[str] | None, rows: list[list], numeric_from: int = 1, cl
     head = "".join(f"<th>{_e(h)}</th>" for h in header or [])
     body = []
     for i, row in enumerate(rows):
-        cells = "".join(f'<td class="num">{_e(_num(c))}</td>' if j >= numeric_from and isinstance(c, (int, float))
-                        else f"<td>{_e(_num(c))}</td>" for j, c in enumerate(row))
+        cells = "".join(
+            f'<td class="num">{_e(_num(c))}</td>'
+            if j >= numeric_from and isinstance(c, (int, float))
+            else f"<td>{_e(_num(c))}</td>"
+            for j, c in enumerate(row)
+        )
         cls = f' class="{classes[i]}"' if classes and classes[i] else ""
         body.append(f"<tr{cls}>{cells}</tr>")
     thead = f"<thead><tr>{head}</tr></thead>" if head else ""
@@ -230,9 +262,11 @@ def _table(header: list[str] | None, rows: list[list], numeric_from: int = 1, cl
 def _cards(run: RunFolder) -> str:
     status = run.info.get("status", "unknown")
     steps = run.info.get("global_step", run.summary.get("steps"))
-    items = [(f'<b class="status-{_e(status)}">{_e(status)}</b>', "status"),
-             (f"<b>{_e(run.method)}</b>", "method"),
-             (f"<b>{_e(steps if steps is not None else '-')}</b>", "steps")]
+    items = [
+        (f'<b class="status-{_e(status)}">{_e(status)}</b>', "status"),
+        (f"<b>{_e(run.method)}</b>", "method"),
+        (f"<b>{_e(steps if steps is not None else '-')}</b>", "steps"),
+    ]
     evaluated = run.eval if isinstance(run.eval, dict) else {}
     if isinstance(evaluated.get("accuracy"), (int, float)):
         items.append((f"<b>{_num(evaluated['accuracy'])}</b>", "held-out accuracy"))
@@ -241,14 +275,21 @@ def _cards(run: RunFolder) -> str:
     if isinstance(evaluated.get("win_rate"), (int, float)):
         items.append((f"<b>{_num(evaluated['win_rate'])}</b>", "win rate"))
     items.append((f"<b>{len(run.verdicts)}</b>", "verdicts"))
-    return '<div class="cards">' + "".join(f'<div class="card">{value}<span>{label}</span></div>'
-                                           for value, label in items) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(f'<div class="card">{value}<span>{label}</span></div>' for value, label in items)
+        + "</div>"
+    )
 
 
 def _overview(run: RunFolder) -> str:
     versions = run.info.get("versions") or {}
-    rows = [["recipe", run.info.get("recipe", run.name)], ["base model", run.config.get("model", "-")],
-            ["dataset", run.config.get("dataset", "-")], ["started", run.info.get("started", "-")]]
+    rows = [
+        ["recipe", run.info.get("recipe", run.name)],
+        ["base model", run.config.get("model", "-")],
+        ["dataset", run.config.get("dataset", "-")],
+        ["started", run.info.get("started", "-")],
+    ]
     if run.info.get("command"):
         rows.append(["command", run.info["command"]])
     shown = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
@@ -259,16 +300,20 @@ def _overview(run: RunFolder) -> str:
 
 def _verdicts(run: RunFolder) -> str:
     if not run.verdicts:
-        return ('<div class="ok">No verdict: the training-health monitor saw none of its failure patterns '
-                '(no learning, both rewards falling, chosen log-probabilities collapsing, eval plateau, overfitting, '
-                'non-finite loss).</div>')
+        return (
+            '<div class="ok">No verdict: the training-health monitor saw none of its failure patterns '
+            "(no learning, both rewards falling, chosen log-probabilities collapsing, eval plateau, overfitting, "
+            "non-finite loss).</div>"
+        )
     parts = []
     for v in run.verdicts:
         if not isinstance(v, dict):
             continue
-        parts.append(f'<div class="verdict"><p><b>{_e(v.get("code", "verdict"))}</b> at step {_e(v.get("step", "?"))}'
-                     f': {_e(v.get("message", ""))}</p><p><b>cause:</b> {_e(v.get("cause", ""))}</p>'
-                     f'<p><b>fix:</b> {_e(v.get("fix", ""))}</p></div>')
+        parts.append(
+            f'<div class="verdict"><p><b>{_e(v.get("code", "verdict"))}</b> at step {_e(v.get("step", "?"))}'
+            f": {_e(v.get('message', ''))}</p><p><b>cause:</b> {_e(v.get('cause', ''))}</p>"
+            f"<p><b>fix:</b> {_e(v.get('fix', ''))}</p></div>"
+        )
     return "".join(parts)
 
 
@@ -289,8 +334,16 @@ def _data(run: RunFolder) -> str:
         if not isinstance(part, dict):
             continue
         skipped = part.get("skipped") or {}
-        rows.append([name, part.get("source", "-"), part.get("read", "-"), part.get("converted", "-"),
-                     sum(skipped.values()) if "read" in part else "-", part.get("used", "-")])
+        rows.append(
+            [
+                name,
+                part.get("source", "-"),
+                part.get("read", "-"),
+                part.get("converted", "-"),
+                sum(skipped.values()) if "read" in part else "-",
+                part.get("used", "-"),
+            ]
+        )
     parts.append(_table(["part", "source", "rows read", "converted", "skipped", "used"], rows, numeric_from=2))
     for name, part in run.data.items():
         if not isinstance(part, dict):
@@ -300,12 +353,15 @@ def _data(run: RunFolder) -> str:
         if reasons or notes:
             table_rows = [[f"skipped: {reason}", count, explanations.get(reason, "")] for reason, count in reasons]
             table_rows += [[f"noted: {note}", count, explanations.get(note, "")] for note, count in notes]
-            parts.append(f"<h3>{_e(name)}: skip reasons and notes</h3>"
-                         + _table(["decision", "rows", "why"], table_rows, numeric_from=1))
+            parts.append(
+                f"<h3>{_e(name)}: skip reasons and notes</h3>"
+                + _table(["decision", "rows", "why"], table_rows, numeric_from=1)
+            )
         extra = []
         if part.get("held_out"):
-            extra.append(f"{part['held_out']} pairs held out (share {part.get('eval_share')}, "
-                         f"seed {part.get('seed')})")
+            extra.append(
+                f"{part['held_out']} pairs held out (share {part.get('eval_share')}, seed {part.get('seed')})"
+            )
         if part.get("held_out_for_eval"):
             extra.append(f"{part['held_out_for_eval']} converted pairs held out for evaluation")
         if part.get("sampled_with_seed") is not None:
@@ -325,20 +381,34 @@ def _evaluation(run: RunFolder) -> str:
             if isinstance(values, dict):
                 summary_rows.append([kind, name, values.get("start"), values.get("end")])
     if summary_rows:
-        parts.append("<h3>During training (first and last log)</h3>"
-                     + _table(["", "metric", "start", "end"], summary_rows, numeric_from=2))
+        parts.append(
+            "<h3>During training (first and last log)</h3>"
+            + _table(["", "metric", "start", "end"], summary_rows, numeric_from=2)
+        )
     evaluated = run.eval if isinstance(run.eval, dict) else None
     if evaluated:
         columns = [(key, label) for key, label in EVAL_COLUMNS if isinstance(evaluated.get(key), (int, float))]
         rows = [["trained"] + [evaluated[key] for key, _ in columns]]
         if "margin" in evaluated:  # the reference is the model with its adapter off: its rewards are 0 by definition
-            rows.insert(0, ["reference"] + [1.0 if key == "ties" else 0.0 if key in (
-                "accuracy", "margin", "chosen_reward", "rejected_reward") else "" for key, _ in columns])
-        parts.append(f"<h3>Held-out evaluation after training ({_e(evaluated.get('pairs', '?'))} pairs"
-                     + (f", {_e(evaluated['data'])}" if evaluated.get("data") else "") + ")</h3>"
-                     + _table([""] + [label for _, label in columns], rows)
-                     + (f"<p class='sub'>criterion: {_e(evaluated['criterion'])}</p>" if evaluated.get("criterion")
-                        else ""))
+            rows.insert(
+                0,
+                ["reference"]
+                + [
+                    1.0
+                    if key == "ties"
+                    else 0.0
+                    if key in ("accuracy", "margin", "chosen_reward", "rejected_reward")
+                    else ""
+                    for key, _ in columns
+                ],
+            )
+        parts.append(
+            f"<h3>Held-out evaluation after training ({_e(evaluated.get('pairs', '?'))} pairs"
+            + (f", {_e(evaluated['data'])}" if evaluated.get("data") else "")
+            + ")</h3>"
+            + _table([""] + [label for _, label in columns], rows)
+            + (f"<p class='sub'>criterion: {_e(evaluated['criterion'])}</p>" if evaluated.get("criterion") else "")
+        )
     if not parts:
         return "<p>No evaluation recorded (run <code>trlrecipes eval RUN_DIR</code>).</p>"
     return "".join(parts)
@@ -352,16 +422,21 @@ def _answer_box(row: dict, kind: str, key: str, label: str) -> str:
 
 def _answers(run: RunFolder) -> str:
     if not run.generations:
-        return ("<p>No answers recorded: <code>trlrecipes run RECIPE --demo</code> records its before/after answers "
-                "(demo_answers.jsonl); judged generations go to eval_generations.jsonl.</p>")
+        return (
+            "<p>No answers recorded: <code>trlrecipes run RECIPE --demo</code> records its before/after answers "
+            "(demo_answers.jsonl); judged generations go to eval_generations.jsonl.</p>"
+        )
     parts = [f"<p class='sub'>from {_e(run.generations_file)}</p>"]
     for row in run.generations:
         prompt = row.get("prompt", "")
         if isinstance(prompt, list):  # a message list
             prompt = "\n".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in prompt if isinstance(m, dict))
-        parts.append(f'<p class="prompt">{_e(prompt)}</p><div class="answers">'
-                     + _answer_box(row, "before", "reference", "reference (before)")
-                     + _answer_box(row, "after", "trained", "trained (after)") + "</div>")
+        parts.append(
+            f'<p class="prompt">{_e(prompt)}</p><div class="answers">'
+            + _answer_box(row, "before", "reference", "reference (before)")
+            + _answer_box(row, "after", "trained", "trained (after)")
+            + "</div>"
+        )
     return "".join(parts)
 
 
@@ -372,23 +447,31 @@ def _settings(run: RunFolder) -> str:
             rows += [[f"trl.{k}", v] for k, v in value.items()]
         else:
             rows.append([key, value])
-    return ("<details open><summary>config.yaml (resolved)</summary>"
-            + _table(["setting", "value"], rows, numeric_from=1) + "</details>")
+    return (
+        "<details open><summary>config.yaml (resolved)</summary>"
+        + _table(["setting", "value"], rows, numeric_from=1)
+        + "</details>"
+    )
 
 
 def run_section(run: RunFolder, *, heading: bool = True) -> str:
     plot = run_plot(run)
-    figure = (f'<img class="plot" alt="training curves of {_e(run.name)}" src="{plot}">' if plot
-              else "<p>No metrics logged.</p>")
+    figure = (
+        f'<img class="plot" alt="training curves of {_e(run.name)}" src="{plot}">'
+        if plot
+        else "<p>No metrics logged.</p>"
+    )
     title = f"<h2>{_e(run.name)}</h2>" if heading else ""
-    return (f'<section class="run" id="{_e(run.name)}">{title}'
-            f'<p class="sub">{_e(run.path)}</p>{_cards(run)}{_overview(run)}'
-            f"<h3>Verdicts</h3>{_verdicts(run)}"
-            f"<h3>Curves</h3>{figure}"
-            f"<h3>Evaluation</h3>{_evaluation(run)}"
-            f"<h3>Answers before and after</h3>{_answers(run)}"
-            f"<h3>Data</h3>{_data(run)}"
-            f"<h3>Settings</h3>{_settings(run)}</section>")
+    return (
+        f'<section class="run" id="{_e(run.name)}">{title}'
+        f'<p class="sub">{_e(run.path)}</p>{_cards(run)}{_overview(run)}'
+        f"<h3>Verdicts</h3>{_verdicts(run)}"
+        f"<h3>Curves</h3>{figure}"
+        f"<h3>Evaluation</h3>{_evaluation(run)}"
+        f"<h3>Answers before and after</h3>{_answers(run)}"
+        f"<h3>Data</h3>{_data(run)}"
+        f"<h3>Settings</h3>{_settings(run)}</section>"
+    )
 
 
 def comparison_section(runs: list[RunFolder]) -> str:
@@ -405,26 +488,37 @@ def comparison_section(runs: list[RunFolder]) -> str:
         if key in KEY_SETTINGS or (differs and key not in IGNORED_DIFFERENCES):
             rows.append([key] + cells)
             classes.append("differs" if differs and key not in IGNORED_DIFFERENCES else "")
-    results = [["method"] + [run.method for run in runs],
-               ["status"] + [run.info.get("status", "-") for run in runs],
-               ["steps"] + [run.info.get("global_step", run.summary.get("steps", "-")) for run in runs]]
-    for label, key in (("train margin (last)", "rewards/margins"), ("train accuracy (last)", "rewards/accuracies"),
-                       ("eval margin (last)", "eval_rewards/margins"),
-                       ("eval accuracy (last)", "eval_rewards/accuracies")):
+    results = [
+        ["method"] + [run.method for run in runs],
+        ["status"] + [run.info.get("status", "-") for run in runs],
+        ["steps"] + [run.info.get("global_step", run.summary.get("steps", "-")) for run in runs],
+    ]
+    for label, key in (
+        ("train margin (last)", "rewards/margins"),
+        ("train accuracy (last)", "rewards/accuracies"),
+        ("eval margin (last)", "eval_rewards/margins"),
+        ("eval accuracy (last)", "eval_rewards/accuracies"),
+    ):
         results.append([label] + [run.last(key) if run.last(key) is not None else "-" for run in runs])
     for key, label in EVAL_COLUMNS:
         if any(isinstance(run.eval, dict) and isinstance(run.eval.get(key), (int, float)) for run in runs):
-            results.append([f"held-out {label}"] + [run.eval.get(key, "-") if isinstance(run.eval, dict) else "-"
-                                                     for run in runs])
-    results.append(["verdicts"] + [", ".join(v.get("code", "") for v in run.verdicts if isinstance(v, dict)) or "none"
-                                   for run in runs])
+            results.append(
+                [f"held-out {label}"] + [run.eval.get(key, "-") if isinstance(run.eval, dict) else "-" for run in runs]
+            )
+    results.append(
+        ["verdicts"]
+        + [", ".join(v.get("code", "") for v in run.verdicts if isinstance(v, dict)) or "none" for run in runs]
+    )
     plot = comparison_plot(runs)
     header = ["", *(run.name for run in runs)]
-    return ("<section><h2>Comparison</h2>"
-            + _table(header, results)
-            + (f'<img class="plot" alt="curves of all runs" src="{plot}">' if plot else "")
-            + "<h3>Settings (highlighted where the runs differ)</h3>" + _table(header, rows, classes=classes)
-            + "</section>")
+    return (
+        "<section><h2>Comparison</h2>"
+        + _table(header, results)
+        + (f'<img class="plot" alt="curves of all runs" src="{plot}">' if plot else "")
+        + "<h3>Settings (highlighted where the runs differ)</h3>"
+        + _table(header, rows, classes=classes)
+        + "</section>"
+    )
 
 
 def render(run_dirs: list[str | Path]) -> str:
@@ -432,18 +526,25 @@ def render(run_dirs: list[str | Path]) -> str:
 
     runs = [RunFolder(Path(path)) for path in run_dirs]
     title = runs[0].name if len(runs) == 1 else f"{len(runs)} runs compared"
-    subtitle = (f"{runs[0].method} run of recipe {runs[0].info.get('recipe', runs[0].name)}" if len(runs) == 1
-                else ", ".join(run.name for run in runs))
+    subtitle = (
+        f"{runs[0].method} run of recipe {runs[0].info.get('recipe', runs[0].name)}"
+        if len(runs) == 1
+        else ", ".join(run.name for run in runs)
+    )
     body = [f"<h1>{_e(title)}</h1><p class='sub'>{_e(subtitle)} · trlrecipes report</p>"]
     if len(runs) > 1:
         body.append(comparison_section(runs))
     body += [run_section(run, heading=len(runs) > 1) for run in runs]
-    body.append(f"<footer>written by trlrecipes {trlrecipes.__version__} (<code>trlrecipes report</code>) from the "
-                f"files of each run folder; self-contained: no network access needed to view or print it.</footer>")
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{_e(title)} · trlrecipes report</title><style>{CSS}</style></head>"
-            f"<body><main>{''.join(body)}</main></body></html>\n")
+    body.append(
+        f"<footer>written by trlrecipes {trlrecipes.__version__} (<code>trlrecipes report</code>) from the "
+        f"files of each run folder; self-contained: no network access needed to view or print it.</footer>"
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_e(title)} · trlrecipes report</title><style>{CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )
 
 
 def write_report(run_dirs: list[str | Path], output: str | Path | None = None) -> Path:
@@ -451,8 +552,7 @@ def write_report(run_dirs: list[str | Path], output: str | Path | None = None) -
     if not run_dirs:
         raise UserError("pass at least one run folder")
     page = render(run_dirs)
-    target = Path(output) if output else (Path(run_dirs[0]) / REPORT_FILE if len(run_dirs) == 1
-                                          else Path(REPORT_FILE))
+    target = Path(output) if output else (Path(run_dirs[0]) / REPORT_FILE if len(run_dirs) == 1 else Path(REPORT_FILE))
     if target.is_dir():
         target = target / REPORT_FILE
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,22 @@ SWEEP_FILE = "sweep.json"
 PLOT_FILE = "compare.png"
 # Settings that change the reference log-probs (model, tokens, length, precision): sweeping one of them gives every
 # member its own reference pass, so the sweep does not count on sharing one.
-REFERENCE_KEYS = {"model", "precision", "load_in_4bit", "trust_remote_code", "dataset", "eval_dataset", "data_format",
-                  "subset", "split", "eval_split", "max_train_rows", "max_eval_rows", "eval_share", "max_length"}
+REFERENCE_KEYS = {
+    "model",
+    "precision",
+    "load_in_4bit",
+    "trust_remote_code",
+    "dataset",
+    "eval_dataset",
+    "data_format",
+    "subset",
+    "split",
+    "eval_split",
+    "max_train_rows",
+    "max_eval_rows",
+    "eval_share",
+    "max_length",
+}
 FINISHED = ("completed", "diverged")  # a result either way: a rerun does not train them again
 
 
@@ -108,8 +122,15 @@ def _status(folder: Path) -> str | None:
         return None
 
 
-def sweep(recipe: str, items: list[str], *, demo: bool = False, out: Path | None = None, evaluate: bool = True,
-          config_file: str | None = None) -> dict:
+def sweep(
+    recipe: str,
+    items: list[str],
+    *,
+    demo: bool = False,
+    out: Path | None = None,
+    evaluate: bool = True,
+    config_file: str | None = None,
+) -> dict:
     """Run the grid; returns the sweep record (also written to sweep.json)."""
     from trlrecipes import api
     from trlrecipes.run import refcache
@@ -122,11 +143,21 @@ def sweep(recipe: str, items: list[str], *, demo: bool = False, out: Path | None
     for settings in grid_members:  # every member's settings are checked before anything trains
         api.config(recipe, *fixed, *(f"{k}={v}" for k, v in settings.items()), demo=demo, config_file=config_file)
     folder.mkdir(parents=True, exist_ok=True)
-    record = {"recipe": recipe, "demo": demo, "grid": grid, "fixed": fixed, "config_file": config_file,
-              "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "members": []}
+    record = {
+        "recipe": recipe,
+        "demo": demo,
+        "grid": grid,
+        "fixed": fixed,
+        "config_file": config_file,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "members": [],
+    }
     shares_reference = not (set(grid) & REFERENCE_KEYS)
-    print(f"sweep of {len(grid_members)} runs of {recipe} in {folder}"
-          + ("; the members share one reference pass" if shares_reference else ""), flush=True)
+    print(
+        f"sweep of {len(grid_members)} runs of {recipe} in {folder}"
+        + ("; the members share one reference pass" if shares_reference else ""),
+        flush=True,
+    )
     for index, settings in enumerate(grid_members, start=1):
         member_dir = folder / member_name(index, settings)
         entry = {"name": member_dir.name, "dir": str(member_dir), "settings": settings}
@@ -145,8 +176,14 @@ def sweep(recipe: str, items: list[str], *, demo: bool = False, out: Path | None
         remaining = len(grid_members) - index + 1 if shares_reference else 1
         try:
             with refcache.expected_runs(remaining):
-                run = api.run(recipe, *overrides, demo=demo, resume=resume,
-                              overwrite=not resume and member_dir.exists(), config_file=config_file)
+                run = api.run(
+                    recipe,
+                    *overrides,
+                    demo=demo,
+                    resume=resume,
+                    overwrite=not resume and member_dir.exists(),
+                    config_file=config_file,
+                )
             entry["status"] = _status(run.dir) or "completed"
             if evaluate and entry["status"] == "completed":
                 entry["eval"] = _evaluate(run.dir)
@@ -214,14 +251,21 @@ def table_row(run_dir: Path, settings: dict, status: str | None = None, error: s
     result = _read_json(run_dir / "eval.json")
     held_out = isinstance(result, dict) and "accuracy" in result
     return {
-        "run": run_dir.name, "dir": str(run_dir), "settings": settings, "status": status or _status(run_dir) or "-",
+        "run": run_dir.name,
+        "dir": str(run_dir),
+        "settings": settings,
+        "status": status or _status(run_dir) or "-",
         "steps": summary.get("steps"),
-        "train_margin": _end(summary, "train", "margin"), "train_accuracy": _end(summary, "train", "accuracy"),
+        "train_margin": _end(summary, "train", "margin"),
+        "train_accuracy": _end(summary, "train", "accuracy"),
         "eval_margin": result.get("margin") if held_out else _end(summary, "eval", "margin"),
         "eval_accuracy": result["accuracy"] if held_out else _end(summary, "eval", "accuracy"),
-        "eval_source": "eval.json" if held_out else ("summary.json" if _end(summary, "eval", "accuracy") is not None
-                                                     else None),
-        "verdicts": summary.get("verdicts") or [], "win_rate": win_rate(result), "error": error,
+        "eval_source": "eval.json"
+        if held_out
+        else ("summary.json" if _end(summary, "eval", "accuracy") is not None else None),
+        "verdicts": summary.get("verdicts") or [],
+        "win_rate": win_rate(result),
+        "error": error,
     }
 
 
@@ -229,23 +273,30 @@ def format_table(rows: list[dict], keys: list[str]) -> str:
     def number(value, width):
         return f"{value:>{width}.3f}" if isinstance(value, (int, float)) else f"{'-':>{width}}"
 
-    setting_width = {key: max(len(key.removeprefix("trl.")), *(len(str(r["settings"].get(key, ""))) for r in rows))
-                     for key in keys}
+    setting_width = {
+        key: max(len(key.removeprefix("trl.")), *(len(str(r["settings"].get(key, ""))) for r in rows)) for key in keys
+    }
     header = "  ".join(f"{key.removeprefix('trl.'):<{setting_width[key]}}" for key in keys)
-    lines = [f"{header}  {'status':<11}{'steps':>6}{'train margin':>14}{'train acc':>11}{'eval margin':>13}"
-             f"{'eval acc':>10}{'win rate':>10}  verdicts"]
+    lines = [
+        f"{header}  {'status':<11}{'steps':>6}{'train margin':>14}{'train acc':>11}{'eval margin':>13}"
+        f"{'eval acc':>10}{'win rate':>10}  verdicts"
+    ]
     for row in rows:
         cells = "  ".join(f"{str(row['settings'].get(key, '')):<{setting_width[key]}}" for key in keys)
         steps = row["steps"] if row["steps"] is not None else "-"
         verdicts = ", ".join(row["verdicts"]) or "none"
         if row.get("error"):
             verdicts += f"  ({row['error'][:60]})"
-        lines.append(f"{cells}  {row['status']:<11}{steps:>6}{number(row['train_margin'], 14)}"
-                     f"{number(row['train_accuracy'], 11)}{number(row['eval_margin'], 13)}"
-                     f"{number(row['eval_accuracy'], 10)}{number(row['win_rate'], 10)}  {verdicts}")
+        lines.append(
+            f"{cells}  {row['status']:<11}{steps:>6}{number(row['train_margin'], 14)}"
+            f"{number(row['train_accuracy'], 11)}{number(row['eval_margin'], 13)}"
+            f"{number(row['eval_accuracy'], 10)}{number(row['win_rate'], 10)}  {verdicts}"
+        )
     if any(row["eval_source"] == "summary.json" for row in rows):
-        lines.append("eval columns: held-out evaluation (eval.json) where present, else the last evaluation "
-                     "during training (summary.json)")
+        lines.append(
+            "eval columns: held-out evaluation (eval.json) where present, else the last evaluation "
+            "during training (summary.json)"
+        )
     return "\n".join(lines)
 
 
@@ -293,9 +344,12 @@ def compare(run_dirs: list[Path], out: Path) -> list[dict]:
     return rows
 
 
-OVERLAY = [("loss (train solid, eval dashed)", ["loss"]), ("reward margin", ["rewards/margins"]),
-           ("reward accuracy", ["rewards/accuracies"]),
-           ("rewards: chosen solid/dashed, rejected dotted/dash-dot", ["rewards/chosen", "rewards/rejected"])]
+OVERLAY = [
+    ("loss (train solid, eval dashed)", ["loss"]),
+    ("reward margin", ["rewards/margins"]),
+    ("reward accuracy", ["rewards/accuracies"]),
+    ("rewards: chosen solid/dashed, rejected dotted/dash-dot", ["rewards/chosen", "rewards/rejected"]),
+]
 
 
 def plot_runs(run_dirs: list[Path], out: Path, *, labels: list[str]) -> Path:
@@ -318,8 +372,15 @@ def plot_runs(run_dirs: list[Path], out: Path, *, labels: list[str]) -> Path:
                     picked = [r for r in records if log_kind(r) == kind]
                     steps, values = _series(picked, prefix + key)
                     if steps:
-                        ax.plot(steps, values, dash, color=colour, marker="o" if len(steps) < 30 else None,
-                                markersize=3, label=label if key == keys[0] and kind == "train" else None)
+                        ax.plot(
+                            steps,
+                            values,
+                            dash,
+                            color=colour,
+                            marker="o" if len(steps) < 30 else None,
+                            markersize=3,
+                            label=label if key == keys[0] and kind == "train" else None,
+                        )
     for ax, (title, _) in zip(axes, OVERLAY, strict=True):
         ax.set_title(title)
         ax.set_xlabel("step")

@@ -64,11 +64,13 @@ class SynthSummary:
         return {key: value for key, value in self.__dict__.items()}
 
     def format(self) -> str:
-        lines = [f"prompts read {self.read}" + (f" ({self.duplicates} duplicates ignored)" if self.duplicates else ""),
-                 f"  already done   {self.already_done:>6}  (in {self.output} or its {DROPPED_SUFFIX} file)",
-                 f"  written        {self.written:>6}",
-                 f"  dropped        {self.dropped_small_gap:>6}  score gap below --min-gap {self.min_gap:g}",
-                 f"  dropped        {self.dropped_no_pair:>6}  fewer than two different non-empty replies"]
+        lines = [
+            f"prompts read {self.read}" + (f" ({self.duplicates} duplicates ignored)" if self.duplicates else ""),
+            f"  already done   {self.already_done:>6}  (in {self.output} or its {DROPPED_SUFFIX} file)",
+            f"  written        {self.written:>6}",
+            f"  dropped        {self.dropped_small_gap:>6}  score gap below --min-gap {self.min_gap:g}",
+            f"  dropped        {self.dropped_no_pair:>6}  fewer than two different non-empty replies",
+        ]
         if self.sampled:
             lines.append(f"  replies cut at --max-new-tokens: {self.cut_replies} of {self.sampled}")
         lines += self.notes
@@ -95,8 +97,9 @@ def _read_done(path: Path) -> set[str]:
                 print(f"synth: {path}: the last line was cut off mid-write; removing it", file=sys.stderr)
                 path.write_text("".join(lines[:-1]), encoding="utf-8")
                 break
-            raise UserError(f"{path}:{lineno}: not valid JSON; this output cannot be resumed (choose another "
-                            f"--output)") from None
+            raise UserError(
+                f"{path}:{lineno}: not valid JSON; this output cannot be resumed (choose another --output)"
+            ) from None
         if not isinstance(row, dict) or not isinstance(row.get("prompt"), list):
             raise UserError(f"{path}:{lineno}: not a synth row (no prompt message list); choose another --output")
         done.add(json.dumps(row["prompt"], sort_keys=True, ensure_ascii=False))
@@ -123,11 +126,15 @@ def load_policy(model: str, *, trust_remote_code: bool = False):
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code)
     except OSError as err:
-        raise UserError(f"--model {model!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local model "
-                        f"folder, the offline alias smollm2-135m-offline, or check your network") from err
+        raise UserError(
+            f"--model {model!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local model "
+            f"folder, the offline alias smollm2-135m-offline, or check your network"
+        ) from err
     if not getattr(tokenizer, "chat_template", None):
-        raise UserError(f"--model {model!r} has no chat template, so prompts cannot be rendered as conversations; "
-                        f"use an instruct/chat model")
+        raise UserError(
+            f"--model {model!r} has no chat template, so prompts cannot be rendered as conversations; "
+            f"use an instruct/chat model"
+        )
     tokenizer.padding_side = "left"  # generation continues from the right end of every row
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -145,8 +152,9 @@ def stop_ids(policy, tokenizer) -> set[int]:
     return ids
 
 
-def sample_replies(policy, tokenizer, prompts: list[Prompt], *, num_samples: int, max_new_tokens: int,
-                   temperature: float, seed: int) -> tuple[list[list[str]], int]:
+def sample_replies(
+    policy, tokenizer, prompts: list[Prompt], *, num_samples: int, max_new_tokens: int, temperature: float, seed: int
+) -> tuple[list[list[str]], int]:
     """N sampled replies per prompt (one batched generate, left padding); also how many hit max_new_tokens."""
     import torch
 
@@ -156,14 +164,21 @@ def sample_replies(policy, tokenizer, prompts: list[Prompt], *, num_samples: int
     batch = {k: v.to(device) for k, v in batch.items()}
     torch.manual_seed(seed)
     with torch.no_grad():
-        out = policy.generate(**batch, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                              max_new_tokens=max_new_tokens, num_return_sequences=num_samples,
-                              pad_token_id=tokenizer.pad_token_id)
-    new = out[:, batch["input_ids"].shape[1]:].cpu()
+        out = policy.generate(
+            **batch,
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=num_samples,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    new = out[:, batch["input_ids"].shape[1] :].cpu()
     stops = stop_ids(policy, tokenizer)
     cut = sum(1 for row in new.tolist() if not stops.intersection(row))
     decoded = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
-    return [decoded[i * num_samples:(i + 1) * num_samples] for i in range(len(prompts))], cut
+    return [decoded[i * num_samples : (i + 1) * num_samples] for i in range(len(prompts))], cut
 
 
 def _batch_seed(seed: int, prompt: Prompt) -> int:
@@ -181,19 +196,38 @@ def best_and_worst(replies: list[str], scores: list[float]) -> tuple[int, int] |
     return best, worst
 
 
-def make_row(prompt: Prompt, chosen: str, rejected: str, score_chosen: float, score_rejected: float,
-             scores: list[float]) -> dict:
-    return {"prompt": prompt.messages,
-            "chosen": [{"role": "assistant", "content": chosen}],
-            "rejected": [{"role": "assistant", "content": rejected}],
-            "score_chosen": score_chosen, "score_rejected": score_rejected, "scores": scores}
+def make_row(
+    prompt: Prompt, chosen: str, rejected: str, score_chosen: float, score_rejected: float, scores: list[float]
+) -> dict:
+    return {
+        "prompt": prompt.messages,
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+        "score_chosen": score_chosen,
+        "score_rejected": score_rejected,
+        "scores": scores,
+    }
 
 
-def synthesize(prompts_file: str | Path, output: str | Path, *, model: str, reward: Callable | None = None,
-               reward_model: str | None = None, reward_spec: str | None = None, num_samples: int = 4,
-               max_new_tokens: int = 256, temperature: float = 1.0, min_gap: float = 0.0, seed: int = 42,
-               batch_size: int = 8, trust_remote_code: bool = False, retry_dropped: bool = False,
-               policy_and_tokenizer=None, progress=None) -> SynthSummary:
+def synthesize(
+    prompts_file: str | Path,
+    output: str | Path,
+    *,
+    model: str,
+    reward: Callable | None = None,
+    reward_model: str | None = None,
+    reward_spec: str | None = None,
+    num_samples: int = 4,
+    max_new_tokens: int = 256,
+    temperature: float = 1.0,
+    min_gap: float = 0.0,
+    seed: int = 42,
+    batch_size: int = 8,
+    trust_remote_code: bool = False,
+    retry_dropped: bool = False,
+    policy_and_tokenizer=None,
+    progress=None,
+) -> SynthSummary:
     """Best-of-N pairs for every prompt of `prompts_file` not yet in `output`; returns the summary."""
     if num_samples < 2:
         raise UserError(f"--num-samples {num_samples}: need at least 2 replies per prompt to form a pair")
@@ -237,32 +271,47 @@ def synthesize(prompts_file: str | Path, output: str | Path, *, model: str, rewa
     elif reward is not None and not isinstance(reward, (CallableReward, RewardModel)):
         reward = CallableReward(reward)
     if policy_and_tokenizer is None:
-        check_model(model, subject=f"--model {model}", trust_remote_code=trust_remote_code,
-                    trust_flag="--trust-remote-code")
+        check_model(
+            model, subject=f"--model {model}", trust_remote_code=trust_remote_code, trust_flag="--trust-remote-code"
+        )
     if reward_model is not None and not (Path(reward_model) / "adapter_config.json").is_file():
         # a reward-model run folder (an adapter) is checked by the judge, which loads its base first
-        check_model(reward_model, subject=f"--reward-model {reward_model}", trust_remote_code=trust_remote_code,
-                    trust_flag="--trust-remote-code")
+        check_model(
+            reward_model,
+            subject=f"--reward-model {reward_model}",
+            trust_remote_code=trust_remote_code,
+            trust_flag="--trust-remote-code",
+        )
     policy, tokenizer = policy_and_tokenizer or load_policy(model, trust_remote_code=trust_remote_code)
     if reward_model is not None:
-        reward = RewardModel(reward_model, batch_size=max(batch_size, num_samples),
-                             trust_remote_code=trust_remote_code)
+        reward = RewardModel(
+            reward_model, batch_size=max(batch_size, num_samples), trust_remote_code=trust_remote_code
+        )
 
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    say(f"synth: {len(todo)} prompts to do ({summary.already_done} already done), {num_samples} samples each, "
-        f"batches of {batch_size} prompts")
+    say(
+        f"synth: {len(todo)} prompts to do ({summary.already_done} already done), {num_samples} samples each, "
+        f"batches of {batch_size} prompts"
+    )
     for first in range(0, len(todo), batch_size):
-        batch = todo[first:first + batch_size]
-        replies, cut = sample_replies(policy, tokenizer, batch, num_samples=num_samples, max_new_tokens=max_new_tokens,
-                                      temperature=temperature, seed=_batch_seed(seed, batch[0]))
+        batch = todo[first : first + batch_size]
+        replies, cut = sample_replies(
+            policy,
+            tokenizer,
+            batch,
+            num_samples=num_samples,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=_batch_seed(seed, batch[0]),
+        )
         summary.sampled += len(batch) * num_samples
         summary.cut_replies += cut
         flat_prompts = [p for p in batch for _ in range(num_samples)]
         flat_scores = reward(flat_prompts, [r for group in replies for r in group])
         rows, dropped = [], []
         for i, prompt in enumerate(batch):
-            scores = [float(s) for s in flat_scores[i * num_samples:(i + 1) * num_samples]]
+            scores = [float(s) for s in flat_scores[i * num_samples : (i + 1) * num_samples]]
             pick = best_and_worst(replies[i], scores)
             if pick is None:
                 summary.dropped_no_pair += 1
@@ -271,8 +320,14 @@ def synthesize(prompts_file: str | Path, output: str | Path, *, model: str, rewa
             best, worst = pick
             if scores[best] - scores[worst] < min_gap:
                 summary.dropped_small_gap += 1
-                dropped.append({"prompt": prompt.messages, "reason": "small_gap",
-                                "gap": scores[best] - scores[worst], "scores": scores})
+                dropped.append(
+                    {
+                        "prompt": prompt.messages,
+                        "reason": "small_gap",
+                        "gap": scores[best] - scores[worst],
+                        "scores": scores,
+                    }
+                )
                 continue
             rows.append(make_row(prompt, replies[i][best], replies[i][worst], scores[best], scores[worst], scores))
         _append(output, rows)
@@ -280,9 +335,11 @@ def synthesize(prompts_file: str | Path, output: str | Path, *, model: str, rewa
         summary.written += len(rows)
         finished = first + len(batch)
         elapsed = time.monotonic() - start
-        say(f"synth: {finished}/{len(todo)} prompts  written {summary.written}  dropped "
+        say(
+            f"synth: {finished}/{len(todo)} prompts  written {summary.written}  dropped "
             f"{summary.dropped_small_gap + summary.dropped_no_pair}  {elapsed / finished:.2f} s/prompt  "
-            f"eta {elapsed / finished * (len(todo) - finished):.0f} s")
+            f"eta {elapsed / finished * (len(todo) - finished):.0f} s"
+        )
     summary.seconds = time.monotonic() - start
     return summary
 

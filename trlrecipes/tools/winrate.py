@@ -38,8 +38,11 @@ def outcomes(trained: Sequence[float], reference: Sequence[float], tie_tolerance
 
 
 def counts(results: Sequence[float]) -> dict:
-    return {"wins": sum(1 for o in results if o == 1.0), "ties": sum(1 for o in results if o == 0.5),
-            "losses": sum(1 for o in results if o == 0.0)}
+    return {
+        "wins": sum(1 for o in results if o == 1.0),
+        "ties": sum(1 for o in results if o == 0.5),
+        "losses": sum(1 for o in results if o == 0.0),
+    }
 
 
 def win_rate(results: Sequence[float]) -> float:
@@ -66,8 +69,15 @@ def _resample_indices(n: int, groups: Sequence | None, resamples: int, seed: int
     return draws
 
 
-def bootstrap_interval(statistic: Callable, n: int, *, groups: Sequence | None = None, confidence: float = 0.95,
-                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+def bootstrap_interval(
+    statistic: Callable,
+    n: int,
+    *,
+    groups: Sequence | None = None,
+    confidence: float = 0.95,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Percentile interval of `statistic(indices)` over bootstrap resamples of range(n)."""
     import numpy as np
 
@@ -114,8 +124,9 @@ def fit_logistic(x: Sequence[float], y: Sequence[float], slope_penalty: float = 
     return float(theta[0]), float(theta[1])
 
 
-def length_controlled_win_rate(results: Sequence[float], trained_tokens: Sequence[float],
-                               reference_tokens: Sequence[float]) -> float:
+def length_controlled_win_rate(
+    results: Sequence[float], trained_tokens: Sequence[float], reference_tokens: Sequence[float]
+) -> float:
     """The fitted win probability at zero length difference. All outcomes equal: that outcome (the likelihood
     has no finite maximum then, and no length adjustment can change a unanimous result)."""
     if len(set(results)) == 1:
@@ -131,23 +142,38 @@ def length_verdicts(raw: float, lc: float, reference_tokens_mean: float, trained
     if raw - lc > LC_GAP:
         signs.append(f"the raw win rate {raw:.2f} exceeds the length-controlled {lc:.2f} by more than {LC_GAP:.2f}")
     if growth > LENGTH_GROWTH:
-        signs.append(f"trained replies are {growth:+.0%} longer than the reference's ({trained_tokens_mean:.1f} vs "
-                     f"{reference_tokens_mean:.1f} tokens; threshold +{LENGTH_GROWTH:.0%})")
+        signs.append(
+            f"trained replies are {growth:+.0%} longer than the reference's ({trained_tokens_mean:.1f} vs "
+            f"{reference_tokens_mean:.1f} tokens; threshold +{LENGTH_GROWTH:.0%})"
+        )
     if not signs:
         return []
-    return [{"code": "length_exploitation", "message": "; ".join(signs),
-             "cause": "DPO-style training raises the likelihood of whatever separates chosen from rejected, and in "
-                      "most preference data the chosen reply is longer; the policy learns to be long, and a judge "
-                      "that likes long replies (most reward models do) rewards it.",
-             "fix": "Read the length-controlled win rate, not the raw one; length-balance the pairs (`trlrecipes "
-                    "data inspect` shows chosen-longer shares) or drop pairs whose only difference is length; raise "
-                    "beta, or add a length-normalised loss (SimPO, or DPO with ld_alpha / loss_type ['sigmoid', "
-                    "'sft']); judge with a length-penalised reward."}]
+    return [
+        {
+            "code": "length_exploitation",
+            "message": "; ".join(signs),
+            "cause": "DPO-style training raises the likelihood of whatever separates chosen from rejected, and in "
+            "most preference data the chosen reply is longer; the policy learns to be long, and a judge "
+            "that likes long replies (most reward models do) rewards it.",
+            "fix": "Read the length-controlled win rate, not the raw one; length-balance the pairs (`trlrecipes "
+            "data inspect` shows chosen-longer shares) or drop pairs whose only difference is length; raise "
+            "beta, or add a length-normalised loss (SimPO, or DPO with ld_alpha / loss_type ['sigmoid', "
+            "'sft']); judge with a length-penalised reward.",
+        }
+    ]
 
 
-def summarize(trained_scores: Sequence[float], reference_scores: Sequence[float], trained_tokens: Sequence[int],
-              reference_tokens: Sequence[int], *, groups: Sequence | None = None, seed: int = 0,
-              tie_tolerance: float = 0.0, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
+def summarize(
+    trained_scores: Sequence[float],
+    reference_scores: Sequence[float],
+    trained_tokens: Sequence[int],
+    reference_tokens: Sequence[int],
+    *,
+    groups: Sequence | None = None,
+    seed: int = 0,
+    tie_tolerance: float = 0.0,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+) -> dict:
     """Every figure of a trained-vs-reference comparison, ready for eval.json."""
     import numpy as np
 
@@ -167,14 +193,20 @@ def summarize(trained_scores: Sequence[float], reference_scores: Sequence[float]
 
     options = {"groups": groups, "seed": seed, "resamples": resamples}
     ref_mean, trained_mean = float(np.mean(reference_tokens)), float(np.mean(trained_tokens))
-    return {"comparisons": n, **counts(results), "win_rate": raw,
-            "win_rate_ci95": list(mean_interval(results, **options)),
-            "lc_win_rate": lc, "lc_win_rate_ci95": list(bootstrap_interval(lc_of, n, **options)),
-            "reference_score_mean": float(np.mean(reference_scores)),
-            "reference_score_ci95": list(mean_interval(reference_scores, **options)),
-            "trained_score_mean": float(np.mean(trained_scores)),
-            "trained_score_ci95": list(mean_interval(trained_scores, **options)),
-            "reference_tokens_mean": ref_mean, "trained_tokens_mean": trained_mean,
-            "length_change": trained_mean / ref_mean - 1 if ref_mean else None,
-            "verdicts": length_verdicts(raw, lc, ref_mean, trained_mean),
-            "thresholds": {"lc_gap": LC_GAP, "length_growth": LENGTH_GROWTH}}
+    return {
+        "comparisons": n,
+        **counts(results),
+        "win_rate": raw,
+        "win_rate_ci95": list(mean_interval(results, **options)),
+        "lc_win_rate": lc,
+        "lc_win_rate_ci95": list(bootstrap_interval(lc_of, n, **options)),
+        "reference_score_mean": float(np.mean(reference_scores)),
+        "reference_score_ci95": list(mean_interval(reference_scores, **options)),
+        "trained_score_mean": float(np.mean(trained_scores)),
+        "trained_score_ci95": list(mean_interval(trained_scores, **options)),
+        "reference_tokens_mean": ref_mean,
+        "trained_tokens_mean": trained_mean,
+        "length_change": trained_mean / ref_mean - 1 if ref_mean else None,
+        "verdicts": length_verdicts(raw, lc, ref_mean, trained_mean),
+        "thresholds": {"lc_gap": LC_GAP, "length_growth": LENGTH_GROWTH},
+    }
