@@ -465,3 +465,16 @@ def test_coerce_never_repeats_a_secret_value():
         assert "hf_abc" not in str(err.value) and "<redacted>" in str(err.value)
     with pytest.raises(UserError, match="'lots' is not an integer"):
         coerce("lots", int, "max_steps")  # other values are still shown
+
+
+def test_nan_advice_names_the_knob_for_the_cause():
+    """After a non-finite loss: beta when it is far above DPO's usual range, else the learning rate (issue #14 item 7)."""
+    from types import SimpleNamespace
+
+    from trlrecipes.run.session import nan_advice
+
+    dpo = dict(loss_type=["sigmoid"], precompute_ref_log_probs=False)
+    assert "lower beta" in nan_advice(SimpleNamespace(beta=5.0, learning_rate=5e-6, **dpo))
+    advice = nan_advice(SimpleNamespace(beta=0.1, learning_rate=1e-3, **dpo))
+    assert "Lower learning_rate (e.g. learning_rate=1e-04)" in advice and "beta" not in advice
+    assert "beta" not in nan_advice(SimpleNamespace(beta=2.5, learning_rate=1e-5, loss_type="simpo"))  # SimPO's beta

@@ -399,8 +399,7 @@ class Run:
             kept = f"the last good checkpoint is {good}" if good else "no checkpoint was saved before it"
             self._set_status("diverged", step)
             raise RunStopped(
-                f"training stopped at step {step}: the loss became NaN/inf; {kept}. Lower learning_rate "
-                f"(or raise beta) and start again",
+                f"training stopped at step {step}: the loss became NaN/inf; {kept}. {nan_advice(trainer.args)}",
                 exit_code=1,
             )
         trainer.save_model(str(self.dir))
@@ -514,6 +513,25 @@ def tracker_callbacks(trainer) -> list:
         for callback in trainer.callback_handler.callbacks
         if type(callback).__module__.startswith("transformers.integrations")
     ]
+
+
+# DPO-family betas in the papers and TRL's examples lie between 0.01 and 0.5; far above that the log-ratio logits
+# saturate and a NaN comes from beta, not from the step size. SimPO's beta scales a mean log-prob (2.5 is usual).
+LARGE_BETA = 1.0
+
+
+def nan_advice(args) -> str:
+    """The knob to turn after a non-finite loss: beta when it is far above the usual range of a reference-based
+    loss, else the learning rate (the usual cause), with a value to try."""
+    beta, lr = getattr(args, "beta", None), getattr(args, "learning_rate", None)
+    reference_based = getattr(args, "loss_type", None) not in ("simpo",) and hasattr(args, "precompute_ref_log_probs")
+    if reference_based and isinstance(beta, (int, float)) and beta > LARGE_BETA:
+        return (
+            f"beta={beta:g} is far above the usual 0.01-0.5: lower beta (e.g. beta=0.1) and start again with "
+            f"--overwrite"
+        )
+    suggestion = f" (e.g. learning_rate={lr / 10:.0e})" if isinstance(lr, (int, float)) and lr > 0 else ""
+    return f"Lower learning_rate{suggestion} and start again with --overwrite"
 
 
 def _group_by_length(trainer) -> None:

@@ -52,6 +52,7 @@ class SynthSummary:
     already_done: int = 0  # in the output (or its dropped side file) from an earlier run
     written: int = 0
     dropped_small_gap: int = 0
+    dropped_equal_scores: int = 0  # best and worst reply scored the same: the reward cannot tell them apart
     dropped_no_pair: int = 0  # fewer than two different non-empty replies among the N samples
     cut_replies: int = 0  # sampled replies that hit --max-new-tokens before the end-of-turn token
     sampled: int = 0
@@ -68,6 +69,8 @@ class SynthSummary:
             f"prompts read {self.read}" + (f" ({self.duplicates} duplicates ignored)" if self.duplicates else ""),
             f"  already done   {self.already_done:>6}  (in {self.output} or its {DROPPED_SUFFIX} file)",
             f"  written        {self.written:>6}",
+            f"  dropped        {self.dropped_equal_scores:>6}  best and worst reply scored the same (the reward "
+            f"cannot tell them apart; a constant reward gives no pairs)",
             f"  dropped        {self.dropped_small_gap:>6}  score gap below --min-gap {self.min_gap:g}",
             f"  dropped        {self.dropped_no_pair:>6}  fewer than two different non-empty replies",
         ]
@@ -318,6 +321,10 @@ def synthesize(
                 dropped.append({"prompt": prompt.messages, "reason": "no_two_different_replies", "scores": scores})
                 continue
             best, worst = pick
+            if scores[best] <= scores[worst]:  # a tie is no preference, whatever --min-gap says
+                summary.dropped_equal_scores += 1
+                dropped.append({"prompt": prompt.messages, "reason": "equal_scores", "scores": scores})
+                continue
             if scores[best] - scores[worst] < min_gap:
                 summary.dropped_small_gap += 1
                 dropped.append(
