@@ -468,7 +468,7 @@ def test_coerce_never_repeats_a_secret_value():
 
 
 def test_nan_advice_names_the_knob_for_the_cause():
-    """After a non-finite loss: beta when it is far above DPO's usual range, else the learning rate (issue #14 item 7)."""
+    """After a non-finite loss: beta when it is far above DPO's usual range, else the learning rate (#14 item 7)."""
     from types import SimpleNamespace
 
     from trlrecipes.run.session import nan_advice
