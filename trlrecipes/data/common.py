@@ -391,16 +391,13 @@ def default_eval_source(train_source: str) -> str:
 
 
 def content_sha256(dataset) -> str:
-    """sha256 of the converted rows (their Arrow IPC bytes in fixed 10k-row batches; deterministic for the same rows,
-    columns and types): the fingerprint of the data a run trained on, recorded in data_summary.json and the card."""
+    """sha256 of the converted rows, in order, as canonical JSON: the same rows give the same hash however the
+    dataset was stored (a fresh conversion or the datasets cache chunk their Arrow data differently, so the Arrow
+    bytes are not stable); recorded in data_summary.json, run.json (the resume check) and the model card."""
     import hashlib
-
-    import pyarrow as pa
+    import json
 
     digest = hashlib.sha256()
-    for batch in dataset.with_format("arrow").iter(batch_size=10_000):
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_table(batch)
-        digest.update(sink.getvalue().to_pybytes())
+    for batch in dataset.iter(batch_size=1000):
+        digest.update(json.dumps(batch, sort_keys=True, ensure_ascii=False, default=str).encode())
     return digest.hexdigest()
