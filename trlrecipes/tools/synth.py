@@ -52,7 +52,6 @@ class SynthSummary:
     already_done: int = 0  # in the output (or its dropped side file) from an earlier run
     written: int = 0
     dropped_small_gap: int = 0
-    dropped_equal_scores: int = 0  # best and worst reply scored the same: the reward cannot tell them apart
     dropped_no_pair: int = 0  # fewer than two different non-empty replies among the N samples
     cut_replies: int = 0  # sampled replies that hit --max-new-tokens before the end-of-turn token
     sampled: int = 0
@@ -69,8 +68,6 @@ class SynthSummary:
             f"prompts read {self.read}" + (f" ({self.duplicates} duplicates ignored)" if self.duplicates else ""),
             f"  already done   {self.already_done:>6}  (in {self.output} or its {DROPPED_SUFFIX} file)",
             f"  written        {self.written:>6}",
-            f"  dropped        {self.dropped_equal_scores:>6}  best and worst reply scored the same (the reward "
-            f"cannot tell them apart; a constant reward gives no pairs)",
             f"  dropped        {self.dropped_small_gap:>6}  score gap below --min-gap {self.min_gap:g}",
             f"  dropped        {self.dropped_no_pair:>6}  fewer than two different non-empty replies",
         ]
@@ -117,31 +114,16 @@ def dropped_path(output: Path) -> Path:
 
 
 def load_policy(model: str, *, trust_remote_code: bool = False):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The policy that samples replies, through the tools' one loader; left padding, since generation continues
+    from the right end of every row."""
+    from trlrecipes.tools.loading import load_model
 
-    from trlrecipes.models import resolve_model
-
-    path = resolve_model(model)
-    on_gpu = torch.cuda.is_available()
-    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if on_gpu else torch.float32
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code)
-    except OSError as err:
-        raise UserError(
-            f"--model {model!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local model "
-            f"folder, the offline alias smollm2-135m-offline, or check your network"
-        ) from err
+    policy, tokenizer = load_model(model, trust_remote_code=trust_remote_code, padding_side="left", what="--model")
     if not getattr(tokenizer, "chat_template", None):
         raise UserError(
             f"--model {model!r} has no chat template, so prompts cannot be rendered as conversations; "
             f"use an instruct/chat model"
         )
-    tokenizer.padding_side = "left"  # generation continues from the right end of every row
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    policy.to("cuda" if on_gpu else "cpu").eval()
     return policy, tokenizer
 
 
@@ -321,10 +303,6 @@ def synthesize(
                 dropped.append({"prompt": prompt.messages, "reason": "no_two_different_replies", "scores": scores})
                 continue
             best, worst = pick
-            if scores[best] <= scores[worst]:  # a tie is no preference, whatever --min-gap says
-                summary.dropped_equal_scores += 1
-                dropped.append({"prompt": prompt.messages, "reason": "equal_scores", "scores": scores})
-                continue
             if scores[best] - scores[worst] < min_gap:
                 summary.dropped_small_gap += 1
                 dropped.append(
