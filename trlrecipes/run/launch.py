@@ -216,11 +216,8 @@ def start(recipe: Recipe, cfg, options: RunOptions, entry: str):
 
 def _first_started(folder: Path) -> str | None:
     """When the run a resume continues was first started (kept across resumes in run.json)."""
-    try:
-        previous = json.loads((folder / run_folder.RUN_INFO).read_text())
-    except (OSError, ValueError):
-        return None
-    return previous.get("first_started") or previous.get("started") if isinstance(previous, dict) else None
+    previous = run_folder.read_info(folder)
+    return previous.get("first_started") or previous.get("started")
 
 
 def run_info(recipe: Recipe, cfg, options: RunOptions) -> dict:

@@ -449,13 +449,8 @@ class Run:
                 f"{engine}{why}: every process holds the whole model, so no memory is saved; the training is the "
                 f"same"
             )
-        path = self.dir / run_folder.RUN_INFO
-        try:
-            info = json.loads(path.read_text()) if path.is_file() else {}
-        except ValueError:
-            info = {}
-        info["distributed"] = {"engine": engine, "processes": state.num_processes, "asked": asked or engine}
-        path.write_text(json.dumps(info, indent=2) + "\n")
+        distributed = {"engine": engine, "processes": state.num_processes, "asked": asked or engine}
+        run_folder.update_info(self.dir, distributed=distributed)
 
     def _set_status(self, status: str, step: int, reason: str | None = None) -> None:
         """Record how the run ended in run.json (best effort: a full disk must not hide the original error)."""
