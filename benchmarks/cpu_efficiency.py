@@ -14,7 +14,8 @@ position (padding included; the real-token share is printed beside it):
   policy   = F + backward ~ F (activation gradients through the frozen base and the head) + 4 x LoRA params x
              positions (LoRA weight and input gradients) + 2 x attention
   reference forward = F without LoRA (removed from the step by a precomputed reference)
-Levers: --levers baseline precompute threads1 tiles32768 random (each a fresh trainer in this process).
+Levers: --levers baseline precompute threads1 tiles32768 random allpositions (each a fresh trainer in this process;
+baseline is what trlrecipes runs; allpositions is TRL's own CPU head, scoring prompt and padding positions too).
 Usage: TRLRECIPES_CACHE=... python benchmarks/cpu_efficiency.py [--steps 3] [--levers baseline precompute]
 """
 
@@ -30,6 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+_ORIGINAL_COMPACT = None  # TRL's own compact-scoring rule, restored before each lever
 
 
 def matmul_peak(shapes, threads: int, repeat: int = 5) -> dict:
@@ -71,12 +73,13 @@ def model_counts(model) -> dict:
     }
 
 
-def step_flops(counts: dict, shapes: list[tuple[int, int]], *, reference: bool) -> float:
+def step_flops(counts: dict, batches: list[tuple[int, int, int]], *, reference: bool) -> float:
+    """`batches`: (rows, length, positions the head scores) per micro-batch."""
     total = 0.0
-    for rows, length in shapes:
+    for rows, length, scored in batches:
         positions = rows * length
         attention = 2 * counts["hidden"] * length**2 * rows * counts["layers"]
-        head = 2 * counts["hidden"] * counts["vocab"] * positions
+        head = 2 * counts["hidden"] * counts["vocab"] * scored
         base = 2 * counts["base"] * positions
         lora = 2 * counts["lora"] * positions
         forward = base + lora + head + attention
@@ -86,13 +89,13 @@ def step_flops(counts: dict, shapes: list[tuple[int, int]], *, reference: bool) 
     return total
 
 
-def build(model_path: str, data: str, out: Path, *, chunk: int, precompute: bool, group: bool):
+def build(model_path: str, data: str, out: Path, *, chunk: int, precompute: bool, group: bool, compact: bool):
     import trl.trainer.utils as trl_utils
     from peft import LoraConfig
     from transformers import AutoTokenizer, TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
-    from trlrecipes._compat import _CHUNK_ATTR
+    from trlrecipes._compat import _CHUNK_ATTR, _COMPACT_ATTR, score_reply_positions_on_cpu
     from trlrecipes.data import load_pairs
     from trlrecipes.data.batching import use_length_groups
     from trlrecipes.run import refcache
@@ -101,6 +104,7 @@ def build(model_path: str, data: str, out: Path, *, chunk: int, precompute: bool
     args = DPOConfig(
         output_dir=str(out),
         use_cpu=True,
+        bf16=False,  # TRL's default bf16=True is emulated on a CPU without native bf16: ~14x slower steps
         per_device_train_batch_size=4,
         gradient_accumulation_steps=1,
         max_length=192,
@@ -125,17 +129,23 @@ def build(model_path: str, data: str, out: Path, *, chunk: int, precompute: bool
     if group:
         use_length_groups(trainer)
     setattr(trl_utils, _CHUNK_ATTR, chunk)  # the private constant trlrecipes._compat narrows on CPU
+    setattr(trl_utils, _COMPACT_ATTR, _ORIGINAL_COMPACT)
+    if compact:  # the head scores reply positions only, as trlrecipes runs on CPU
+        score_reply_positions_on_cpu(trainer)
     if precompute:
         refcache.remember(trainer.args, True)
         refcache.prepare(trainer)
 
-    shapes: list[tuple[int, int]] = []
+    shapes: list[tuple[int, int, int]] = []
     real: list[int] = []
     collate = trainer.data_collator
 
     def recording(examples):
         batch = collate(examples)
-        shapes.append(tuple(batch["input_ids"].shape))
+        rows, length = batch["input_ids"].shape
+        # the head scores every shifted position, or (compact) only the reply tokens
+        scored = int(batch["completion_mask"][:, 1:].sum()) if compact else rows * (length - 1)
+        shapes.append((rows, length, scored))
         real.append(int(batch["attention_mask"].sum()))
         return batch
 
@@ -164,7 +174,13 @@ def run_lever(lever: str, model_path: str, data: str, steps: int, threads: int) 
     with tempfile.TemporaryDirectory() as tmp:
         chunk = 32768 if lever == "tiles32768" else 4096
         trainer, timer, shapes, real = build(
-            model_path, data, Path(tmp), chunk=chunk, precompute=lever == "precompute", group=lever != "random"
+            model_path,
+            data,
+            Path(tmp),
+            chunk=chunk,
+            precompute=lever == "precompute",
+            group=lever != "random",
+            compact=lever != "allpositions",
         )
         trainer.args.max_steps = steps + 1
         trainer.train()
@@ -175,7 +191,7 @@ def run_lever(lever: str, model_path: str, data: str, steps: int, threads: int) 
     first = 1
     flops = step_flops(counts, step_shapes, reference=lever != "precompute")
     wall = sum(t[0] for t in measured)
-    positions = sum(r * length for r, length in step_shapes)
+    positions = sum(r * length for r, length, _ in step_shapes)
     return {
         "lever": lever,
         "threads": torch.get_num_threads(),
@@ -194,10 +210,14 @@ def main() -> None:
     parser.add_argument("--levers", nargs="+", default=["baseline", "precompute"])
     args = parser.parse_args()
     import torch
+    import trl.trainer.utils as trl_utils
 
+    from trlrecipes._compat import _COMPACT_ATTR
     from trlrecipes.demo import DEMO_TRAIN
     from trlrecipes.models import DEMO_MODEL, resolve_model
 
+    global _ORIGINAL_COMPACT
+    _ORIGINAL_COMPACT = getattr(trl_utils, _COMPACT_ATTR)
     threads = torch.get_num_threads()
     model_path = resolve_model(DEMO_MODEL)
     shapes = {"square 2048": (2048, 2048, 2048), "MLP [1536 x 576] x [576 x 1536]": (1536, 576, 1536)}
