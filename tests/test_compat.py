@@ -32,6 +32,58 @@ def test_the_chunk_constant_is_what_the_fused_head_reads():
     )
 
 
+@pytest.mark.parametrize("device, compact_on_cpu", [("cpu", True), ("cuda", False)])
+def test_reply_positions_only_are_scored_on_cpu_only(monkeypatch, device, compact_on_cpu):
+    import torch
+    import trl.kernels.chunked_logprob as kernels
+    import trl.trainer.utils as trl_utils
+
+    from trlrecipes._compat import _COMPACT_ATTR, score_reply_positions_on_cpu
+
+    original = getattr(trl_utils, _COMPACT_ATTR, None)
+    assert callable(original), "TRL renamed the compact-scoring test its fused head reads"
+    source = inspect.getsource(trl_utils)
+    assert f"compact = {_COMPACT_ATTR}(" in source, "TRL's fused head no longer chooses compact scoring by this name"
+    monkeypatch.setattr(trl_utils, _COMPACT_ATTR, original)
+    trainer = SimpleNamespace(args=SimpleNamespace(device=SimpleNamespace(type=device)))
+    score_reply_positions_on_cpu(trainer)
+    score_reply_positions_on_cpu(trainer)  # idempotent: wrapped once
+    patched = getattr(trl_utils, _COMPACT_ATTR)
+    assert patched(torch.device("cpu")) is compact_on_cpu
+    assert kernels._use_triton(torch.device("cpu")) is False  # the kernel choice is untouched
+    if compact_on_cpu:
+        assert patched.__defaults__ == (original,)
+
+
+def test_compact_scoring_gives_the_log_probs_of_scoring_every_position(monkeypatch, tiny_model):
+    """The fused head's log-probs at the reply positions are the same (to float rounding) whether the prompt and
+    padding positions are scored too (TRL's CPU path) or left out (trlrecipes on CPU); both are 0 elsewhere."""
+    import torch
+    import trl.trainer.utils as trl_utils
+    from transformers import AutoModelForCausalLM
+
+    from trlrecipes._compat import _COMPACT_ATTR
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    trl_utils.add_fused_lm_head(model, outputs=("log_probs", "entropy"))
+    ids = torch.randint(0, model.config.vocab_size, (3, 12))
+    labels = ids.clone()
+    labels[:, :5] = -100  # the prompt
+    labels[1, 9:] = -100  # padding at the end of the second row
+    attention = (labels != -100).long() | (torch.arange(12) < 5).long()
+    results = {}
+    for compact in (False, True):
+        monkeypatch.setattr(trl_utils, _COMPACT_ATTR, lambda device, compact=compact: compact)
+        with torch.no_grad():
+            out = model(input_ids=ids, attention_mask=attention, labels=labels, fused_lm_head=True)
+        results[compact] = (out.log_probs, out.entropy)
+    mask = labels[:, 1:] != -100
+    for full, compact in zip(results[False], results[True], strict=True):
+        torch.testing.assert_close(compact[mask], full[mask], rtol=1e-5, atol=1e-5)
+        assert torch.count_nonzero(compact[~mask]) == 0 and torch.count_nonzero(full[~mask]) == 0
+
+
 def test_fused_head_detection_matches_the_installed_trl():
     import trl.trainer.utils as trl_utils
 
@@ -122,3 +174,35 @@ def test_which_runs_need_bitsandbytes(settings, needed):
     from trlrecipes.hardware import needs_bitsandbytes
 
     assert needs_bitsandbytes(SimpleNamespace(**settings)) is needed
+
+
+def test_gguf_names_are_read_from_the_gguf_module_at_call_time():
+    """gguf_read_once only helps while transformers imports GGUFReader and get_tensor_name_map from gguf inside its
+    loader functions (a module-level import would keep the originals)."""
+    import transformers.modeling_gguf_pytorch_utils as loader
+
+    from trlrecipes._compat import _GGUF_NAMES
+
+    source = inspect.getsource(loader)
+    assert "from gguf import GGUFReader" in source and "get_tensor_name_map" in source
+    for name in _GGUF_NAMES:
+        assert not hasattr(loader, name), f"transformers now binds gguf.{name} at import; gguf_read_once has no effect"
+
+
+def test_gguf_read_once_parses_a_file_once_and_restores_the_module(tmp_path, monkeypatch):
+    pytest.importorskip("gguf")
+    import gguf
+
+    from trlrecipes._compat import gguf_read_once
+
+    parsed = []
+    monkeypatch.setattr(gguf, "GGUFReader", lambda path, *a, **k: parsed.append(path) or object())
+    monkeypatch.setattr(gguf, "get_tensor_name_map", lambda arch, layers: parsed.append((arch, layers)) or object())
+    originals = (gguf.GGUFReader, gguf.get_tensor_name_map)
+    with gguf_read_once():
+        first, again = gguf.GGUFReader(tmp_path / "m.gguf"), gguf.GGUFReader(str(tmp_path / "m.gguf"))
+        table = gguf.get_tensor_name_map("llama", 30)
+        assert again is first and gguf.get_tensor_name_map("llama", 30) is table
+        assert gguf.get_tensor_name_map("llama", 2) is not table
+    assert parsed == [tmp_path / "m.gguf", ("llama", 30), ("llama", 2)]
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == originals

@@ -7,7 +7,9 @@ breaks one test here instead of a user's run.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+from contextlib import contextmanager
 from pathlib import Path
 
 # TRL's fused log-prob head folds [tokens x 32768-column] vocabulary tiles with torch ops that hold several such
@@ -25,6 +27,60 @@ def narrow_head_chunks_on_cpu(trainer) -> None:
     current = getattr(trl_utils, _CHUNK_ATTR, None)
     if trainer.args.device.type == "cpu" and isinstance(current, int) and current > CPU_LOGPROB_CHUNK:
         setattr(trl_utils, _CHUNK_ATTR, CPU_LOGPROB_CHUNK)
+
+
+# TRL's fused head scores only the positions with a label (the replies) on Triton devices and every position
+# (prompt and padding too) elsewhere, to keep tile shapes fixed for compilers such as Neuron's. A CPU recompiles
+# nothing, so there it scores the reply positions only: the same log-probs, with the head's matmuls and its
+# element-wise passes over [positions x vocabulary] cut to the reply share of the batch (benchmarks/RESULTS.md,
+# CPU efficiency rows).
+_COMPACT_ATTR = "_use_triton"  # trl/trainer/utils.py imports it from trl/kernels/chunked_logprob.py, TRL 1.16
+
+
+def score_reply_positions_on_cpu(trainer) -> None:
+    """Make `trl.trainer.utils`'s choice of compact scoring (`_use_triton(device)`) true for CPU tensors when
+    training on CPU. Only that module's name is replaced: the kernels module keeps its own, so no Triton kernel is
+    ever chosen for a CPU tensor. A TRL without the name is left alone."""
+    import trl.trainer.utils as trl_utils
+
+    current = getattr(trl_utils, _COMPACT_ATTR, None)
+    if trainer.args.device.type != "cpu" or not callable(current) or getattr(current, "_trlrecipes", False):
+        return
+
+    def compact_on_cpu(device, _original=current):
+        return device.type == "cpu" or _original(device)
+
+    compact_on_cpu._trlrecipes = True
+    setattr(trl_utils, _COMPACT_ATTR, compact_on_cpu)
+
+
+# transformers reads a GGUF file three times to build a config, a tokenizer and a model (each a full GGUFReader
+# parse of the ~50k-entry vocabulary, ~7 s for SmolLM2 on 2 cores) and builds gguf's tensor-name table once per
+# tensor (397 times, ~10 s). Both come from `from gguf import ...` inside transformers' functions, so names set on
+# the gguf module for the length of a conversion take effect there: one parse, one table per (arch, layers).
+_GGUF_NAMES = ("GGUFReader", "get_tensor_name_map")  # read by transformers/modeling_gguf_pytorch_utils.py, 5.24
+
+
+@contextmanager
+def gguf_read_once():
+    """While converting a GGUF model: the same path gives the same (read-only) GGUFReader, and the tensor-name
+    table is built once per architecture and layer count. The gguf module's own names are restored after."""
+    import gguf
+
+    original_reader, original_map = (getattr(gguf, name) for name in _GGUF_NAMES)
+    readers: dict = {}
+
+    def reader(path, *args, **kwargs):
+        key = (str(Path(path).resolve()), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original_reader(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(original_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = original_reader, original_map
 
 
 def trl_has_fused_head() -> bool:
