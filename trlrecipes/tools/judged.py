@@ -60,39 +60,20 @@ def generate_pair(
 ) -> dict:
     """Trained and reference replies for a batch of prompts: texts, reply token counts (up to the end-of-turn
     token) and whether each reply was cut at max_new_tokens; `samples` replies per prompt, prompt-major."""
-    import torch
-
+    from trlrecipes.tools.generate import generate_sides
     from trlrecipes.tools.synth import stop_ids
 
     texts = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in prompts]
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"  # generation continues from the right end of every row
-    try:
-        batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
-    finally:
-        tokenizer.padding_side = side
-    device = next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
     decoding = (
         {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0, "num_return_sequences": samples}
         if temperature > 0
         else {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
     )
+    generated = generate_sides(model, tokenizer, texts, {"max_new_tokens": max_new_tokens, **decoding}, seed=seed)
     stops = stop_ids(model, tokenizer)
     out = {}
     for side_name in ("trained", "reference"):
-        torch.manual_seed(seed)  # the same seed for both passes: sampled replies differ by the adapter only
-        with torch.no_grad():
-            if side_name == "reference":
-                with model.disable_adapter():
-                    ids = model.generate(
-                        **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **decoding
-                    )
-            else:
-                ids = model.generate(
-                    **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **decoding
-                )
-        new = ids[:, batch["input_ids"].shape[1] :].cpu().tolist()
+        new = generated[side_name]
         lengths, cut = [], []
         for row in new:
             end = next((i for i, token in enumerate(row) if token in stops), None)
