@@ -15,7 +15,8 @@ position (padding included; the real-token share is printed beside it):
              positions (LoRA weight and input gradients) + 2 x attention
   reference forward = F without LoRA (removed from the step by a precomputed reference)
 Levers: --levers baseline precompute threads1 tiles32768 random allpositions (each a fresh trainer in this process;
-baseline is what trlrecipes runs; allpositions is TRL's own CPU head, scoring prompt and padding positions too).
+baseline is what trlrecipes runs; allpositions is TRL's own CPU head, scoring prompt and padding positions too;
+compile is baseline under transformers' torch_compile=True, timed after its first step).
 Usage: TRLRECIPES_CACHE=... python benchmarks/cpu_efficiency.py [--steps 3] [--levers baseline precompute]
 """
 
@@ -89,7 +90,9 @@ def step_flops(counts: dict, batches: list[tuple[int, int, int]], *, reference: 
     return total
 
 
-def build(model_path: str, data: str, out: Path, *, chunk: int, precompute: bool, group: bool, compact: bool):
+def build(
+    model_path: str, data: str, out: Path, *, chunk: int, precompute: bool, group: bool, compact: bool, compile_: bool
+):
     import trl.trainer.utils as trl_utils
     from peft import LoraConfig
     from transformers import AutoTokenizer, TrainerCallback
@@ -115,6 +118,7 @@ def build(model_path: str, data: str, out: Path, *, chunk: int, precompute: bool
         report_to=[],
         disable_tqdm=True,
         activation_checkpointing=False,
+        torch_compile=compile_,  # transformers' torch.compile of the model (inductor); step 1 pays the compile
         seed=42,
     )
     trainer = DPOTrainer(
@@ -181,6 +185,7 @@ def run_lever(lever: str, model_path: str, data: str, steps: int, threads: int) 
             precompute=lever == "precompute",
             group=lever != "random",
             compact=lever != "allpositions",
+            compile_=lever == "compile",
         )
         trainer.args.max_steps = steps + 1
         trainer.train()

@@ -45,12 +45,23 @@ def child(command: list[str], env: dict, cwd: Path) -> dict:
     }
 
 
+def losses(run_dir: Path) -> list[float]:
+    """Every train and eval loss a run logged, in order."""
+    out = []
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        out += [row[key] for key in ("loss", "eval_loss") if isinstance(row.get(key), (int, float))]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--model", default="")
     parser.add_argument("--rows", type=int, default=64, help="training pairs (one epoch at batch 4)")
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--only-sweep", action="store_true", help="only the sweep against three independent runs")
+    parser.add_argument("--learning-rate", default="1e-4", help="3e-4 with --rows 40: the hh-dpo demo's settings")
     args = parser.parse_args()
     from trlrecipes.demo import DEMO_TEST, DEMO_TRAIN
 
@@ -77,8 +88,9 @@ def main() -> None:
             f"max_steps={steps}",
             f"logging_steps={max(1, steps // 4)}",
             f"save_steps={steps}",
-            f"eval_steps={max(1, steps // 2)}",
-            "learning_rate=1e-4",
+            # --only-sweep: no evaluation during training, as in the demo (the shared pass then covers the train pairs)
+            f"eval_steps={0 if args.only_sweep else max(1, steps // 2)}",
+            f"learning_rate={args.learning_rate}",
             "activation_checkpointing=false",
         ]
         base_env = {
@@ -90,14 +102,16 @@ def main() -> None:
             "HF_DATASETS_CACHE": str(work / "hf"),
         }
         rows: dict[str, list[dict]] = {}
+        same_losses: dict[str, list] = {}  # beta -> [(sweep member's logged losses, independent run's)] per round
         for round_ in range(args.repeat):
             warm_cache = work / f"cache-warm-{round_}"
-            for name, flag, cache in (
+            variants = (
                 ("live", "false", work / f"c-live-{round_}"),
                 ("auto-cold", None, work / f"c-auto-{round_}"),
                 ("pre-cold", "true", warm_cache),
                 ("pre-warm", "true", warm_cache),
-            ):
+            )
+            for name, flag, cache in () if args.only_sweep else variants:
                 out = work / f"{name}-{round_}"
                 extra = [f"trl.precompute_ref_log_probs={flag}"] if flag else []
                 env = {**base_env, "TRLRECIPES_CACHE": str(cache)}
@@ -148,6 +162,11 @@ def main() -> None:
                 )
                 swept["reference"] = f"{swept['output'].count('from the cache')} of 3 from the cache"
                 rows.setdefault("sweep of 3 (one process)", []).append(swept)
+                record = json.loads((work / f"sweep-{round_}" / "sweep.json").read_text())
+                for member in record["members"]:
+                    beta = str(member["settings"]["beta"])
+                    pair = [losses(Path(member["dir"])), losses(work / f"ind-{round_}-{beta}")]
+                    same_losses.setdefault(beta, []).append(pair)
         load = os.getloadavg()
     print(f"{'variant':<26}{'wall s':>8}{'CPU s':>8}{'peak RSS GB':>13}  reference log-probs")
     for name, results in rows.items():
@@ -156,18 +175,25 @@ def main() -> None:
         rss = max(r["rss_gb"] for r in results)
         print(f"{name:<26}{wall:>8.1f}{cpu:>8.1f}{rss:>13.2f}  {results[0]['reference']}")
     medians = {name: sorted(r["cpu"] for r in results)[len(results) // 2] for name, results in rows.items()}
-    ratios = [f"{name}/live {medians[name] / medians['live']:.2f}x" for name in ("pre-cold", "auto-cold", "pre-warm")]
+    walls = {name: sorted(r["wall"] for r in results)[len(results) // 2] for name, results in rows.items()}
+    ratios = []
+    if not args.only_sweep:
+        ratios = [f"{n}/live {medians[n] / medians['live']:.2f}x" for n in ("pre-cold", "auto-cold", "pre-warm")]
     if not args.no_sweep:
-        sweep_ratio = medians["sweep of 3 (one process)"] / medians["3 independent live runs"]
-        ratios.append(f"sweep/3 independent {sweep_ratio:.2f}x")
+        sweep, independent = "sweep of 3 (one process)", "3 independent live runs"
+        ratios.append(f"sweep/3 independent {medians[sweep] / medians[independent]:.2f}x")
+        ratios.append(f"(wall {walls[sweep] / walls[independent]:.2f}x)")
     print("CPU ratios: " + ", ".join(ratios))
     same = {name: [r.get("eval_loss") for r in results] for name, results in rows.items() if "eval_loss" in results[0]}
     print(f"final eval_loss per variant (same settings, same data): {same}")
+    for beta, pairs in same_losses.items():
+        worst = max(max(abs(a - b) for a, b in zip(*pair, strict=True)) for pair in pairs)
+        print(f"beta={beta}: {len(pairs[0][0])} losses, sweep member vs independent run: max |diff| {worst:.1e}")
     print(
         f"medians of {args.repeat} interleaved rounds; load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on "
         f"{os.cpu_count()} cores"
     )
-    (HERE / "ref_cache_results.json").write_text(
+    (HERE / ("ref_cache_sweep_results.json" if args.only_sweep else "ref_cache_results.json")).write_text(
         json.dumps(
             {name: [{k: v for k, v in r.items() if k != "output"} for r in results] for name, results in rows.items()},
             indent=2,
