@@ -133,6 +133,9 @@ def build(
     if group:
         use_length_groups(trainer)
     setattr(trl_utils, _CHUNK_ATTR, chunk)  # the private constant trlrecipes._compat narrows on CPU
+    global _ORIGINAL_COMPACT
+    if _ORIGINAL_COMPACT is None:  # TRL's own rule, captured before any lever replaces it
+        _ORIGINAL_COMPACT = getattr(trl_utils, _COMPACT_ATTR)
     setattr(trl_utils, _COMPACT_ATTR, _ORIGINAL_COMPACT)
     if compact:  # the head scores reply positions only, as trlrecipes runs on CPU
         score_reply_positions_on_cpu(trainer)
@@ -215,14 +218,10 @@ def main() -> None:
     parser.add_argument("--levers", nargs="+", default=["baseline", "precompute"])
     args = parser.parse_args()
     import torch
-    import trl.trainer.utils as trl_utils
 
-    from trlrecipes._compat import _COMPACT_ATTR
     from trlrecipes.demo import DEMO_TRAIN
     from trlrecipes.models import DEMO_MODEL, resolve_model
 
-    global _ORIGINAL_COMPACT
-    _ORIGINAL_COMPACT = getattr(trl_utils, _COMPACT_ATTR)
     threads = torch.get_num_threads()
     model_path = resolve_model(DEMO_MODEL)
     shapes = {"square 2048": (2048, 2048, 2048), "MLP [1536 x 576] x [576 x 1536]": (1536, 576, 1536)}
