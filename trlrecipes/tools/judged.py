@@ -1,11 +1,12 @@
 """`trlrecipes eval RUN --generate`: the trained model's replies judged against the reference's on the same prompts.
 
 The run's model is loaded once. For every prompt (the run's held-out prompts, or `--prompts FILE`) the trained
-reply (adapter on) and the reference reply (the same model under `disable_adapter()`, i.e. the base model DPO
-measured itself against) are generated with the same decoding: greedy by default, or `samples` sampled replies
-each at `temperature`, both passes seeded alike. A judge scores every reply (`fn(prompt, response) -> float`, or a
-sequence-classification reward model: see tools/judge.py), and trlrecipes.tools.winrate turns the scores into
-wins/ties/losses, a win rate with a bootstrap interval, a length-controlled win rate and a length verdict.
+reply (adapter on) and the reference reply (the same model with the adapter off, i.e. the base model DPO measured
+itself against) are generated with the same decoding: greedy by default (both sides in one batch, see
+tools/generate.generate_sides), or `samples` sampled replies each at `temperature`, a pass per side seeded alike.
+A judge scores every reply (`fn(prompt, response) -> float`, or a sequence-classification reward model: see
+tools/judge.py), and trlrecipes.tools.winrate turns the scores into wins/ties/losses, a win rate with a bootstrap
+interval, a length-controlled win rate and a length verdict.
 
 Written to the run folder: eval_generations.jsonl (one comparison a line) and the figures under "generation" in
 eval.json (the implicit-reward figures of plain `trlrecipes eval` stay beside them).
