@@ -14,9 +14,10 @@ position (padding included; the real-token share is printed beside it):
   policy   = F + backward ~ F (activation gradients through the frozen base and the head) + 4 x LoRA params x
              positions (LoRA weight and input gradients) + 2 x attention
   reference forward = F without LoRA (removed from the step by a precomputed reference)
-Levers: --levers baseline precompute threads1 tiles32768 random allpositions (each a fresh trainer in this process;
-baseline is what trlrecipes runs; allpositions is TRL's own CPU head, scoring prompt and padding positions too;
-compile is baseline under transformers' torch_compile=True, timed after its first step).
+Levers: --levers baseline precompute threads1 tiles32768 random trlfolds allpositions compile (each a fresh trainer
+in this process; baseline is what trlrecipes runs; trlfolds is baseline with TRL's own torch folds of the logits
+tiles instead of trlrecipes' lean ones; allpositions is TRL's own CPU head, scoring prompt and padding positions
+too, with its own folds; compile is baseline under transformers' torch_compile=True, timed after its first step).
 Usage: TRLRECIPES_CACHE=... python benchmarks/cpu_efficiency.py [--steps 3] [--levers baseline precompute]
 """
 
@@ -32,7 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-_ORIGINAL_COMPACT = None  # TRL's own compact-scoring rule, restored before each lever
+_TRL_OWN: dict = {}  # TRL's own compact-scoring rule and torch folds, restored before each lever
 
 
 def matmul_peak(shapes, threads: int, repeat: int = 5) -> dict:
@@ -91,14 +92,30 @@ def step_flops(counts: dict, batches: list[tuple[int, int, int]], *, reference: 
 
 
 def build(
-    model_path: str, data: str, out: Path, *, chunk: int, precompute: bool, group: bool, compact: bool, compile_: bool
+    model_path: str,
+    data: str,
+    out: Path,
+    *,
+    chunk: int,
+    precompute: bool,
+    group: bool,
+    compact: bool,
+    lean: bool,
+    compile_: bool,
 ):
+    import trl.kernels.chunked_logprob as kernels
     import trl.trainer.utils as trl_utils
     from peft import LoraConfig
     from transformers import AutoTokenizer, TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
-    from trlrecipes._compat import _CHUNK_ATTR, _COMPACT_ATTR, score_reply_positions_on_cpu
+    from trlrecipes._compat import (
+        _CHUNK_ATTR,
+        _COMPACT_ATTR,
+        _FOLD_ATTRS,
+        lean_head_folds_on_cpu,
+        score_reply_positions_on_cpu,
+    )
     from trlrecipes.data import load_pairs
     from trlrecipes.data.batching import use_length_groups
     from trlrecipes.run import refcache
@@ -133,12 +150,15 @@ def build(
     if group:
         use_length_groups(trainer)
     setattr(trl_utils, _CHUNK_ATTR, chunk)  # the private constant trlrecipes._compat narrows on CPU
-    global _ORIGINAL_COMPACT
-    if _ORIGINAL_COMPACT is None:  # TRL's own rule, captured before any lever replaces it
-        _ORIGINAL_COMPACT = getattr(trl_utils, _COMPACT_ATTR)
-    setattr(trl_utils, _COMPACT_ATTR, _ORIGINAL_COMPACT)
+    owners = {_COMPACT_ATTR: trl_utils, **dict.fromkeys(_FOLD_ATTRS, kernels)}
+    if not _TRL_OWN:  # TRL's own, captured before any lever replaces them
+        _TRL_OWN.update({name: getattr(module, name) for name, module in owners.items()})
+    for name, module in owners.items():
+        setattr(module, name, _TRL_OWN[name])
     if compact:  # the head scores reply positions only, as trlrecipes runs on CPU
         score_reply_positions_on_cpu(trainer)
+    if lean:  # the head's CPU folds trlrecipes installs (fewer passes over each logits tile)
+        lean_head_folds_on_cpu(trainer)
     if precompute:
         refcache.remember(trainer.args, True)
         refcache.prepare(trainer)
@@ -188,6 +208,7 @@ def run_lever(lever: str, model_path: str, data: str, steps: int, threads: int) 
             precompute=lever == "precompute",
             group=lever != "random",
             compact=lever != "allpositions",
+            lean=lever not in ("allpositions", "trlfolds"),
             compile_=lever == "compile",
         )
         trainer.args.max_steps = steps + 1

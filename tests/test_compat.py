@@ -209,3 +209,64 @@ def test_gguf_read_once_parses_a_file_once_and_restores_the_module(tmp_path, mon
         assert gguf.get_tensor_name_map("llama", 2) is not table
     assert parsed == [tmp_path / "m.gguf", ("llama", 30), ("llama", 2)]
     assert (gguf.GGUFReader, gguf.get_tensor_name_map) == originals
+
+
+def _fused_head_outputs(hidden, weight, targets, *, softcap=None, chunk=16, entropy_grad=False):
+    import torch
+    from trl.kernels.chunked_logprob import ChunkedLogProbFunction
+
+    hidden = hidden.detach().clone().requires_grad_(True)
+    weight = weight.detach().clone().requires_grad_(True)
+    outputs = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
+    log_probs, entropy, sq, mean, top1 = ChunkedLogProbFunction.apply(
+        hidden, weight, None, targets, 0.7, chunk, softcap, 1.3, outputs
+    )
+    loss = (log_probs * torch.linspace(-1, 2, len(targets))).sum() + (entropy.sum() if entropy_grad else 0)
+    loss.backward()
+    return [log_probs, entropy, sq, mean, top1, hidden.grad, weight.grad]
+
+
+@pytest.mark.parametrize("softcap, entropy_grad", [(None, False), (None, True), (30.0, False)])
+def test_lean_head_folds_give_trls_statistics_and_gradients(monkeypatch, softcap, entropy_grad):
+    """The lean CPU folds give what TRL's own torch folds give: log-probs, entropy, log-sum-sq, mean logits and
+    gradients to float rounding, top-1 exactly (ties included: a duplicated vocabulary row before the target in
+    the same tile and in an earlier one); a soft-cap or an entropy gradient is handed to TRL's folds."""
+    import torch
+    import trl.kernels.chunked_logprob as kernels
+
+    from trlrecipes._compat import _FOLD_ATTRS, lean_head_folds_on_cpu
+
+    originals = {name: getattr(kernels, name) for name in _FOLD_ATTRS}
+    assert all(callable(f) for f in originals.values()), "TRL renamed its torch folds"
+    source = inspect.getsource(kernels.ChunkedLogProbFunction)
+    assert all(f"else {name}" in source for name in _FOLD_ATTRS), "TRL's fused head no longer picks these folds"
+    for name, fold in list(originals.items()):  # TRL's own, also when an earlier in-process run installed lean ones
+        originals[name] = getattr(fold, "keywords", {}).get("_original", fold)
+        monkeypatch.setattr(kernels, name, originals[name])
+    torch.manual_seed(0)
+    vocab, width = 50, 8
+    weight = torch.randn(vocab, width)
+    weight[20] = weight[37]  # equal logits: 20 sits left of 37 (other tile), 33 left of 37 (same 16-column tile)
+    weight[33] = weight[37]
+    hidden = torch.randn(12, width) * 3
+    hidden[:4] = weight[37] * 4  # rows whose largest logit is the duplicated one
+    targets = torch.tensor([37, 20, 33, 5, 0, 49, 16, 15, 31, 32, 47, 48])
+    expected = _fused_head_outputs(hidden, weight, targets, softcap=softcap, entropy_grad=entropy_grad)
+    lean_head_folds_on_cpu(SimpleNamespace(args=SimpleNamespace(device=SimpleNamespace(type="cpu"))))
+    lean_head_folds_on_cpu(SimpleNamespace(args=SimpleNamespace(device=SimpleNamespace(type="cpu"))))  # once
+    assert all(getattr(kernels, name).keywords["_original"] is originals[name] for name in _FOLD_ATTRS)
+    got = _fused_head_outputs(hidden, weight, targets, softcap=softcap, entropy_grad=entropy_grad)
+    assert got[4].tolist() == expected[4].tolist()
+    assert expected[4][:2].tolist() == [False, True]  # the tie rule is exercised: 37 loses to 20, 20 wins
+    for want, have in zip(expected[:4] + expected[5:], got[:4] + got[5:], strict=True):  # logits up to ~40
+        torch.testing.assert_close(have, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+
+
+def test_lean_head_folds_stay_off_the_gpu(monkeypatch):
+    import trl.kernels.chunked_logprob as kernels
+
+    from trlrecipes._compat import _FOLD_ATTRS, lean_head_folds_on_cpu
+
+    before = {name: getattr(kernels, name) for name in _FOLD_ATTRS}
+    lean_head_folds_on_cpu(SimpleNamespace(args=SimpleNamespace(device=SimpleNamespace(type="cuda"))))
+    assert {name: getattr(kernels, name) for name in _FOLD_ATTRS} == before

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import types
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,6 +53,132 @@ def score_reply_positions_on_cpu(trainer) -> None:
 
     compact_on_cpu._trlrecipes = True
     setattr(trl_utils, _COMPACT_ATTR, compact_on_cpu)
+
+
+# Without Triton (on CPU) TRL's fused head folds each [tokens x 4096] logits tile into its running statistics with
+# torch ops written for any soft-cap and dtype: about 13 passes over the tile forward and 13 backward, most of them
+# into a fresh temporary. Without a soft-cap, in fp32 and without an entropy gradient (every trlrecipes run on CPU),
+# the same statistics take 6 passes forward and 3 in place backward, with the same tie rule for top-1: 0.6 s less
+# of a 135M demo step (benchmarks/RESULTS.md, CPU efficiency rows). Anything else goes to TRL's own functions.
+_FOLD_ATTRS = ("_forward_tile", "_backward_tile")  # trl/kernels/chunked_logprob.py, TRL 1.16
+
+
+def _arguments(scope: dict) -> dict:
+    """A fold's own arguments (TRL's names), to hand a case the lean fold does not cover to TRL's."""
+    return {k: v for k, v in scope.items() if k != "_original" and not isinstance(v, types.ModuleType)}
+
+
+def _lean_forward_tile(
+    tile,
+    tile_stride,
+    targets,
+    running_max,
+    sum_exp,
+    x_sum_exp,
+    sq_sum_exp,
+    z_sum,
+    max_before_target,
+    target_logit,
+    vocab_start,
+    n_cols,
+    logit_scale,
+    softcap,
+    inv_t,
+    HAS_SOFTCAP,  # TRL's keyword names, from here on
+    HAS_ENTROPY,
+    HAS_LOG_SUM_SQ_PROBS,
+    HAS_MEAN_LOGITS,
+    HAS_IS_TOP1,
+    BLOCK_SIZE,
+    _original=None,
+):
+    import math
+
+    import torch
+
+    if HAS_SOFTCAP or tile.dtype != torch.float32:
+        return _original(**_arguments(locals()))
+    z = tile  # TRL refills this buffer with the next tile's logits, so it is free to overwrite here
+    if logit_scale * inv_t != 1:
+        z.mul_(logit_scale * inv_t)
+    local = targets - vocab_start
+    in_tile = (local >= 0) & (local < n_cols)
+    if HAS_MEAN_LOGITS:
+        z_sum += z.sum(-1)
+    tile_max = z.amax(-1)
+    target_logit.copy_(
+        torch.where(in_tile, z.gather(-1, local.clamp(0, n_cols - 1).unsqueeze(-1)).squeeze(-1), target_logit)
+    )
+    if HAS_IS_TOP1:  # TRL's rule: the largest logit left of the target (argmax takes the first of equal maxima)
+        before = torch.where(local >= n_cols, tile_max, -math.inf)  # the target lies in a later tile
+        rows = in_tile.nonzero().squeeze(-1)
+        if rows.numel():
+            prefix = z[rows]
+            prefix.masked_fill_(torch.arange(n_cols, device=z.device) >= local[rows].unsqueeze(-1), -math.inf)
+            before[rows] = prefix.amax(-1)
+        torch.maximum(max_before_target, before, out=max_before_target)
+    new_m = torch.maximum(running_max, tile_max)
+    rescale = torch.exp(running_max - new_m)
+    shifted = z.sub_(new_m.unsqueeze(-1))
+    e = torch.exp(shifted)
+    e_sum = e.sum(-1)
+    sum_exp.mul_(rescale).add_(e_sum)
+    if HAS_ENTROPY:  # sum(e * z) = sum(e * (z - m)) + m * sum(e), as a batched dot product: no [n x cols] temporary
+        x_sum_exp.mul_(rescale).add_(torch.bmm(e.unsqueeze(1), shifted.unsqueeze(2)).view(-1) + new_m * e_sum)
+    if HAS_LOG_SUM_SQ_PROBS:
+        sq_sum_exp.mul_(rescale * rescale).add_(torch.bmm(e.unsqueeze(1), e.unsqueeze(2)).view(-1))
+    running_max.copy_(new_m)
+
+
+def _lean_backward_tile(
+    tile,
+    tile_stride,
+    targets,
+    log_z,
+    entropy,
+    grad_logprobs,
+    grad_entropy,
+    vocab_start,
+    n_cols,
+    logit_scale,
+    softcap,
+    inv_t,
+    HAS_SOFTCAP,
+    HAS_LOGPROB_GRAD,
+    HAS_ENTROPY_GRAD,
+    BLOCK_SIZE,
+    _original=None,
+):
+    import torch
+
+    if HAS_SOFTCAP or HAS_ENTROPY_GRAD or not HAS_LOGPROB_GRAD or tile.dtype != torch.float32:
+        return _original(**_arguments(locals()))
+    scale = logit_scale * inv_t
+    if scale != 1:
+        tile.mul_(scale)
+    # d(log p_target)/dz_j = 1[j = target] - p_j, times the incoming gradient, in the tile's own memory
+    tile.sub_(log_z.unsqueeze(-1)).exp_().mul_(grad_logprobs.neg().unsqueeze(-1))
+    local = targets - vocab_start
+    rows = ((local >= 0) & (local < n_cols)).nonzero().squeeze(-1)
+    tile.index_put_((rows, local[rows]), grad_logprobs[rows], accumulate=True)
+    if scale != 1:
+        tile.mul_(scale)
+
+
+def lean_head_folds_on_cpu(trainer) -> None:
+    """Replace `trl.kernels.chunked_logprob`'s `_forward_tile` / `_backward_tile` (the torch folds its fused head uses
+    where Triton is not) with the lean ones above when training on CPU. Idempotent; a TRL without them is left
+    alone."""
+    import trl.kernels.chunked_logprob as kernels
+
+    if trainer.args.device.type != "cpu":
+        return
+    for name, lean in zip(_FOLD_ATTRS, (_lean_forward_tile, _lean_backward_tile), strict=True):
+        current = getattr(kernels, name, None)
+        if callable(current) and not getattr(current, "_trlrecipes", False):
+            fold = functools.partial(lean, _original=current)
+            fold._trlrecipes = True
+            setattr(kernels, name, fold)
 
 
 # transformers reads a GGUF file three times to build a config, a tokenizer and a model (each a full GGUFReader

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trlrecipes._compat import narrow_head_chunks_on_cpu, score_reply_positions_on_cpu
+from trlrecipes._compat import lean_head_folds_on_cpu, narrow_head_chunks_on_cpu, score_reply_positions_on_cpu
 from trlrecipes.errors import RunStopped, UserError
 from trlrecipes.hardware import is_main_process
 from trlrecipes.run import folder as run_folder
@@ -389,6 +389,7 @@ class Run:
             _group_by_length(trainer)
         narrow_head_chunks_on_cpu(trainer)
         score_reply_positions_on_cpu(trainer)
+        lean_head_folds_on_cpu(trainer)
         refcache.prepare(trainer)  # reference log-probs from the cache / one pass, or live (prints which)
         trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
         self._finish(trainer)
