@@ -91,3 +91,23 @@ def test_demo_before_after_answers_are_read_from_the_judged_replies(tmp_path):
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     found = answers_from_generations(path, ["Q1", "Q2", "Q4"])
     assert found == {"Q1": {"prompt": "Q1", "trained": "t1", "reference": "r1"}}  # Q2 multi-turn, Q4 absent
+
+
+def test_replies_end_at_the_first_end_token_and_count_as_cut_only_without_one():
+    """One decoding for every command that generates (generate, eval --generate, the demo, synth): a reply is the
+    text before its first end token (the generation config's or the tokenizer's), even when that token is not a
+    special token the tokenizer would skip; a reply with no end token that filled max_new_tokens is cut."""
+    from types import SimpleNamespace
+
+    from trlrecipes.tools.generate import decode_replies
+
+    tokenizer = SimpleNamespace(
+        eos_token_id=2,
+        decode=lambda ids, skip_special_tokens: " ".join(f"t{i}" for i in ids if not (skip_special_tokens and i == 2)),
+    )
+    model = SimpleNamespace(generation_config=SimpleNamespace(eos_token_id=[7, 2]))
+    rows = [[5, 6, 7, 8, 9], [5, 2, 0, 0, 0], [5, 6, 8, 9, 4], [5, 6]]
+    out = decode_replies(model, tokenizer, rows, max_new_tokens=5)
+    assert out["texts"] == ["t5 t6", "t5", "t5 t6 t8 t9 t4", "t5 t6"]
+    assert out["tokens"] == [2, 1, 5, 2]
+    assert out["cut"] == [False, False, True, False]

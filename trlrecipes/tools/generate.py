@@ -29,17 +29,33 @@ def generate_answers(
     texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chat]
     decoding = {"max_new_tokens": max_new_tokens, "do_sample": False}
     sides = generate_sides(model, tokenizer, texts, decoding, reference=compare)
-    results = []
-    for i, prompt in enumerate(prompts):
-        row = {"prompt": prompt, "trained": _decode(tokenizer, sides["trained"][i])}
-        if compare:
-            row["reference"] = _decode(tokenizer, sides["reference"][i])
-        results.append(row)
-    return results
+    replies = {name: decode_replies(model, tokenizer, rows, max_new_tokens)["texts"] for name, rows in sides.items()}
+    return [{"prompt": prompt, **{name: replies[name][i] for name in replies}} for i, prompt in enumerate(prompts)]
 
 
-def _decode(tokenizer, ids: list[int]) -> str:
-    return tokenizer.decode(ids, skip_special_tokens=True).strip()
+def stop_ids(model, tokenizer) -> set[int]:
+    """The token ids that end a reply: the generation config's end-of-sequence ids and the tokenizer's."""
+    ids = set()
+    for source in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif source:
+            ids.update(source)
+    return ids
+
+
+def decode_replies(model, tokenizer, rows: list[list[int]], max_new_tokens: int) -> dict:
+    """Generated ids as replies: the text up to the first end-of-reply token, its token count, and whether the
+    reply was cut off at max_new_tokens (no end token): {"texts": [...], "tokens": [...], "cut": [...]}."""
+    stops = stop_ids(model, tokenizer)
+    out = {"texts": [], "tokens": [], "cut": []}
+    for row in rows:
+        end = next((i for i, token in enumerate(row) if token in stops), None)
+        length = len(row) if end is None else end
+        out["texts"].append(tokenizer.decode(row[:length], skip_special_tokens=True).strip())
+        out["tokens"].append(length)
+        out["cut"].append(end is None and len(row) >= max_new_tokens)
+    return out
 
 
 def generate_sides(model, tokenizer, texts: list[str], decoding: dict, *, reference: bool = True, seed: int = 0):

@@ -61,8 +61,7 @@ def generate_pair(
 ) -> dict:
     """Trained and reference replies for a batch of prompts: texts, reply token counts (up to the end-of-turn
     token) and whether each reply was cut at max_new_tokens; `samples` replies per prompt, prompt-major."""
-    from trlrecipes.tools.generate import generate_sides
-    from trlrecipes.tools.synth import stop_ids
+    from trlrecipes.tools.generate import decode_replies, generate_sides
 
     texts = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in prompts]
     decoding = (
@@ -71,20 +70,7 @@ def generate_pair(
         else {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
     )
     generated = generate_sides(model, tokenizer, texts, {"max_new_tokens": max_new_tokens, **decoding}, seed=seed)
-    stops = stop_ids(model, tokenizer)
-    out = {}
-    for side_name in ("trained", "reference"):
-        new = generated[side_name]
-        lengths, cut = [], []
-        for row in new:
-            end = next((i for i, token in enumerate(row) if token in stops), None)
-            lengths.append(len(row) if end is None else end)
-            cut.append(end is None and len(row) >= max_new_tokens)
-        replies = [
-            tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(new, lengths, strict=True)
-        ]
-        out[side_name] = {"texts": replies, "tokens": lengths, "cut": cut}
-    return out
+    return {name: decode_replies(model, tokenizer, rows, max_new_tokens) for name, rows in generated.items()}
 
 
 def evaluate_generations(

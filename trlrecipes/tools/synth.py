@@ -127,16 +127,6 @@ def load_policy(model: str, *, trust_remote_code: bool = False):
     return policy, tokenizer
 
 
-def stop_ids(policy, tokenizer) -> set[int]:
-    ids = set()
-    for source in (getattr(policy.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
-        if isinstance(source, int):
-            ids.add(source)
-        elif source:
-            ids.update(source)
-    return ids
-
-
 def sample_replies(
     policy, tokenizer, prompts: list[Prompt], *, num_samples: int, max_new_tokens: int, temperature: float, seed: int
 ) -> tuple[list[list[str]], int]:
@@ -159,11 +149,11 @@ def sample_replies(
             num_return_sequences=num_samples,
             pad_token_id=tokenizer.pad_token_id,
         )
-    new = out[:, batch["input_ids"].shape[1] :].cpu()
-    stops = stop_ids(policy, tokenizer)
-    cut = sum(1 for row in new.tolist() if not stops.intersection(row))
-    decoded = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
-    return [decoded[i * num_samples : (i + 1) * num_samples] for i in range(len(prompts))], cut
+    from trlrecipes.tools.generate import decode_replies
+
+    replies = decode_replies(policy, tokenizer, out[:, batch["input_ids"].shape[1] :].cpu().tolist(), max_new_tokens)
+    decoded = replies["texts"]
+    return [decoded[i * num_samples : (i + 1) * num_samples] for i in range(len(prompts))], sum(replies["cut"])
 
 
 def _batch_seed(seed: int, prompt: Prompt) -> int:
