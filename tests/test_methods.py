@@ -267,6 +267,11 @@ def test_new_presets_run_their_demo_offline(name, method, tmp_path):
         assert (out / file).is_file(), file
     evaluated = json.loads((out / "eval.json").read_text())
     assert evaluated["method"] == method and evaluated["pairs"] == 8
+    writes_replies = method != "RM"  # a reward model scores replies: no judged generations, no before/after
+    assert ("before (reference) and after" in result.output) is writes_replies
+    assert (out / "eval_generations.jsonl").is_file() is writes_replies and (
+        "generation" in evaluated
+    ) is writes_replies
     assert all(math.isfinite(value) for value in evaluated.values() if isinstance(value, float))
 
 

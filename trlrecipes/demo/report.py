@@ -91,11 +91,9 @@ def answers_from_generations(path, prompts) -> dict[str, dict]:
 
 
 def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
-    """Evaluate and show before/after answers. `strict` (the full demo budget): exit 1 unless it learned; with
-    a shortened budget (e.g. max_steps overridden) only warn."""
-    import time
-
-    from trlrecipes.demo import DEMO_PROMPTS
+    """Evaluate, and for a policy show judged replies and before/after answers (a reward model scores replies, it
+    does not write them: its held-out accuracy is the demo). `strict` (the full demo budget): exit 1 unless it
+    learned; with a shortened budget (e.g. max_steps overridden) only warn."""
     from trlrecipes.tools.evaluate import (
         evaluate_run,
         format_metrics,
@@ -104,14 +102,41 @@ def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
         run_method,
         save_metrics,
     )
-    from trlrecipes.tools.generate import format_answers, generate_answers
-    from trlrecipes.tools.judged import evaluate_generations, format_generation_metrics
 
-    is_judge = run_method(run.dir) == "RM"  # a reward model scores replies; it does not write them
+    is_judge = run_method(run.dir) == "RM"
     loaded = None if is_judge else load_policy(run.dir, load_run_config(run.dir))
     result = evaluate_run(run.dir, model_and_tokenizer=loaded)
     save_metrics(run.dir, result)
     print("\n== held-out evaluation ==\n" + format_metrics(result))
+    if not is_judge:
+        _show_replies(run, loaded, max_new_tokens)
+    if not demo_learned(result):
+        if not strict:
+            print("\nnote: held-out accuracy did not rise above the reference with this shortened budget")
+            return result
+        raise RunStopped(
+            "the demo did not learn: held-out accuracy did not rise above the reference; this is a bug, "
+            "please report it with the run folder",
+            exit_code=1,
+        )
+    hint = (
+        f"judge another run's replies: trlrecipes eval OTHER_RUN --generate --reward-model {run.dir}"
+        if is_judge
+        else f"trlrecipes generate {run.dir} --prompt '...' --compare"
+    )
+    print(f"\nrun folder: {run.dir}  (try: trlrecipes eval {run.dir}; {hint})")
+    return result
+
+
+def _show_replies(run, loaded, max_new_tokens: int) -> None:
+    """Judged replies to the held-out questions (trained vs reference), then the before/after answers."""
+    import time
+
+    from trlrecipes.demo import DEMO_PROMPTS
+    from trlrecipes.tools.evaluate import save_metrics
+    from trlrecipes.tools.generate import format_answers, generate_answers
+    from trlrecipes.tools.judged import evaluate_generations, format_generation_metrics
+
     start = time.monotonic()
     # batch_size 32: the 30 held-out questions in one generation pass (both sides together: 60 rows per token)
     judged = evaluate_generations(
@@ -135,17 +160,3 @@ def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
     answers = [answers[prompt] for prompt in DEMO_PROMPTS]
     print("\n== before (reference) and after (trained adapter) ==\n" + format_answers(answers))
     record_answers(run.dir, answers)
-    if not demo_learned(result):
-        if not strict:
-            print("\nnote: held-out accuracy did not rise above the reference with this shortened budget")
-            return result
-        raise RunStopped(
-            "the demo did not learn: held-out accuracy did not rise above the reference; this is a bug, "
-            "please report it with the run folder",
-            exit_code=1,
-        )
-    print(
-        f"\nrun folder: {run.dir}  (try: trlrecipes eval {run.dir}; trlrecipes generate {run.dir} --prompt '...' "
-        f"--compare)"
-    )
-    return result
