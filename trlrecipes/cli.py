@@ -315,7 +315,9 @@ def synth(
     num_samples: int = typer.Option(4, "--num-samples", help="Replies sampled per prompt (N)."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
     temperature: float = typer.Option(1.0, "--temperature"),
-    min_gap: float = typer.Option(0.0, "--min-gap", help="Drop pairs whose best-worst score gap is below this."),
+    min_gap: float = typer.Option(
+        0.0, "--min-gap", help="Drop pairs whose best-worst score gap is below this (a tie is always dropped)."
+    ),
     seed: int = typer.Option(42, "--seed"),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts per generate call."),
     retry_dropped: bool = typer.Option(

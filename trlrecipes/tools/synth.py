@@ -1,7 +1,8 @@
 """Synthetic preference pairs by best-of-N sampling: `trlrecipes synth`.
 
 For each prompt, N replies are sampled from a policy model (its chat template applied), each reply is scored by a
-reward function, and the best-scored reply becomes `chosen`, the worst `rejected`. Rows are written as JSON lines
+reward function, and the best-scored reply becomes `chosen`, the worst `rejected` (when the best scores above the
+worst by at least `--min-gap`; a tie is never a pair). Rows are written as JSON lines
 in the project's conversational format (`prompt` / `chosen` / `rejected` message lists), which
 `data_format=custom` reads as is; the scores ride along as extra columns (`score_chosen`, `score_rejected` and
 all N `scores`), which the converter ignores.
@@ -68,7 +69,8 @@ class SynthSummary:
             f"prompts read {self.read}" + (f" ({self.duplicates} duplicates ignored)" if self.duplicates else ""),
             f"  already done   {self.already_done:>6}  (in {self.output} or its {DROPPED_SUFFIX} file)",
             f"  written        {self.written:>6}",
-            f"  dropped        {self.dropped_small_gap:>6}  score gap below --min-gap {self.min_gap:g}",
+            f"  dropped        {self.dropped_small_gap:>6}  "
+            + (f"score gap below --min-gap {self.min_gap:g}" if self.min_gap > 0 else "best and worst scored alike"),
             f"  dropped        {self.dropped_no_pair:>6}  fewer than two different non-empty replies",
         ]
         if self.sampled:
@@ -293,7 +295,8 @@ def synthesize(
                 dropped.append({"prompt": prompt.messages, "reason": "no_two_different_replies", "scores": scores})
                 continue
             best, worst = pick
-            if scores[best] - scores[worst] < min_gap:
+            # equal scores are no preference: a tie is never a pair, whatever --min-gap says
+            if scores[best] - scores[worst] < min_gap or scores[best] == scores[worst]:
                 summary.dropped_small_gap += 1
                 dropped.append(
                     {
