@@ -182,37 +182,36 @@ class RewardModel:
 
     def __init__(self, path: str, *, batch_size: int = 8, trust_remote_code: bool = False, device: str | None = None):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        from trlrecipes.hardware import pick_precision
         from trlrecipes.models import resolve_model
+        from trlrecipes.tools.loading import load_model
 
         local = resolve_model(path)
-        dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-        adapter = Path(local) / "adapter_config.json"
-        try:
-            if adapter.is_file():
-                self.model, self.tokenizer = _load_adapter_reward_model(Path(local), dtype, trust_remote_code)
-            else:
-                self.tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
-                self.model = AutoModelForSequenceClassification.from_pretrained(
-                    local, dtype=dtype, trust_remote_code=trust_remote_code
+        if (Path(local) / "adapter_config.json").is_file():  # a reward-model run folder
+            try:
+                model, tokenizer = _load_adapter_reward_model(
+                    Path(local), pick_precision("auto").torch_dtype, trust_remote_code
                 )
-        except OSError as err:
-            raise UserError(
-                f"--reward-model {path!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local "
-                f"folder or check your network"
-            ) from err
+            except OSError as err:
+                raise UserError(
+                    f"--reward-model {path!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local "
+                    f"folder or check your network"
+                ) from err
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
+        else:  # a full sequence-classification checkpoint: the tools' one loader
+            model, tokenizer = load_model(
+                path, kind="reward", trust_remote_code=trust_remote_code, device=device, what="--reward-model"
+            )
+        self.model, self.tokenizer = model, tokenizer
         if self.model.config.num_labels != 1:
             raise UserError(
                 f"--reward-model {path!r} has {self.model.config.num_labels} outputs; a reward model has "
                 f"exactly one (num_labels=1)"
             )
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        if self.model.config.pad_token_id is None:
-            self.model.config.pad_token_id = self.tokenizer.pad_token_id
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model.to(self.device).eval()
+        self.device = next(self.model.parameters()).device
         self.batch_size = batch_size
         self.name = path
         self.use_template = bool(getattr(self.tokenizer, "chat_template", None))

@@ -1,9 +1,11 @@
-"""The one model loader of the tools (eval, generate, synth, merge): a base model, optionally with a run's LoRA
-adapter on top, with one precision rule and one pad-token fix-up.
+"""The one model loader of the tools (eval, generate, synth, `--reward-model` checkpoints): a base model,
+optionally with a run's LoRA adapter on top, with one precision rule and one pad-token fix-up.
 
 Precision: the training rule (`hardware.pick_precision`: bf16 on Ampere+ GPUs, fp16 on older ones, fp32 on CPU)
-unless a caller needs a stored dtype (merge saves the base in its checkpoint's own dtype). Pad token: the EOS token
-when the tokenizer has none, and the model's config told the same id (batched scoring and generation pad).
+unless a caller passes a dtype. Pad token: the EOS token when the tokenizer has none, and the model's config told
+the same id (batched scoring and generation pad). Two loaders stay apart on purpose: `merge` loads on CPU in the
+checkpoint's own dtype without the pad fix-up (it saves the model and tokenizer, which must stay the base's), and a
+reward-model run folder (tools/judge.py) needs its base loaded with one output before the adapter.
 """
 
 from __future__ import annotations
