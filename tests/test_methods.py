@@ -235,6 +235,16 @@ def test_reward_model_run_records_accuracy_and_loads_as_a_judge(tiny_model, hh_f
         ],
     )
     assert synth.exit_code == 0, synth.output
+    # it is a judge, not a policy: the commands that run a policy say so and name the way to use it
+    for command in (
+        ["generate", str(out), "--prompt", "Hi"],
+        ["eval", str(out), "--generate", "--reward", "len"],
+        ["merge", str(out), "--output", str(tmp_path / "merged")],
+    ):
+        refused = CliRunner().invoke(app, command)
+        assert refused.exit_code == 2, (command, refused.output)
+        assert "is a reward model's run" in refused.output and f"--reward-model {out}" in refused.output
+    assert not (tmp_path / "merged").exists()
 
 
 # --- the demo of each new preset on the real embedded model (shortened budget) ---------------------------------------

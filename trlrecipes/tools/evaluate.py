@@ -123,6 +123,17 @@ def run_method(run_dir: Path) -> str:
     return run_folder.read_info(Path(run_dir)).get("method") or "DPO"
 
 
+def check_policy_run(run_dir: Path, command: str) -> None:
+    """A reward model's run folder has no policy: generating from it (or merging it into a language model) would
+    run the base model under a score head's adapter. Say what to do instead."""
+    if run_method(run_dir) == "RM":
+        raise UserError(
+            f"{run_dir} is a reward model's run: it scores replies, it does not write them, so `{command}` has "
+            f"nothing to run; judge another run's replies with it: trlrecipes eval OTHER_RUN --generate "
+            f"--reward-model {run_dir}"
+        )
+
+
 def load_policy(run_dir: Path, cfg: dict):
     """The base model with the run's adapter and the run's tokenizer, through the tools' one loader (the run's
     precision rule: fp32 on CPU, bf16/fp16 on a GPU)."""

@@ -19,8 +19,9 @@ def generate_answers(
         if not isinstance(prompt, str) or not prompt.strip():
             raise UserError(f"--prompt {prompt!r} is empty; give the text of a user message")
 
-    from trlrecipes.tools.evaluate import load_policy, load_run_config
+    from trlrecipes.tools.evaluate import check_policy_run, load_policy, load_run_config
 
+    check_policy_run(Path(run_dir), "generate")
     if model_and_tokenizer is None:  # checks the folder, the adapter and the base model before loading
         model, tokenizer = load_policy(Path(run_dir), load_run_config(Path(run_dir)))
     else:

@@ -95,7 +95,7 @@ def evaluate_generations(
     "generation")."""
     from tqdm.auto import tqdm
 
-    from trlrecipes.tools.evaluate import load_policy, load_run_config
+    from trlrecipes.tools.evaluate import check_policy_run, load_policy, load_run_config
     from trlrecipes.tools.judge import make_judge, read_prompts
     from trlrecipes.tools.winrate import summarize
 
@@ -112,6 +112,7 @@ def evaluate_generations(
         raise UserError("pass --prompts FILE or --data PAIRS, not both")
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
+    check_policy_run(run_dir, "eval --generate")
     if prompts_file is not None:
         prompts, source = read_prompts(prompts_file), str(prompts_file)
     else:

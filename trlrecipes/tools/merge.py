@@ -96,11 +96,12 @@ def _last_logits(model, input_ids):
 def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, check: bool = True) -> MergeResult:
     """Merge `run_dir`'s adapter into its base model (original dtype, unquantized) and save it to `output`."""
     from trlrecipes.models import resolve_model
-    from trlrecipes.tools.evaluate import load_run_config
+    from trlrecipes.tools.evaluate import check_policy_run, load_run_config
 
     run_dir, output = Path(run_dir), Path(output).expanduser()
     _check_output(output, run_dir, force)
     cfg = load_run_config(run_dir)
+    check_policy_run(run_dir, "merge")
 
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
