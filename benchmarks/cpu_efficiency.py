@@ -2,7 +2,9 @@
 
 Peak: torch.mm in fp32 with the same thread count, on a square 2048 matmul and on the model's own MLP shape
 ([tokens x hidden] x [hidden x intermediate]), best of several, measured before and after the steps (the machine may
-be shared). Step: a DPOTrainer built as `trlrecipes run hh-dpo --demo` builds it (SmolLM2-135M, LoRA r=16 on all
+be shared); and the square one again (best of 3) after every step, outside the timed window: "of it" compares a
+lever with the peak of its own minutes, since this machine's speed drifts by up to a third between runs.
+Step: a DPOTrainer built as `trlrecipes run hh-dpo --demo` builds it (SmolLM2-135M, LoRA r=16 on all
 linear layers, batch 4, max_length 192, no activation checkpointing, length-grouped batches, 4096-column head tiles),
 steps timed by a callback after one warm-up step.
 
@@ -33,6 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+SQUARE = {"square 2048": (2048, 2048, 2048)}
 _TRL_OWN: dict = {}  # TRL's own compact-scoring rule and torch folds, restored before each lever
 
 
@@ -179,8 +182,12 @@ def build(
     trainer.data_collator = recording
 
     class Timer(TrainerCallback):
+        """Step times, and the square-2048 matmul peak measured between steps (outside the timed window), so
+        that each lever is compared with the peak of the same minutes: this machine's speed drifts by up to a
+        third between runs."""
+
         def __init__(self):
-            self.times = []
+            self.times, self.peaks = [], []
 
         def on_step_begin(self, *a, **k):
             self._start = (time.perf_counter(), time.process_time())
@@ -188,6 +195,9 @@ def build(
         def on_step_end(self, *a, **k):
             wall, cpu = self._start
             self.times.append((time.perf_counter() - wall, time.process_time() - cpu, len(shapes)))
+            import torch
+
+            self.peaks.append(matmul_peak(SQUARE, torch.get_num_threads(), repeat=3)["square 2048"])
 
     timer = Timer()
     trainer.add_callback(timer)
@@ -225,6 +235,7 @@ def run_lever(lever: str, model_path: str, data: str, steps: int, threads: int) 
         "lever": lever,
         "threads": torch.get_num_threads(),
         "s_per_step": wall / len(measured),
+        "adjacent_peak": max(timer.peaks),  # between this lever's steps, its own thread count
         "cpu_s_per_step": sum(t[1] for t in measured) / len(measured),
         "gflops": flops / wall / 1e9,
         "tflop_per_step": flops / len(measured) / 1e12,
@@ -262,13 +273,13 @@ def main() -> None:
     )
     print(
         f"{'lever':<12}{'threads':>8}{'s/step':>9}{'CPU s/step':>12}{'TFLOP/step':>12}{'GFLOP/s':>10}"
-        f"{'of peak':>9}{'real tokens':>13}"
+        f"{'of peak':>9}{'peak between steps':>20}{'of it':>7}{'real tokens':>13}"
     )
     for row in rows:
         print(
             f"{row['lever']:<12}{row['threads']:>8}{row['s_per_step']:>9.2f}{row['cpu_s_per_step']:>12.2f}"
             f"{row['tflop_per_step']:>12.3f}{row['gflops']:>10.1f}{row['gflops'] / best_peak:>9.0%}"
-            f"{row['real_share']:>13.2f}"
+            f"{row['adjacent_peak']:>20.1f}{row['gflops'] / row['adjacent_peak']:>7.0%}{row['real_share']:>13.2f}"
         )
     print(
         f"(FLOPs counted from the model's shapes over computed positions; precompute counts no reference forward, "

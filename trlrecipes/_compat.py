@@ -58,8 +58,8 @@ def score_reply_positions_on_cpu(trainer) -> None:
 # Without Triton (on CPU) TRL's fused head folds each [tokens x 4096] logits tile into its running statistics with
 # torch ops written for any soft-cap and dtype: about 13 passes over the tile forward and 13 backward, most of them
 # into a fresh temporary. Without a soft-cap, in fp32 and without an entropy gradient (every trlrecipes run on CPU),
-# the same statistics take 6 passes forward and 3 in place backward, with the same tie rule for top-1: 0.6 s less
-# of a 135M demo step (benchmarks/RESULTS.md, CPU efficiency rows). Anything else goes to TRL's own functions.
+# the same statistics take 6 passes forward and 3 in place backward, with the same tie rule for top-1: the 135M head
+# in 0.56-0.86x of TRL's time, the most with long replies (benchmarks/head_folds.py). Anything else goes to TRL's.
 _FOLD_ATTRS = ("_forward_tile", "_backward_tile")  # trl/kernels/chunked_logprob.py, TRL 1.16
 
 
