@@ -16,10 +16,11 @@ position (padding included; the real-token share is printed beside it):
   policy   = F + backward ~ F (activation gradients through the frozen base and the head) + 4 x LoRA params x
              positions (LoRA weight and input gradients) + 2 x attention
   reference forward = F without LoRA (removed from the step by a precomputed reference)
-Levers: --levers baseline precompute threads1 tiles32768 random trlfolds allpositions compile (each a fresh trainer
-in this process; baseline is what trlrecipes runs; trlfolds is baseline with TRL's own torch folds of the logits
-tiles instead of trlrecipes' lean ones; allpositions is TRL's own CPU head, scoring prompt and padding positions
-too, with its own folds; compile is baseline under transformers' torch_compile=True, timed after its first step).
+Levers: --levers baseline precompute threads1 tiles32768 random trlfolds loraaddmm allpositions compile (each a fresh
+trainer in this process; baseline is what trlrecipes runs; trlfolds is baseline with TRL's own torch folds of the
+logits tiles instead of trlrecipes' lean ones; loraaddmm fuses LoRA's scale-and-add into one addmm; allpositions is
+TRL's own CPU head, scoring prompt and padding positions too, with its own folds; compile is baseline under
+transformers' torch_compile=True, timed after its first step).
 Usage: TRLRECIPES_CACHE=... python benchmarks/cpu_efficiency.py [--steps 3] [--levers baseline precompute]
 """
 
@@ -31,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -204,11 +206,49 @@ def build(
     return trainer, timer, shapes, real
 
 
+@contextmanager
+def lora_scale_and_add_in_one_addmm(on: bool):
+    """The `loraaddmm` lever: PEFT's LoRA Linear forward (`base(x) + lora_B(lora_A(x)) * scaling`, a multiply and an
+    add over [positions x out] per layer) as one `addmm(base(x), lora_A(x), B^T, alpha=scaling)`, for the plain
+    case (one adapter, no dropout, no variant); anything else runs PEFT's forward. Benchmark only."""
+    import torch
+    from peft.tuners.lora.layer import Linear
+
+    original = Linear.forward
+
+    def fused(self, x, *args, **kwargs):
+        active = self.active_adapters
+        name = active[0] if len(active) == 1 else None
+        if (
+            args
+            or kwargs
+            or self.disable_adapters
+            or self.merged
+            or name not in self.lora_A
+            or name in self.lora_variant
+            or not isinstance(self.lora_dropout[name], torch.nn.Identity)
+            or self.lora_B[name].bias is not None
+        ):
+            return original(self, x, *args, **kwargs)
+        result = self.base_layer(x)
+        a = self.lora_A[name](x)
+        flat = result.reshape(-1, result.shape[-1])
+        return torch.addmm(
+            flat, a.reshape(-1, a.shape[-1]), self.lora_B[name].weight.t(), alpha=self.scaling[name]
+        ).view(result.shape)
+
+    Linear.forward = fused if on else original
+    try:
+        yield
+    finally:
+        Linear.forward = original
+
+
 def run_lever(lever: str, model_path: str, data: str, steps: int, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(1 if lever == "threads1" else threads)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, lora_scale_and_add_in_one_addmm(lever == "loraaddmm"):
         chunk = 32768 if lever == "tiles32768" else 4096
         trainer, timer, shapes, real = build(
             model_path,
