@@ -59,7 +59,7 @@ def score_reply_positions_on_cpu(trainer) -> None:
 # torch ops written for any soft-cap and dtype: about 13 passes over the tile forward and 13 backward, most of them
 # into a fresh temporary. Without a soft-cap, in fp32 and without an entropy gradient (every trlrecipes run on CPU),
 # the same statistics take 6 passes forward and 3 in place backward, with the same tie rule for top-1: the 135M head
-# in 0.56-0.86x of TRL's time, the most with long replies (benchmarks/head_folds.py). Anything else goes to TRL's.
+# in 0.57-0.87x of TRL's time, the most with long replies (benchmarks/head_folds.py). Anything else goes to TRL's.
 _FOLD_ATTRS = ("_forward_tile", "_backward_tile")  # trl/kernels/chunked_logprob.py, TRL 1.16
 
 
