@@ -181,11 +181,9 @@ class RewardModel:
     """A sequence-classification model with one output: the logit is the score."""
 
     def __init__(self, path: str, *, batch_size: int = 8, trust_remote_code: bool = False, device: str | None = None):
-        import torch
-
         from trlrecipes.hardware import pick_precision
         from trlrecipes.models import resolve_model
-        from trlrecipes.tools.loading import load_model
+        from trlrecipes.tools.loading import load_model, ready
 
         local = resolve_model(path)
         if (Path(local) / "adapter_config.json").is_file():  # a reward-model run folder
@@ -198,9 +196,7 @@ class RewardModel:
                     f"--reward-model {path!r}: could not be loaded ({str(err).splitlines()[0]}); pass a local "
                     f"folder or check your network"
                 ) from err
-            if tokenizer.pad_token is None:
-                tokenizer.pad_token = tokenizer.eos_token
-            model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
+            model, tokenizer = ready(model, tokenizer, device=device)
         else:  # a full sequence-classification checkpoint: the tools' one loader
             model, tokenizer = load_model(
                 path, kind="reward", trust_remote_code=trust_remote_code, device=device, what="--reward-model"
@@ -279,10 +275,6 @@ def _load_adapter_reward_model(folder: Path, dtype, trust_remote_code: bool):
     tokenizer = AutoTokenizer.from_pretrained(
         str(folder) if has_tokenizer else base_path, trust_remote_code=trust_remote_code
     )
-    if base.config.pad_token_id is None:
-        base.config.pad_token_id = (
-            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        )
     return PeftModel.from_pretrained(base, str(folder)), tokenizer
 
 

@@ -33,7 +33,6 @@ def load_model(
 
     `kind`: "causal-lm" or "reward" (a sequence-classification model). `adapter`: a folder with a PEFT adapter
     (a run folder); its tokenizer is used when it saved one. `what` names the setting in error messages."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     from trlrecipes.hardware import pick_precision
@@ -54,15 +53,23 @@ def load_model(
             f"{what} {name_or_path!r} could not be loaded ({str(err).splitlines()[0]}); pass a local "
             f"model folder, the offline alias smollm2-135m-offline, or check your network"
         ) from err
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if getattr(model.config, "pad_token_id", None) is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
     if padding_side:
         tokenizer.padding_side = padding_side
     if adapter is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter))
+    return ready(model, tokenizer, device=device)
+
+
+def ready(model, tokenizer, *, device: str | None = None):
+    """The fix-ups every loaded model gets: the pad token (EOS when the tokenizer has none, the same id in the
+    model's config), eval mode, and `device` (the GPU when there is one)."""
+    import torch
+
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
     return model, tokenizer
