@@ -112,12 +112,51 @@ def test_inline_human_turn_in_the_final_reply_is_cut_there():
     assert out[NOTES_KEY] == ["cut_inline_human_turn", "merged_turns"]
 
 
-def test_inline_human_turn_inside_the_prompt_is_skipped():
+def test_inline_human_turn_inside_the_prompt_becomes_its_own_user_turn():
+    # The conversation went on past the lost boundary (a real Human turn follows): the inline "Human:" text is the
+    # turn the data lost, so it becomes a user turn between the two Assistant turns (this pair used to be skipped).
     prompt = "\n\nHuman: What is DVT?" + LOST_BOUNDARY + "\n\nHuman: Thanks"
     row = pair(prompt, "\n\nAssistant: Welcome.", "\n\nAssistant: Bye.")
-    for mode in ("cut", "skip"):
-        with pytest.raises(Skip, match="inline_human_turn"):
-            hh_rlhf.convert_row(row, inline_human_turn=mode)
+    assert hh_rlhf.convert_row(row) == {
+        "prompt": [
+            user("What is DVT?"),
+            assistant("DVT is a blood clot in a deep vein."),
+            user("How serious is it?"),
+            assistant("It can be life threatening."),
+            user("Thanks"),
+        ],
+        "chosen": [assistant("Welcome.")],
+        "rejected": [assistant("Bye.")],
+        NOTES_KEY: ["split_inline_human_turn"],
+    }
+    with pytest.raises(Skip, match="inline_human_turn"):
+        hh_rlhf.convert_row(row, inline_human_turn="skip")
+
+
+def test_inline_human_turns_in_the_prompt_and_in_the_reply_are_both_repaired():
+    prompt = "\n\nHuman: What is DVT?" + LOST_BOUNDARY + "\n\nHuman: Thanks"
+    reply = "\n\nAssistant: Welcome.  Human: Bye!\n\nAssistant: Bye."
+    out = hh_rlhf.convert_row(pair(prompt, reply, "\n\nAssistant: No problem."))
+    assert len(out["prompt"]) == 5 and out["chosen"] == [assistant("Welcome.")]
+    assert out[NOTES_KEY] == ["cut_inline_human_turn", "split_inline_human_turn"]
+
+
+def test_split_inline_human_turn_with_nothing_after_the_label_merges_the_assistant_turns():
+    prompt = "\n\nHuman: Hi\n\nAssistant: Hello.  Human:\n\nAssistant: Still there?\n\nHuman: Yes"
+    out = hh_rlhf.convert_row(pair(prompt, "\n\nAssistant: Good.", "\n\nAssistant: Bad."))
+    assert out["prompt"] == [user("Hi"), assistant("Hello.\n\nStill there?"), user("Yes")]
+    assert out[NOTES_KEY] == ["dropped_empty_turn", "merged_turns", "split_inline_human_turn"]
+
+
+def test_split_inline_human_turn_is_counted(tmp_path):
+    prompt = "\n\nHuman: What is DVT?" + LOST_BOUNDARY + "\n\nHuman: Thanks"
+    path = tmp_path / "split.jsonl"
+    line = json.dumps(pair(prompt, "\n\nAssistant: Welcome.", "\n\nAssistant: Bye."))
+    path.write_text(line + "\n" + GOOD_LINE + "\n")
+    _, summary = load_pairs("hh-rlhf", str(path))
+    assert summary.to_dict() == {"read": 2, "converted": 2, "skipped": {}, "notes": {"split_inline_human_turn": 1}}
+    _, summary = load_pairs("hh-rlhf", str(path), options={"inline_human_turn": "skip"})
+    assert summary.to_dict() == {"read": 2, "converted": 1, "skipped": {"inline_human_turn": 1}}
 
 
 def test_inline_human_label_without_a_second_assistant_turn_stays_content():
@@ -212,7 +251,12 @@ def test_every_skip_reason_is_documented():
         "prompt_mismatch",
         "identical_replies",
     }
-    assert set(hh_rlhf.NOTE_REASONS) == {"cut_inline_human_turn", "merged_turns", "dropped_empty_turn"}
+    assert set(hh_rlhf.NOTE_REASONS) == {
+        "cut_inline_human_turn",
+        "split_inline_human_turn",
+        "merged_turns",
+        "dropped_empty_turn",
+    }
     for reason in [*hh_rlhf.SKIP_REASONS, *hh_rlhf.NOTE_REASONS]:
         assert reason in hh_rlhf.__doc__
 
@@ -220,13 +264,14 @@ def test_every_skip_reason_is_documented():
 # --- the 300-row real sample -------------------------------------------------------------------------------------
 
 
-def before_inline_human(piece):
-    """The text of an Assistant piece before its first "Human:" that follows text and whitespace, else None."""
+def inline_human(piece):
+    """(text before, text after) the first "Human:" of an Assistant piece that follows text and whitespace, else
+    None."""
     start = 0
     while (pos := piece.find("Human:", start)) != -1:
         before = piece[:pos]
         if before.strip() and before[-1].isspace():
-            return before.strip()
+            return before.strip(), piece[pos + len("Human:") :].strip()
         start = pos + 1
     return None
 
@@ -234,30 +279,41 @@ def before_inline_human(piece):
 def expected_split(text, inline_human_turn="cut"):
     """An independent split: group the transcript by Human turn with str.split instead of a regex over markers.
 
-    Returns (prompt messages, final reply text, cut): the assistant pieces of a group are joined with a blank line; an
-    empty assistant piece before the final reply makes the next Human text continue the same user message. An
-    assistant piece with an inline "Human:" that another assistant piece follows is a lost turn boundary: in the
-    last group the reply ends there (cut=True); elsewhere, or with inline_human_turn="skip", the reply is None.
+    Returns (prompt messages, final reply text, repairs): the assistant pieces of a group are joined with a blank
+    line; an empty assistant piece before the final reply makes the next Human text continue the same user message.
+    An assistant piece with an inline "Human:" that another assistant piece follows is a lost turn boundary: in the
+    last group the reply ends there ("cut" in repairs); in an earlier group the text after the label starts a group
+    of its own ("split"); with inline_human_turn="skip" the reply is None.
     """
     assert text.startswith("\n\nHuman:")
     pieces = text.split("\n\nHuman:")[1:]
-    groups, cut = [], False
+    chunks, repairs = [], set()
     for number, piece in enumerate(pieces, start=1):
         human, *replies = piece.split("\n\nAssistant:")
-        for index, reply in enumerate(replies[:-1]):
-            kept = before_inline_human(reply.strip())
-            if kept is not None:
-                if number < len(pieces) or inline_human_turn != "cut":
-                    return None, None, False
-                replies, cut = replies[:index] + [kept], True
+        while True:
+            lost = [(i, inline_human(r.strip())) for i, r in enumerate(replies[:-1]) if inline_human(r.strip())]
+            if not lost:
+                chunks.append((human, replies))
                 break
+            index, found = lost[0]
+            if inline_human_turn != "cut":
+                return None, None, set()
+            if number == len(pieces):
+                chunks.append((human, replies[:index] + [found[0]]))
+                repairs.add("cut")
+                break
+            chunks.append((human, replies[:index] + [found[0]]))
+            human, replies = found[1], replies[index + 1 :]
+            repairs.add("split")
+    groups = []
+    for human, replies in chunks:
         reply = "\n\n".join(part.strip() for part in replies if part.strip())
         if groups and not groups[-1][1]:
-            groups[-1] = [groups[-1][0] + "\n\n" + human.strip(), reply]
+            groups[-1] = [(groups[-1][0] + "\n\n" + human.strip()).strip(), reply]
         else:
             groups.append([human.strip(), reply])
     prompt = [message for human, reply in groups[:-1] for message in (user(human), assistant(reply))]
-    return prompt + [user(groups[-1][0])], groups[-1][1], cut
+    return prompt + [user(groups[-1][0])], groups[-1][1], repairs
 
 
 def expected_reason(row, inline_human_turn="cut"):
@@ -275,7 +331,11 @@ def expected_reason(row, inline_human_turn="cut"):
 
 
 def expected_cut(row):
-    return any(expected_split(row[side])[2] for side in ("chosen", "rejected"))
+    return any("cut" in expected_split(row[side])[2] for side in ("chosen", "rejected"))
+
+
+def expected_split_turn(row):
+    return any("split" in expected_split(row[side])[2] for side in ("chosen", "rejected"))
 
 
 @pytest.fixture(scope="module")
@@ -299,6 +359,35 @@ def test_sample_counts(sample):
     # Lines 43 and 288: a reply goes on with "  Human: ..." and a second Assistant turn; cut there, they stay pairs.
     assert summary.notes == {"merged_turns": 6, "cut_inline_human_turn": 2}
     assert [lineno for lineno, row in enumerate(rows, start=1) if expected_cut(row)] == [43, 288]
+    # No sample row has a lost boundary before the final reply (the case split_inline_human_turn repairs).
+    assert not any(expected_split_turn(row) for row in rows)
+
+
+def test_sample_lost_boundaries_inside_a_prompt_are_split(sample):
+    """Lines 43 and 288 continued by one more Human turn: their lost boundary is then inside the prompt, the shape
+    of the 4 real transcripts outside the sample that were skipped. Each converts, split as the independent
+    expectation splits it; with inline_human_turn=skip it is skipped."""
+    rows, _ = sample
+    for lineno in (43, 288):
+        row = rows[lineno - 1]
+        side = next(side for side in ("chosen", "rejected") if "cut" in expected_split(row[side])[2])
+        prompt = row[side] + "\n\nHuman: Thanks, that helps."
+        continued = pair(prompt, "\n\nAssistant: Glad to help.", "\n\nAssistant: Whatever.")
+        out = hh_rlhf.convert_row(continued)
+        assert "split_inline_human_turn" in out[NOTES_KEY], lineno
+        expected_prompt, reply, repairs = expected_split(continued["chosen"])
+        assert repairs == {"split"} and reply == "Glad to help.", lineno
+        assert out["prompt"] == expected_prompt, lineno
+        roles = [turn["role"] for turn in out["prompt"]]
+        assert roles == ["user", "assistant"] * (len(roles) // 2) + ["user"], lineno
+        assert roles.count("user") == prompt.count("\n\nHuman:") + 1, lineno  # the lost turn is a user turn again
+        assert skip_reason_with(continued, "skip") == "inline_human_turn", lineno
+
+
+def skip_reason_with(row, inline_human_turn):
+    with pytest.raises(Skip) as caught:
+        hh_rlhf.convert_row(row, inline_human_turn=inline_human_turn)
+    return caught.value.reason
 
 
 def test_sample_inline_human_turn_skip_keeps_fewer_pairs(sample):
@@ -365,7 +454,7 @@ def test_sample_rows_tagged_prompt_mismatch_keep_one_final_reply(sample):
     for row in tagged:
         out = convert(row)
         for side in ("chosen", "rejected"):
-            if expected_split(row[side])[2]:
+            if "cut" in expected_split(row[side])[2]:
                 assert out[side][0]["content"] == expected_split(row[side])[1]
                 continue
             last_piece = row[side].rsplit("\n\nAssistant:", 1)[1].strip()

@@ -11,13 +11,19 @@ replies start with the same word).
 Decisions, in the order they are checked (skips are in SKIP_REASONS, repairs are counted as NOTE_REASONS):
 - skip `not_text`: a transcript is not a string (a number, null, a list...).
 - skip `not_hh_format`: no marker, text before the first marker, or a first turn that is not Human.
-- repair `cut_inline_human_turn` (option inline_human_turn="cut", the default): an Assistant turn that goes on with
-  an inline "Human: ..." turn lacking the blank line before it ("...organs.  Human: How serious is it?") and is then
-  followed by a second Assistant turn lost a turn boundary: kept whole, the reply would teach the model to write
-  "Human:" and answer itself. The final reply is cut at that marker (the invented Human turn and the second Assistant
-  turn are dropped), so both replies answer the same prompt. Measured on the 300-row shared sample: 2 rows (lines 43
-  and 288) have it; cutting keeps them as pairs, skipping loses them. inline_human_turn="skip" skips such pairs as
-  `inline_human_turn`; a lost boundary inside the prompt (before the final reply) is always skipped so.
+- repair `cut_inline_human_turn` and `split_inline_human_turn` (option inline_human_turn="cut", the default): an
+  Assistant turn that goes on with an inline "Human: ..." turn lacking the blank line before it ("...organs.  Human:
+  How serious is it?") and is then followed by a second Assistant turn lost a turn boundary: kept whole, the text
+  would teach the model to write "Human:" and answer itself.
+  In the final reply (the trailing Assistant turns) it is cut at that marker (`cut_inline_human_turn`: the invented
+  Human turn and the second Assistant turn are dropped), so both replies answer the same prompt. Measured on the
+  300-row shared sample: 2 rows (lines 43 and 288) have it; cutting keeps them as pairs, skipping loses them.
+  Before the final reply (in the prompt, where the conversation went on past it) the inline turn becomes its own
+  user turn (`split_inline_human_turn`: Assistant text, user text, then the second Assistant turn that answered it),
+  which is the boundary the data lost; chosen and rejected share that text, so they split alike. The shared sample
+  has no such row; rows outside it do (4 transcripts were lost when this was skipped).
+  inline_human_turn="skip" skips every pair with a lost boundary, in the prompt or the reply, as
+  `inline_human_turn`.
 - repair `dropped_empty_turn`: an empty turn before the final reply is dropped (its neighbours then merge). Real
   rows have an empty assistant turn that the conversation continued past.
 - repair `merged_turns`: consecutive same-role turns become one message, contents joined with "\\n\\n". They come
@@ -53,16 +59,17 @@ OPTIONS = {
     "inline_human_turn": Option(
         str,
         "cut",
-        "a reply going on with an inline 'Human:' turn and a second "
-        "Assistant turn: cut it at the marker, or skip the pair",
+        "an Assistant turn going on with an inline 'Human:' turn and a second "
+        "Assistant turn (a lost boundary): cut repairs it (the final reply is cut at the marker, an earlier turn "
+        "split into its own user turn), skip skips the pair",
         choices=INLINE_HUMAN_TURN,
     )
 }
 SKIP_REASONS = {
     NOT_TEXT: PAIR_SKIPS[NOT_TEXT],
     "not_hh_format": "a transcript is not made of '\\n\\nHuman:' / '\\n\\nAssistant:' turns starting with Human",
-    "inline_human_turn": "a reply goes on with an inline 'Human:' turn, then a second Assistant turn "
-    "(inline_human_turn=skip, or the lost turn boundary is inside the prompt)",
+    "inline_human_turn": "an Assistant turn goes on with an inline 'Human:' turn, then a second Assistant turn "
+    "(inline_human_turn=skip)",
     "no_final_assistant_reply": "a transcript does not end with an Assistant turn",
     "empty_reply": "the final Assistant reply of chosen or rejected is empty",
     "empty_prompt": "no non-empty Human turn opens the conversation",
@@ -72,6 +79,8 @@ SKIP_REASONS = {
 NOTE_REASONS = {
     "cut_inline_human_turn": "a final reply cut before an inline 'Human:' turn followed by a second Assistant turn "
     "(converted pairs; inline_human_turn=skip skips them)",
+    "split_inline_human_turn": "an Assistant turn before the final reply that went on with an inline 'Human:' turn "
+    "and a second Assistant turn, split into its own user turn (converted pairs; inline_human_turn=skip skips them)",
     "merged_turns": "consecutive same-role turns merged into one message (converted pairs)",
     "dropped_empty_turn": "an empty turn before the final reply dropped (converted pairs)",
 }
@@ -108,24 +117,31 @@ def normalize_turns(turns: list[dict[str, str]]) -> tuple[list[dict[str, str]], 
 
 
 def cut_inline_human_turn(turns: list[dict[str, str]], mode: str = "cut") -> tuple[list[dict[str, str]], set[str]]:
-    """Find the first Assistant turn holding an inline "Human:" turn and followed by another Assistant turn (a lost
-    turn boundary). mode "cut": when it is part of the final reply (the trailing Assistant turns), end the transcript
-    at the marker; otherwise, or with mode "skip", Skip("inline_human_turn"). Returns (turns, repair notes)."""
+    """Repair each lost turn boundary: an Assistant turn holding an inline "Human:" turn and followed by another
+    Assistant turn. mode "cut": inside the final reply (the trailing Assistant turns) end the transcript at the
+    marker; before it, split the turn into the Assistant text and a user turn with the inline text. mode "skip":
+    Skip("inline_human_turn") for either. Returns (turns, repair notes)."""
     final_start = len(turns)
     while final_start and turns[final_start - 1]["role"] == "assistant":
         final_start -= 1
-    for index, (turn, following) in enumerate(zip(turns, turns[1:], strict=False)):
-        if turn["role"] != "assistant" or following["role"] != "assistant":
-            continue
-        marker = _INLINE_HUMAN.search(turn["content"])
+    repaired: list[dict[str, str]] = []
+    notes: set[str] = set()
+    for index, turn in enumerate(turns):
+        following = turns[index + 1] if index + 1 < len(turns) else None
+        marker = None
+        if turn["role"] == "assistant" and following is not None and following["role"] == "assistant":
+            marker = _INLINE_HUMAN.search(turn["content"])
         if marker is None:
+            repaired.append(turn)
             continue
-        if mode != "cut" or index < final_start:
+        if mode != "cut":
             raise Skip("inline_human_turn")
-        return turns[:index] + [message("assistant", turn["content"][: marker.start()].strip())], {
-            "cut_inline_human_turn"
-        }
-    return turns, set()
+        reply = message("assistant", turn["content"][: marker.start()].strip())
+        if index >= final_start:
+            return repaired + [reply], notes | {"cut_inline_human_turn"}
+        repaired += [reply, message("user", turn["content"][marker.end() :].strip())]
+        notes.add("split_inline_human_turn")
+    return repaired, notes
 
 
 def split_transcript(text, inline_human_turn: str = "cut") -> tuple[list[dict[str, str]], dict[str, str], set[str]]:
