@@ -13,6 +13,8 @@ Metric keys read (TRL 1.16; eval logs carry the same keys prefixed "eval_"):
   SimPO    the DPO keys and nll_loss (CPOTrainer; rewards = beta * mean token logp, logps are per-token means)
   SFT      loss, mean_token_accuracy, entropy, num_tokens    (no preference keys: no preference verdict runs)
   RM       loss, accuracy, margin, {min,mean,max}_reward    (RewardTrainer: the reward model's own scores)
+  GRPO/RLOO  reward, reward_std, frac_reward_zero_std, completions/{mean_length,clipped_ratio}, entropy, kl (beta != 0)
+           (online RL: the verdicts, live line and start note for these are in online.py)
 Any key may be missing; a check that lacks its keys simply does not run.
 """
 
@@ -29,6 +31,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from trlrecipes.errors import UserError
+from trlrecipes.monitor import online
 from trlrecipes.monitor.plot import log_kind, plot_metrics, read_metrics
 
 LOSS, ACC, MARGIN = "loss", "rewards/accuracies", "rewards/margins"
@@ -125,6 +128,7 @@ class HealthMonitor:
         self.raised: set[str] = set()
         self.last_finite_step: int | None = None
         self._bad_grad_norms = 0
+        self.online = online.OnlineChecks()  # GRPO/RLOO verdicts; silent unless the logs carry online keys
 
     def observe(self, step: int, logs: dict) -> list[Verdict]:
         found = [self._non_finite(step, logs)]
@@ -135,6 +139,8 @@ class HealthMonitor:
                 self.last_finite_step = step
             self.train.append(point)
             found += [self._no_learning(step), self._both_rewards_falling(step), self._chosen_logps_collapse(step)]
+            online_found = self.online.findings(self.train, self._past_warmup(step))
+            found += [Verdict(code, step, *text) for code, *text in online_found]
         elif kind == "eval":
             point |= {"train_margin": self._last("train", MARGIN), "train_acc": self._train_acc_since_last_eval()}
             self.evals.append(point)
@@ -320,6 +326,12 @@ SUMMARY_KEYS = (
     ("accuracy", (ACC, "accuracy")),
     ("token_accuracy", (TOKEN_ACC,)),
 )
+# GRPO/RLOO runs add these rows (a preference run's summary.json keeps exactly the rows above)
+ONLINE_SUMMARY_KEYS = (
+    ("reward", (online.REWARD,)),
+    ("completion_length", (online.LENGTH,)),
+    ("clipped_ratio", (online.CLIPPED,)),
+)
 BAR_WIDTH = 10
 
 
@@ -363,6 +375,9 @@ def live_line(record: dict, max_steps: int, timing: str = "") -> str:
         + ([f"({timing})"] if timing else [])
         + (["eval"] if kind == "eval" else [])
     )
+    if kind != "other" and online.is_online(record):  # GRPO/RLOO: the reward is the signal, the loss sits near 0
+        line = " ".join(parts + online.live_parts(record, prefix))
+        return line if len(line) <= LIVE_WIDTH else line[: LIVE_WIDTH - 1] + "…"
     if prefix + ACC in record:  # a preference trainer's line: its token accuracy (DPO logs one too) is noise there
         fields = [field for field in fields if field[1] != TOKEN_ACC]
     for name, key, fmt in fields:
@@ -509,6 +524,7 @@ class TrainingHealthCallback(TrainerCallback):
             if self._margin_from_args:
                 self.monitor.zero_margin_loss = zero_margin_loss_of(args)
             self.monitor.anchor = anchor_override(args)
+            self.monitor.online.configure(args)
             self.monitor.reference_free = hasattr(args, "simpo_gamma") or (
                 getattr(args, "loss_type", None) is None and hasattr(args, "beta")
             )
@@ -533,6 +549,9 @@ class TrainingHealthCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._clock = (time.monotonic(), state.global_step)  # resumed runs start counting at their first step
+        note = online.online_note(args)  # GRPO/RLOO: why the loss sits near 0, said once before the first line
+        if note and self.live and state.is_world_process_zero:
+            self._print(textwrap.fill(note, LIVE_WIDTH, subsequent_indent="  "))
 
     def _timing(self, state) -> str:
         start, first_step = getattr(self, "_clock", (None, 0))
@@ -586,8 +605,9 @@ class TrainingHealthCallback(TrainerCallback):
             return None
 
         result = {"steps": self.last_logs.get("step"), "stopped_on_non_finite": self.stopped_on_non_finite}
+        rows = SUMMARY_KEYS + (ONLINE_SUMMARY_KEYS if any(online.is_online(r) for r in self.history) else ())
         for kind, prefix in (("train", ""), ("eval", "eval_")):
-            result[kind] = {name: start_end(kind, tuple(prefix + key for key in keys)) for name, keys in SUMMARY_KEYS}
+            result[kind] = {name: start_end(kind, tuple(prefix + key for key in keys)) for name, keys in rows}
         result["verdicts"] = [v.code for v in self.verdicts]
         return result
 
