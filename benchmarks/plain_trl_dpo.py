@@ -5,7 +5,7 @@ It is what a user would write without trlrecipes: load pairs that are already in
 with a LoRA config, train, save. The only addition is a five-line callback that appends every log event to
 `<output_dir>/metrics.jsonl`, because the benchmark times steps by watching that file in both programs.
 
-The defaults mirror recipes/hh-dpo.py and trlrecipes.run.session.Run.trl_settings; benchmarks/run.py checks that
+The defaults mirror recipes/hh-dpo.py and trlrecipes.run.lifecycle.Run.trl_settings; benchmarks/run.py checks that
 the two runs' saved training_args.bin agree field by field, so a drift between them shows up as a note.
 
     python benchmarks/plain_trl_dpo.py --model PATH --data pairs.jsonl --output-dir OUT [--max-steps 10 ...]

@@ -61,8 +61,8 @@ BASELINE = dict(
 CHILD = r"""
 import json, os, resource, sys, threading, time
 import psutil
-from trlrecipes.run.programs import resolve_recipe
-from trlrecipes.run.launch import RunOptions, execute
+from trlrecipes.run.recipes import resolve_recipe
+from trlrecipes.run.execute import RunFlags, execute
 from transformers import TrainerCallback
 
 proc = psutil.Process()
@@ -81,12 +81,12 @@ class Mark(TrainerCallback):
     def on_train_end(self, args, st, control, **kw):
         state["sampling"] = False
 
-import trlrecipes.run.session as runtime
+import trlrecipes.run.lifecycle as runtime
 original = runtime.Run.callbacks
 runtime.Run.callbacks = lambda self, *a, **kw: original(self, *a, **kw) + [Mark()]
 recipe = resolve_recipe("hh-dpo")
 start = time.time()
-execute(recipe, RunOptions(overrides=sys.argv[1:]), entry="bench")
+execute(recipe, RunFlags(overrides=sys.argv[1:]), entry="bench")
 print("RESULT " + json.dumps({"peak": state["peak"], "before_train": state["before"],
                               "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                               "seconds": time.time() - start}))

@@ -338,7 +338,7 @@ def padding(table: Table, work: Path, *, pairs: Path, data_desc: str, quick: boo
     from torch.utils.data import RandomSampler
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from trlrecipes.run.programs import builtin_dir, load_program
+    from trlrecipes.run.recipes import builtin_dir, load_program
 
     cfg = load_program(builtin_dir() / "dpo.py").Config()
     batch, accum, max_length = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps, cfg.max_length
@@ -419,7 +419,7 @@ def realtok_model(work: Path) -> tuple[Path, str]:
 
 
 def epoch_time(table: Table, work: Path, env: dict, *, pairs: Path, poll: float) -> None:
-    from trlrecipes.run.programs import builtin_dir, load_program
+    from trlrecipes.run.recipes import builtin_dir, load_program
 
     cfg = load_program(builtin_dir() / "dpo.py").Config()
     batch, max_length = cfg.per_device_train_batch_size, cfg.max_length

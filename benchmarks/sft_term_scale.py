@@ -25,7 +25,7 @@ def main() -> None:
 
     from trlrecipes.data import load_pairs
     from trlrecipes.models import DEMO_MODEL, resolve_model
-    from trlrecipes.tools.evaluate import _sequence_logps, tokenize_pair
+    from trlrecipes.tools.eval.pairs import _sequence_logps, tokenize_pair
 
     path = resolve_model(DEMO_MODEL)
     tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path).eval()

@@ -54,7 +54,7 @@ def subset(source: Path, count: int, target: Path) -> Path:
 
 def main() -> None:
     from trlrecipes.demo.arithmetic import TEST_FILE, TRAIN_FILE
-    from trlrecipes.tools.winrate import mean_interval
+    from trlrecipes.tools.eval.winrate import mean_interval
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-prompts", type=int, default=96)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from trlrecipes.run.settings import LoraSettings
 
 if TYPE_CHECKING:
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.lifecycle import Run
 
 METHOD = "DPO"
 TRL_CONFIG = "trl:DPOConfig"  # Config fields named like DPOConfig fields pass through; any other one: trl.<field>=
@@ -62,6 +62,6 @@ def main(cfg: Config, run: Run) -> None:
 
 
 if __name__ == "__main__":
-    from trlrecipes.run.launch import main_from_argv
+    from trlrecipes.run.execute import main_from_argv
 
     main_from_argv(__file__)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from trlrecipes.run.settings import LoraSettings
 
 if TYPE_CHECKING:
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.lifecycle import Run
 
 METHOD = "ORPO"
 TRL_CONFIG = "trl.experimental.orpo:ORPOConfig"  # TRL 1.x keeps ORPO under trl.experimental
@@ -48,6 +48,6 @@ def main(cfg: Config, run: Run) -> None:
 
 
 if __name__ == "__main__":
-    from trlrecipes.run.launch import main_from_argv
+    from trlrecipes.run.execute import main_from_argv
 
     main_from_argv(__file__)

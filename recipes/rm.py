@@ -11,14 +11,13 @@ Copy it (`trlrecipes cp rm my-rm.py`), edit, and run it with `trlrecipes run my-
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trlrecipes.run.settings import LoraSettings
 
 if TYPE_CHECKING:
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.lifecycle import Run
 
 METHOD = "RM"
 TRL_CONFIG = "trl:RewardConfig"  # Config fields named like RewardConfig fields pass through; any other: trl.<field>=
@@ -49,7 +48,7 @@ def record_eval(run: Run, metrics: dict, pairs: int) -> dict:
         "loss": metrics.get("eval_loss"),
     }
     if is_main_process():
-        (run.dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+        run.record.save_evaluation(result)
     run.say(
         f"[eval] reward model on {pairs} held-out pairs: accuracy {result['accuracy']:.3f}, mean margin "
         f"{result['margin']:.3f} (written to {run.dir / 'eval.json'})"
@@ -77,6 +76,6 @@ def main(cfg: Config, run: Run) -> None:
 
 
 if __name__ == "__main__":
-    from trlrecipes.run.launch import main_from_argv
+    from trlrecipes.run.execute import main_from_argv
 
     main_from_argv(__file__)

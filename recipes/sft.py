@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from trlrecipes.run.settings import LoraSettings
 
 if TYPE_CHECKING:
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.lifecycle import Run
 
 METHOD = "SFT"
 TRL_CONFIG = "trl:SFTConfig"  # Config fields named like SFTConfig fields pass through; any other one: trl.<field>=
@@ -54,6 +54,6 @@ def main(cfg: Config, run: Run) -> None:
 
 
 if __name__ == "__main__":
-    from trlrecipes.run.launch import main_from_argv
+    from trlrecipes.run.execute import main_from_argv
 
     main_from_argv(__file__)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from trlrecipes.run.settings import LoraSettings
 
 if TYPE_CHECKING:
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.lifecycle import Run
 
 METHOD = "SimPO"
 TRL_CONFIG = "trl.experimental.cpo:CPOConfig"  # TRL 1.x keeps CPO (and its SimPO loss) under trl.experimental
@@ -55,6 +55,6 @@ def main(cfg: Config, run: Run) -> None:
 
 
 if __name__ == "__main__":
-    from trlrecipes.run.launch import main_from_argv
+    from trlrecipes.run.execute import main_from_argv
 
     main_from_argv(__file__)

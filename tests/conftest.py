@@ -100,7 +100,7 @@ def finished_run(tiny_model, hh_files, tmp_path_factory) -> Path:
     import importlib.util
 
     from trlrecipes import api
-    from trlrecipes.tools.evaluate import evaluate_run, save_metrics
+    from trlrecipes.tools.eval.pairs import evaluate_run, save_metrics
 
     train, test = hh_files
     out = tmp_path_factory.mktemp("finished") / "hh-dpo-tiny"

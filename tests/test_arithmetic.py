@@ -48,7 +48,7 @@ def test_verify_reads_the_final_number():
 def test_demo_judge_scores_written_answers_above_rejected_ones():
     from trlrecipes.data import load_pairs
     from trlrecipes.demo import DEMO_TEST
-    from trlrecipes.demo.report import answer_overlap
+    from trlrecipes.demo.showcase import answer_overlap
 
     rows, _ = load_pairs("hh-rlhf", str(DEMO_TEST))
     for row in rows:

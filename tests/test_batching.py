@@ -122,14 +122,15 @@ def test_a_real_dpo_trainer_draws_length_grouped_batches(tiny_model, tmp_path):
 
 def test_tokenizer_processes_only_for_large_training_sets(tmp_path, monkeypatch):
     from trlrecipes.data.common import PARALLEL_MIN_ROWS
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.lifecycle import Run
+    from trlrecipes.run.trl_args import tokenizer_processes
 
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     run = Run(dir=tmp_path / "run", resume_command="")
-    assert run.tokenizer_processes() is None  # no data loaded yet
+    assert tokenizer_processes(run.data.train_rows) is None  # no data loaded yet
     run.data_summaries["train"] = {"used": PARALLEL_MIN_ROWS - 1}
-    assert run.tokenizer_processes() is None
+    assert tokenizer_processes(run.data.train_rows) is None
     run.data_summaries["train"] = {"used": PARALLEL_MIN_ROWS}
-    assert run.tokenizer_processes() == 8
+    assert tokenizer_processes(run.data.train_rows) == 8
     monkeypatch.setattr("os.cpu_count", lambda: 1)
-    assert run.tokenizer_processes() is None
+    assert tokenizer_processes(run.data.train_rows) is None

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from trlrecipes.tools.card import base_model_names, model_card
+from trlrecipes.run.card import base_model_names, model_card
 
 
 def front_matter(text: str) -> dict:

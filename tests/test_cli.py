@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.run.programs import builtin_dir, builtin_names
+from trlrecipes.run.recipes import builtin_dir, builtin_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -198,7 +198,7 @@ def test_wheel_ships_the_same_recipes(tmp_path):
     )
     assert install.returncode == 0, install.stderr
     code = (
-        "from trlrecipes.run.programs import builtin_dir, builtin_names; print(builtin_dir()); print(*builtin_names())"
+        "from trlrecipes.run.recipes import builtin_dir, builtin_names; print(builtin_dir()); print(*builtin_names())"
     )
     listed = subprocess.run(
         [sys.executable, "-c", code],

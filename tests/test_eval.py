@@ -9,7 +9,7 @@ from conftest import hh_rows, write_jsonl
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.run.programs import builtin_dir
+from trlrecipes.run.recipes import builtin_dir
 
 BETA = 0.5
 
@@ -73,7 +73,7 @@ def test_eval_matches_hand_computation(fake_run, tiny_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from trlrecipes.data import load_pairs
-    from trlrecipes.tools.evaluate import evaluate_run
+    from trlrecipes.tools.eval.pairs import evaluate_run
 
     run, data = fake_run
     result = evaluate_run(run)
@@ -118,7 +118,8 @@ def test_batched_deduplicated_scoring_maps_back_to_each_pair(fake_run):
     """Sequences are deduplicated and sorted by length before batching; every pair must still get its own
     scores, the same as scoring it alone."""
     from trlrecipes.data import load_pairs
-    from trlrecipes.tools.evaluate import load_policy, load_run_config, score_pairs
+    from trlrecipes.tools.eval.pairs import score_pairs
+    from trlrecipes.tools.loading import load_policy, open_run as load_run_config
 
     run, data = fake_run
     model, tokenizer = load_policy(run, load_run_config(run))
@@ -142,7 +143,7 @@ def length(prompt, response):
 
 
 def test_eval_reports_a_measured_reference_row_and_per_pair_values(fake_run):
-    from trlrecipes.tools.evaluate import evaluate_run, format_metrics, save_metrics
+    from trlrecipes.tools.eval.pairs import evaluate_run, format_metrics, save_metrics
 
     run, _ = fake_run
     result = evaluate_run(run)
@@ -161,7 +162,7 @@ def test_eval_reports_a_measured_reference_row_and_per_pair_values(fake_run):
 
 def test_eval_drops_pairs_whose_prompt_fills_max_length(fake_run, tmp_path):
     """As TRL's DPOTrainer does (len(prompt_ids) >= max_length): counted, not scored as a tie."""
-    from trlrecipes.tools.evaluate import evaluate_run, format_metrics
+    from trlrecipes.tools.eval.pairs import evaluate_run, format_metrics
 
     run, _ = fake_run
     long_prompt = "\n\nHuman: " + "tell me more about boiling eggs please " * 120 + "\n\nAssistant: "
@@ -283,7 +284,7 @@ def test_reward_model_from_a_peft_adapter_folder(tiny_model, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from trlrecipes.tools.judge import Prompt, RewardModel
+    from trlrecipes.tools.eval.judges import Prompt, RewardModel
 
     torch.manual_seed(1)
     base = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
@@ -303,13 +304,13 @@ def test_reward_model_from_a_peft_adapter_folder(tiny_model, tmp_path):
     assert judge(prompts, replies) == pytest.approx(expected, abs=1e-5)
 
 
-def test_demo_report_shows_the_judged_win_rate_next_to_the_implicit_table(fake_run, capsys):
+def test_demo_showcase_shows_the_judged_win_rate_next_to_the_implicit_table(fake_run, capsys):
     from types import SimpleNamespace
 
-    from trlrecipes.demo.report import report_demo
+    from trlrecipes.demo.showcase import show_demo
 
     run, _ = fake_run
-    report_demo(SimpleNamespace(dir=run), strict=False, max_new_tokens=4)
+    show_demo(SimpleNamespace(dir=run), strict=False, max_new_tokens=4)
     printed = capsys.readouterr().out
     assert printed.index("held-out evaluation") < printed.index("judged (trained vs reference)")
     assert "word overlap" in printed and "win rate" in printed and "length-controlled" in printed

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from trlrecipes.cli import app
 from trlrecipes.errors import UserError
-from trlrecipes.run.launch import RunOptions, resume_command
+from trlrecipes.run.execute import RunFlags, resume_command
 
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
 HAS_PROC = Path("/proc/self").exists()  # a folder no process can make anything in, even as root
@@ -47,7 +47,7 @@ def make_run_folder(folder: Path, model: Path, hh_files) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from trlrecipes.run.programs import builtin_dir
+    from trlrecipes.run.recipes import builtin_dir
 
     folder.mkdir(parents=True)
     train, test = hh_files
@@ -205,7 +205,7 @@ def test_the_cheap_cases_leave_nothing_behind(faults, cheap_results):
 
 
 def test_a_sound_run_folder_passes_the_checks(faults):
-    from trlrecipes.tools.evaluate import load_run_config
+    from trlrecipes.tools.loading import open_run as load_run_config
 
     assert load_run_config(faults["good_run"])["model"] == faults["base"][0].removeprefix("model=")
 
@@ -364,7 +364,7 @@ def test_synth_model_faults_are_found_before_loading(tiny_model, tmp_path, monke
 
 def test_resume_command_holds_absolute_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    command = resume_command("trlrecipes run hh-dpo", RunOptions(config_file="settings.yaml"), Path("runs/x"))
+    command = resume_command("trlrecipes run hh-dpo", RunFlags(config_file="settings.yaml"), Path("runs/x"))
     assert f"output_dir={tmp_path / 'runs' / 'x'}" in command
     assert f"--config {tmp_path / 'settings.yaml'}" in command
 

@@ -79,7 +79,7 @@ def test_sampled_sides_are_seeded_alike(tiny_model):
 
 
 def test_demo_before_after_answers_are_read_from_the_judged_replies(tmp_path):
-    from trlrecipes.demo.report import answers_from_generations
+    from trlrecipes.demo.showcase import answers_from_generations
 
     rows = [
         {"prompt": "Q1", "sample": 0, "reference": "r1", "trained": "t1"},

@@ -8,7 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.run.programs import builtin_dir
+from trlrecipes.run.recipes import builtin_dir
 
 SAMPLE = [{"role": "user", "content": "How do I boil an egg?"}]
 
@@ -51,6 +51,8 @@ def make_run(base, folder, **config):
             {
                 "recipe": "hh-dpo",
                 "method": "DPO",
+                "description": "DPO with LoRA on Anthropic hh-rlhf (helpful-base), reference = the base model with "
+                "adapters disabled",
                 "status": "completed",
                 "global_step": 30,
                 "versions": {"trlrecipes": "0.1.0", "trl": "1.16.0"},
@@ -128,7 +130,7 @@ def test_merged_model_matches_base_plus_adapter(run_dir, tiny_model, tmp_path):
 
 
 def test_model_card(run_dir, tmp_path):
-    from trlrecipes.tools.card import data_summary_hash
+    from trlrecipes.run.card import data_summary_hash
     from trlrecipes.tools.merge import merge_run
 
     out = tmp_path / "merged"

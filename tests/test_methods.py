@@ -18,8 +18,9 @@ def test_loss_mixture_resolves_to_lists_and_reaches_dpoconfig_as_lists(tmp_path)
     from trl import DPOConfig
 
     from trlrecipes.api import config
-    from trlrecipes.run.programs import method_of, resolve_recipe
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.contract import method_name as method_of
+    from trlrecipes.run.recipes import resolve_recipe
+    from trlrecipes.run.lifecycle import Run
 
     overrides = ["loss_type=sigmoid,sft", "loss_weights=1,0.2"]
     printed = CliRunner().invoke(app, ["run", "hh-dpo", *overrides, "--dry-run"])
@@ -46,7 +47,8 @@ def test_loss_mixture_resolves_to_lists_and_reaches_dpoconfig_as_lists(tmp_path)
 )
 def test_dpo_program_names_its_method(loss_type, method):
     from trlrecipes.api import config
-    from trlrecipes.run.programs import method_of, resolve_recipe
+    from trlrecipes.run.contract import method_name as method_of
+    from trlrecipes.run.recipes import resolve_recipe
 
     assert method_of(resolve_recipe("dpo").module, config("dpo", f"loss_type={loss_type}")) == method
 
@@ -134,8 +136,8 @@ def test_simpo_zero_margin_loss_and_sft_logs_raise_no_preference_verdict():
 
 # --- eval criteria -------------------------------------------------------------------------------------------------
 def test_simpo_and_sft_criteria_by_hand():
-    from trlrecipes.tools.criteria import sft_metrics, simpo_metrics
-    from trlrecipes.tools.evaluate import PairScores
+    from trlrecipes.tools.eval.criteria import sft_metrics, simpo_metrics
+    from trlrecipes.tools.eval.pairs import PairScores
 
     # pair 1: chosen mean -1.0 vs rejected -2.0 (trained), -1.5 vs -1.5 (base); pair 2: -3 vs -1 (trained)
     scores = [PairScores(-10.0, -40.0, -15.0, -30.0, 10, 20), PairScores(-6.0, -2.0, -4.0, -2.0, 2, 2)]
@@ -181,7 +183,8 @@ def test_sft_then_merge_then_dpo_trains_against_the_sft_model(tiny_model, hh_fil
     """DPO on the merged SFT model: its reference (adapters off) is the SFT model, so the first step's rewards are
     exactly 0 against it, and the reference log-probs `trlrecipes eval` uses are the SFT run's own."""
     from trlrecipes.data import load_pairs
-    from trlrecipes.tools.evaluate import load_policy, load_run_config, score_pairs
+    from trlrecipes.tools.eval.pairs import score_pairs
+    from trlrecipes.tools.loading import load_policy, open_run as load_run_config
 
     sft, merged, dpo = tmp_path / "sft", tmp_path / "sft-merged", tmp_path / "dpo"
     runner = CliRunner()

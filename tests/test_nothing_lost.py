@@ -19,12 +19,13 @@ from typer.testing import CliRunner
 from trlrecipes.cli import app
 from trlrecipes.errors import UserError
 from trlrecipes.run import folder as run_folder
+from trlrecipes.run.record import RunRecord
 
 CLI = [sys.executable, "-m", "trlrecipes.cli"]
 
 
 def train_steps(folder: Path) -> list[int]:
-    records = [json.loads(line) for line in (folder / run_folder.METRICS_FILE).read_text().splitlines()]
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     return [record["step"] for record in records if "loss" in record]
 
 
@@ -43,7 +44,7 @@ def snapshot(folder: Path):
 
 
 def info(folder: Path) -> dict:
-    return json.loads((folder / run_folder.RUN_INFO).read_text())
+    return json.loads((folder / "run.json").read_text())
 
 
 # --- --resume past the end ----------------------------------------------------------------------------------------
@@ -63,13 +64,13 @@ def test_resume_of_a_finished_run_trains_nothing_and_restores_the_final_adapter(
         assert "is complete (checkpoint-3 is at or past max_steps=" in again.stdout
         assert "resuming from" not in again.stdout
         assert train_steps(out) == [1, 2, 3]
-        assert {k: v for k, v in snapshot(out).items() if k not in (run_folder.RUN_INFO, run_folder.LOCK_FILE)} == {
-            k: v for k, v in before.items() if k not in (run_folder.RUN_INFO, run_folder.LOCK_FILE)
+        assert {k: v for k, v in snapshot(out).items() if k not in ("run.json", run_folder.LOCK_FILE)} == {
+            k: v for k, v in before.items() if k not in ("run.json", run_folder.LOCK_FILE)
         }
 
     # As kill -9 during the final save leaves it: no adapter at the top, status still "running".
     adapter.unlink()
-    run_folder.update_info(out, status="running")
+    RunRecord(out).update_info(status="running")
     again = CliRunner().invoke(app, [*base, "--resume"])
     assert again.exit_code == 0, again.output
     assert f"saved it again from {out / 'checkpoint-3'}" in again.stdout
@@ -208,16 +209,16 @@ def test_resume_refuses_data_that_changed_since_the_run(tiny_model, hh_files, tm
 
 # --- --overwrite keeps the old run when the new settings fail ------------------------------------------------------
 def make_completed_run(folder: Path, overrides: list[str]) -> None:
-    from trlrecipes.run.config import to_dict
-    from trlrecipes.run.launch import RunOptions, resolve
-    from trlrecipes.run.programs import resolve_recipe
+    from trlrecipes.run.resolve import to_dict
+    from trlrecipes.run.execute import RunFlags, resolve
+    from trlrecipes.run.recipes import resolve_recipe
 
-    cfg = resolve(resolve_recipe("hh-dpo"), RunOptions(overrides=overrides))
+    cfg = resolve(resolve_recipe("hh-dpo"), RunFlags(overrides=overrides))
     cfg.output_dir = str(folder)
     folder.mkdir(parents=True)
-    run_folder.save_config(folder, to_dict(cfg))
-    (folder / run_folder.RUN_INFO).write_text('{"status": "completed", "global_step": 3}\n')
-    (folder / run_folder.METRICS_FILE).write_text('{"step": 3, "loss": 0.6}\n')
+    RunRecord(folder).write_config(to_dict(cfg))
+    (folder / "run.json").write_text('{"status": "completed", "global_step": 3}\n')
+    (folder / "metrics.jsonl").write_text('{"step": 3, "loss": 0.6}\n')
     (folder / "adapter_model.safetensors").write_bytes(b"\1" * 16)
     (folder / "eval.json").write_text("{}\n")
     checkpoint = folder / "checkpoint-3"
@@ -279,7 +280,7 @@ FAULTY_PROGRAM = '''"""hh-dpo with a fault: FAULT=first-step (the first step fai
 FAULT=third-step, FAULT=save (disk full at the final save of the adapter)."""
 import os
 
-from trlrecipes.run.programs import builtin_dir, load_program
+from trlrecipes.run.recipes import builtin_dir, load_program
 
 _base = load_program(builtin_dir() / "dpo.py")
 Config = _base.Config
@@ -364,7 +365,7 @@ def test_a_full_disk_at_the_final_save_is_recorded_as_failed(tiny_model, hh_file
 
 # --- status: what eval / generate / merge are told about a run that did not complete -------------------------------
 def test_tools_warn_about_a_run_that_did_not_complete(tmp_path, capsys):
-    from trlrecipes.tools.evaluate import load_run_config as read
+    from trlrecipes.tools.loading import open_run as read
 
     def load_run_config(folder):  # the warning comes first; this stand-in folder has no real model to check after it
         with contextlib.suppress(UserError):
@@ -372,7 +373,7 @@ def test_tools_warn_about_a_run_that_did_not_complete(tmp_path, capsys):
 
     out = tmp_path / "run"
     out.mkdir()
-    (out / run_folder.CONFIG_FILE).write_text("model: m\n")
+    (out / "config.yaml").write_text("model: m\n")
     (out / "adapter_config.json").write_text("{}")
     checkpoint = out / "checkpoint-2"
     checkpoint.mkdir()
@@ -380,11 +381,11 @@ def test_tools_warn_about_a_run_that_did_not_complete(tmp_path, capsys):
     (checkpoint / "adapter_model.safetensors").write_bytes(b"\1")
     (checkpoint / run_folder.COMPLETE_MARKER).write_text("ok\n")
 
-    run_folder.update_info(out, status="completed", global_step=2)
+    RunRecord(out).update_info(status="completed", global_step=2)
     load_run_config(out)  # what eval, generate and merge read first
     assert capsys.readouterr().err == ""
 
-    run_folder.update_info(out, status="running")  # as kill -9 leaves it: nobody holds the folder
+    RunRecord(out).update_info(status="running")  # as kill -9 leaves it: nobody holds the folder
     load_run_config(out)
     err = capsys.readouterr().err
     assert err.startswith(f"warning: {out}: the run ended abruptly") and err.count("\n") == 1
@@ -397,13 +398,13 @@ def test_tools_warn_about_a_run_that_did_not_complete(tmp_path, capsys):
     finally:
         lock.release()
 
-    run_folder.update_info(out, status="failed", reason="OSError: [Errno 28] No space left on device")
+    RunRecord(out).update_info(status="failed", reason="OSError: [Errno 28] No space left on device")
     load_run_config(out)
     assert (
         "not a completed run (failed at step 2: OSError: [Errno 28] No space left on device)"
         in capsys.readouterr().err
     )
-    run_folder.update_info(out, status="interrupted", reason=None)
+    RunRecord(out).update_info(status="interrupted", reason=None)
     load_run_config(out)
     assert (
         "(interrupted at step 2); using the adapter at the top of the folder (saved at step 2)"
@@ -457,7 +458,7 @@ def test_no_secret_in_any_output(args):
 
 
 def test_coerce_never_repeats_a_secret_value():
-    from trlrecipes.options import coerce
+    from trlrecipes.values import coerce
 
     for key in ("api_key", "trl.hub_token", "wandb_password"):
         with pytest.raises(UserError) as err:
@@ -471,7 +472,7 @@ def test_nan_advice_names_the_knob_for_the_cause():
     """After a non-finite loss: beta when it is far above DPO's usual range, else the learning rate (#14 item 7)."""
     from types import SimpleNamespace
 
-    from trlrecipes.run.session import nan_advice
+    from trlrecipes.run.lifecycle import nan_advice
 
     dpo = dict(loss_type=["sigmoid"], precompute_ref_log_probs=False)
     assert "lower beta" in nan_advice(SimpleNamespace(beta=5.0, learning_rate=5e-6, **dpo))

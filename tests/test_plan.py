@@ -136,8 +136,8 @@ def test_parse_budget():
 
 def test_proposals_fit_when_re_estimated(qwen_config):
     """Each proposal, applied through the recipe's own override machinery, re-estimates within the budget."""
-    from trlrecipes.run.launch import RunOptions, resolve
-    from trlrecipes.run.programs import resolve_recipe
+    from trlrecipes.run.execute import RunFlags, resolve
+    from trlrecipes.run.recipes import resolve_recipe
 
     start = ["activation_checkpointing=false", "per_device_train_batch_size=8", "gradient_accumulation_steps=2"]
     module = resolve_recipe("hh-dpo")
@@ -148,7 +148,7 @@ def test_proposals_fit_when_re_estimated(qwen_config):
         assert plan.proposal is not None, budget
         args = plan.proposal.args()
         seen.update(arg.partition("=")[0] for arg in args)
-        cfg = resolve(module, RunOptions(overrides=start + args))
+        cfg = resolve(module, RunFlags(overrides=start + args))
         again = plan_recipe("hh-dpo", start + args, budget=budget, model_config=str(qwen_config))
         assert again.estimate.total <= again.budget, (budget, args)
         assert again.proposal is None

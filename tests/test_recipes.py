@@ -10,7 +10,7 @@ from conftest import tiny_overrides
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.run.programs import builtin_names, resolve_recipe
+from trlrecipes.run.recipes import builtin_names, resolve_recipe
 
 RECIPES = builtin_names()
 # LoRA preference training is stable roughly between 1e-7 and 1e-4; outside that a default is a bug.
@@ -118,7 +118,7 @@ def test_trl_settings_pass_through_by_name(tmp_path):
     from trl import DPOConfig
 
     from trlrecipes.api import config
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.lifecycle import Run
 
     cfg = config(
         "hh-ipo", "beta=0.25", "max_length=333", "learning_rate=3e-6", "trl.weight_decay=0.01", "precision=fp32"
@@ -142,12 +142,11 @@ def test_health_callback_reads_the_zero_margin_loss_from_the_trainer_args():
 
 def test_eval_steps_zero_means_no_evaluation_during_training(tmp_path):
     from trlrecipes.hardware import pick_precision
-    from trlrecipes.run.session import Run
+    from trlrecipes.run.trl_args import run_settings
 
-    run = Run(dir=tmp_path / "run", resume_command="")
-    common = dict(logging_steps=1, save_steps=2, has_eval=True)
-    off = run.trl_settings(pick_precision("auto"), eval_steps=0, **common)
-    on = run.trl_settings(pick_precision("auto"), eval_steps=5, **common)
+    common = dict(folder=tmp_path / "run", train_rows=10, logging_steps=1, save_steps=2, has_eval=True)
+    off = run_settings(pick_precision("auto"), eval_steps=0, **common)
+    on = run_settings(pick_precision("auto"), eval_steps=5, **common)
     assert (off["eval_strategy"], off["eval_steps"]) == ("no", None)
     assert (on["eval_strategy"], on["eval_steps"]) == ("steps", 5)
 

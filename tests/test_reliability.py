@@ -22,9 +22,10 @@ from typer.testing import CliRunner
 from trlrecipes.cli import app
 from trlrecipes.errors import UserError
 from trlrecipes.run import folder as run_folder
-from trlrecipes.run.config import is_secret, to_dict
-from trlrecipes.run.launch import RunOptions, redact_args, resolve, resume_command
-from trlrecipes.run.programs import builtin_dir, resolve_recipe
+from trlrecipes.run.record import RunRecord
+from trlrecipes.run.resolve import is_secret, to_dict
+from trlrecipes.run.execute import RunFlags, redact_args, resolve, resume_command
+from trlrecipes.run.recipes import builtin_dir, resolve_recipe
 
 CLI = [sys.executable, "-m", "trlrecipes.cli"]
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes")
@@ -41,7 +42,7 @@ def snapshot(folder: Path):
 
 def train_steps(folder: Path) -> list[int]:
     steps = []
-    for line in (folder / run_folder.METRICS_FILE).read_text().splitlines():
+    for line in (folder / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         if "loss" in record:
             steps.append(record["step"])
@@ -81,7 +82,7 @@ def start_and_signal(command: list[str], out: Path, logs: Path, signum: int, min
                     pytest.fail(f"run ended before the signal (rc {proc.returncode}):\n{stderr.read_text()[-3000:]}")
                 if time.monotonic() > deadline:
                     pytest.fail(f"no {min_steps} train logs within 180 s:\n{stderr.read_text()[-3000:]}")
-                metrics = out / run_folder.METRICS_FILE
+                metrics = out / "metrics.jsonl"
                 if metrics.is_file() and metrics.read_text().count('"loss"') >= min_steps:
                     break
                 time.sleep(0.1)
@@ -123,7 +124,7 @@ def test_sigint_saves_everything_and_the_printed_command_resumes(tiny_model, hh_
     assert (checkpoint / run_folder.COMPLETE_MARKER).is_file() and run_folder.is_valid_checkpoint(checkpoint)
     assert run_folder.newest_valid_checkpoint(out) == checkpoint
     assert (out / "adapter_model.safetensors").is_file()
-    info = json.loads((out / run_folder.RUN_INFO).read_text())
+    info = json.loads((out / "run.json").read_text())
     assert info["status"] == "interrupted" and info["global_step"] == stopped
     assert "trl.hub_token=<redacted>" in info["command"] and "trl.hub_token=<redacted>" in info["overrides"]
     assert train_steps(out) == list(range(1, stopped + 1))
@@ -139,7 +140,7 @@ def test_sigint_saves_everything_and_the_printed_command_resumes(tiny_model, hh_
     assert f"resuming from {checkpoint}" in resumed.stdout
     # The global step continues: every step logged exactly once, none missing.
     assert train_steps(out) == list(range(1, final + 1))
-    info = json.loads((out / run_folder.RUN_INFO).read_text())
+    info = json.loads((out / "run.json").read_text())
     assert info["status"] == "completed" and info["global_step"] == final
     assert run_folder.newest_valid_checkpoint(out) == out / f"checkpoint-{final}"
 
@@ -184,7 +185,7 @@ def test_sigterm_then_resume_skips_a_corrupt_newest_checkpoint(tiny_model, hh_fi
     assert f"resuming from {previous}" in resumed.stdout
     assert f"removed {half_written}" in resumed.stdout
     assert train_steps(out) == list(range(1, final + 1))
-    assert previous_step < stopped and json.loads((out / run_folder.RUN_INFO).read_text())["global_step"] == final
+    assert previous_step < stopped and json.loads((out / "run.json").read_text())["global_step"] == final
     assert all(run_folder.is_valid_checkpoint(path) for _, path in run_folder.checkpoints(out))
 
 
@@ -194,7 +195,7 @@ def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one(tiny_model, hh_fil
     of 12 per epoch cross an epoch boundary), the optimizer, scheduler and RNG states."""
 
     def losses(folder: Path) -> dict[int, float]:
-        records = [json.loads(line) for line in (folder / run_folder.METRICS_FILE).read_text().splitlines()]
+        records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
         return {r["step"]: r["loss"] for r in records if "loss" in r}
 
     settings = ["max_steps=16", "logging_steps=1", "save_steps=1", "eval_steps=0", "group_by_length=true"]
@@ -223,7 +224,7 @@ def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one(tiny_model, hh_fil
 
 # --- NaN --------------------------------------------------------------------------------------------------------
 NAN_RECIPE = '''"""hh-dpo whose LoRA weights turn NaN at the start of step NAN_STEP: a stand-in for a diverging run."""
-from trlrecipes.run.programs import builtin_dir, load_program, resolve_recipe
+from trlrecipes.run.recipes import builtin_dir, load_program, resolve_recipe
 
 _base = load_program(builtin_dir() / "dpo.py")
 Config = _base.Config
@@ -265,7 +266,7 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny_model, hh_fil
     assert [step for step, _ in run_folder.checkpoints(out)] == [2]
     assert run_folder.newest_valid_checkpoint(out) == out / "checkpoint-2"
     assert not (out / "adapter_model.safetensors").exists()  # no adapter with NaN weights
-    assert json.loads((out / run_folder.RUN_INFO).read_text())["status"] == "diverged"
+    assert json.loads((out / "run.json").read_text())["status"] == "diverged"
 
 
 # --- bad configs, bad data, folder safety: one line, exit 2, nothing heavy, nothing written --------------------
@@ -346,12 +347,12 @@ BAD_INPUTS = [
 
 def make_run_folder(folder: Path, overrides: list[str]) -> None:
     """A run folder as an interrupted run leaves it: config, run.json, metrics, a complete checkpoint."""
-    cfg = resolve(resolve_recipe("hh-dpo"), RunOptions(overrides=overrides))
+    cfg = resolve(resolve_recipe("hh-dpo"), RunFlags(overrides=overrides))
     cfg.output_dir = str(folder)
     folder.mkdir(parents=True)
-    run_folder.save_config(folder, to_dict(cfg))
-    (folder / run_folder.RUN_INFO).write_text('{"status": "interrupted", "global_step": 2}\n')
-    (folder / run_folder.METRICS_FILE).write_text('{"step": 1, "loss": 0.69}\n{"step": 2, "loss": 0.68}\n')
+    RunRecord(folder).write_config(to_dict(cfg))
+    (folder / "run.json").write_text('{"status": "interrupted", "global_step": 2}\n')
+    (folder / "metrics.jsonl").write_text('{"step": 1, "loss": 0.69}\n{"step": 2, "loss": 0.68}\n')
     make_checkpoint(folder, 2)
 
 
@@ -447,7 +448,7 @@ def test_data_error_found_while_loading_leaves_the_old_run_untouched(tiny_model,
 
 
 def test_internal_error_is_exit_1_with_traceback_only_behind_debug(tiny_model, hh_files, tmp_path, monkeypatch):
-    from trlrecipes.run import launch
+    from trlrecipes.run import execute as launch
 
     def bug(cfg, *args, **kwargs):  # a bug in trlrecipes itself (a broken model folder is the user's: exit 2)
         raise RuntimeError("a bug")
@@ -513,7 +514,7 @@ def test_a_recipe_without_run_train_is_still_recorded(tmp_path):
     result = CliRunner().invoke(app, ["run", str(recipe), f"output_dir={out}"])
     assert result.exit_code == 0, result.output
     assert (out / "weights.txt").read_text() == "trained"
-    assert (out / run_folder.CONFIG_FILE).is_file() and (out / run_folder.PROGRAM_COPY).is_file()
+    assert (out / "config.yaml").is_file() and (out / "program.py").is_file()
     # --overwrite of that run: what the recipe writes is never emptied after the fact
     result = CliRunner().invoke(app, ["run", str(recipe), f"output_dir={out}", "--overwrite"])
     assert result.exit_code == 0 and (out / "weights.txt").is_file()
@@ -561,7 +562,7 @@ def test_resume_config_check(tmp_path):
         "hub_token": "<redacted>",
         "trl": {"hub_token": "<redacted>", "weight_decay": 0.0},
     }
-    run_folder.save_config(tmp_path, old)
+    RunRecord(tmp_path).write_config(old)
     run_folder.check_resume_config(
         tmp_path, {**old, "max_steps": 50, "output_dir": "elsewhere", "hub_token": "", "trl": {"weight_decay": 0.0}}
     )
@@ -570,14 +571,14 @@ def test_resume_config_check(tmp_path):
     with pytest.raises(UserError, match=r"trl.weight_decay: 0.0 -> 0.1"):
         run_folder.check_resume_config(tmp_path, {**old, "trl": {"weight_decay": 0.1}})
     # Saved redacted but not a credential: dropping it on resume is a change.
-    run_folder.save_config(tmp_path, {**old, "trl": {"pad_token": "<redacted>"}})
+    RunRecord(tmp_path).write_config({**old, "trl": {"pad_token": "<redacted>"}})
     with pytest.raises(UserError, match=r"trl.pad_token"):
         run_folder.check_resume_config(tmp_path, {**old, "trl": {}})
 
 
 def test_trim_metrics_drops_redone_steps_and_cut_lines(tmp_path):
     lines = [json.dumps({"step": s, "loss": 0.5}) for s in (1, 2, 3, 4)] + ['{"step": 5, "lo']
-    (tmp_path / run_folder.METRICS_FILE).write_text("\n".join(lines) + "\n")
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     assert run_folder.trim_metrics(tmp_path, 2) == 3
     assert train_steps(tmp_path) == [1, 2]
 
@@ -593,7 +594,7 @@ def test_secrets_are_redacted_from_saved_command_lines(tmp_path):
         "max_steps=5",
     ]
     # Credentials are left out of the printed resume command; a tokenizer's pad_token is a setting and stays.
-    options = RunOptions(overrides=["beta=0.2", f"trl.hub_token={SECRET}", "trl.pad_token=<pad>", "output_dir=x"])
+    options = RunFlags(overrides=["beta=0.2", f"trl.hub_token={SECRET}", "trl.pad_token=<pad>", "output_dir=x"])
     command = resume_command("trlrecipes run hh-dpo", options, tmp_path)
     assert SECRET not in command and command.endswith(f"beta=0.2 'trl.pad_token=<pad>' output_dir={tmp_path} --resume")
     assert [

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.run.programs import builtin_dir
+from trlrecipes.run.recipes import builtin_dir
 
 VERDICT = {
     "code": "no_learning",

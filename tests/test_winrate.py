@@ -1,10 +1,10 @@
-"""trlrecipes.tools.winrate against hand-computed cases: all wins, all ties, wins explained entirely by length."""
+"""trlrecipes.tools.eval.winrate against hand-computed cases: all wins, all ties, wins explained entirely by length."""
 
 import math
 
 import pytest
 
-from trlrecipes.tools import winrate
+from trlrecipes.tools.eval import winrate
 
 
 def test_outcomes_count_ties_half():

@@ -11,16 +11,16 @@ from pathlib import Path
 
 
 def _recipe(name_or_path: str):
-    from trlrecipes.run.programs import resolve_recipe
+    from trlrecipes.run.recipes import resolve_recipe
 
     return resolve_recipe(name_or_path)
 
 
 def config(recipe: str, *overrides: str, demo: bool = False, config_file: str | None = None):
     """The resolved Config a run would use (defaults < demo < YAML < overrides)."""
-    from trlrecipes.run.launch import RunOptions, resolve
+    from trlrecipes.run.execute import RunFlags, resolve
 
-    return resolve(_recipe(recipe), RunOptions(demo=demo, config_file=config_file, overrides=list(overrides)))
+    return resolve(_recipe(recipe), RunFlags(demo=demo, config_file=config_file, overrides=list(overrides)))
 
 
 def run(
@@ -32,16 +32,14 @@ def run(
     config_file: str | None = None,
 ):
     """Train a recipe; returns the Run (its folder is `run.dir`). Errors raise UserError / RunStopped."""
-    from trlrecipes.run.launch import RunOptions, execute
+    from trlrecipes.run.execute import RunFlags, execute
 
-    options = RunOptions(
-        resume=resume, overwrite=overwrite, demo=demo, config_file=config_file, overrides=list(overrides)
-    )
-    return execute(_recipe(recipe), options, entry=f"trlrecipes run {recipe}")
+    flags = RunFlags(resume=resume, overwrite=overwrite, demo=demo, config_file=config_file, overrides=list(overrides))
+    return execute(_recipe(recipe), flags, entry=f"trlrecipes run {recipe}")
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, max_rows: int = 0) -> dict:
-    from trlrecipes.tools.evaluate import evaluate_run
+    from trlrecipes.tools.eval.pairs import evaluate_run
 
     return evaluate_run(Path(run_dir), data, max_rows=max_rows)
 

@@ -12,7 +12,10 @@ from trlrecipes.errors import UserError
 from trlrecipes.paths import check_writable
 
 app = typer.Typer(
-    help="Preference fine-tuning recipes (DPO, IPO, ORPO, KTO) with LoRA on top of Hugging Face TRL.",
+    help=(
+        "Preference fine-tuning with LoRA on top of Hugging Face TRL: DPO, IPO, RPO, SimPO, ORPO, KTO, iterative "
+        "(on-policy) DPO, GRPO and RLOO, the SFT stage and reward models."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -33,7 +36,7 @@ def _console(
 
 
 def _exit(action, debug: bool = False) -> None:
-    from trlrecipes.run.launch import guarded
+    from trlrecipes.run.execute import guarded
 
     code = guarded(action, debug=debug)
     if code:
@@ -43,7 +46,7 @@ def _exit(action, debug: bool = False) -> None:
 @app.command("ls")
 def list_recipes() -> None:
     """List the built-in method programs and the dataset presets built on them."""
-    from trlrecipes.run.programs import list_recipes as recipes
+    from trlrecipes.run.recipes import list_recipes as recipes
 
     header = ("recipe", "kind", "method", "dataset")
     rows = [(info.name, info.kind, info.method, info.dataset, info.description) for info in recipes()]
@@ -93,10 +96,10 @@ def run_recipe(
     """Run a recipe. Settings: program defaults < preset < --demo < --config FILE.yaml < key=value."""
 
     def action():
-        from trlrecipes.run.launch import RunOptions, execute
-        from trlrecipes.run.programs import resolve_recipe
+        from trlrecipes.run.execute import RunFlags, execute
+        from trlrecipes.run.recipes import resolve_recipe
 
-        options = RunOptions(
+        flags = RunFlags(
             resume=resume,
             overwrite=overwrite,
             demo=demo,
@@ -107,12 +110,12 @@ def run_recipe(
         found = resolve_recipe(recipe)
         # a recipe file: its absolute path, so the printed resume command works from any folder
         shown = found.preset_path or found.program_path if Path(recipe).expanduser().exists() else recipe
-        run = execute(found, options, entry=f"trlrecipes run {shown}")
+        run = execute(found, flags, entry=f"trlrecipes run {shown}")
         if run is not None and demo:
-            from trlrecipes.demo.report import report_demo
+            from trlrecipes.demo.showcase import show_demo
 
             shortened = any(item.split("=", 1)[0] in ("max_steps", "learning_rate") for item in overrides or [])
-            report_demo(run, strict=not shortened)
+            show_demo(run, strict=not shortened)
 
     _exit(action, debug)  # execute() quiets the libraries after its checks
 
@@ -239,7 +242,7 @@ def eval_run(
     def action():
         import json
 
-        from trlrecipes.tools.evaluate import evaluate_run, format_metrics, public, save_metrics
+        from trlrecipes.tools.eval.pairs import evaluate_run, format_metrics, public, save_metrics
 
         if not generate:
             generation_only = [
@@ -253,7 +256,7 @@ def eval_run(
             save_metrics(run_dir, result)
             print(json.dumps(public(result), indent=2) if as_json else format_metrics(result))
             return
-        from trlrecipes.tools.judged import evaluate_generations, format_generation_metrics
+        from trlrecipes.tools.eval.generations import evaluate_generations, format_generation_metrics
 
         if reward is None and reward_model is None:
             raise UserError(
@@ -460,8 +463,8 @@ def data_inspect(
         from trlrecipes.data import config_options, explanations, get_format, load_pairs
         from trlrecipes.data.common import LOCAL_SUFFIXES
         from trlrecipes.data.inspect import format_report, inspect_pairs
-        from trlrecipes.run.launch import RunOptions, resolve
-        from trlrecipes.run.programs import resolve_recipe
+        from trlrecipes.run.execute import RunFlags, resolve
+        from trlrecipes.run.recipes import resolve_recipe
 
         settings = list(overrides or [])
         recipe_name = recipe
@@ -469,7 +472,7 @@ def data_inspect(
             settings.insert(0, f"dataset={target}")
         else:
             recipe_name = target
-        cfg = resolve(resolve_recipe(recipe_name), RunOptions(demo=demo, overrides=settings))
+        cfg = resolve(resolve_recipe(recipe_name), RunFlags(demo=demo, overrides=settings))
         pairs, summary = load_pairs(
             cfg.data_format,
             cfg.dataset,
@@ -530,9 +533,7 @@ def data_convert(
             if path:  # before the conversion, which can take minutes
                 check_writable(path, f"{option} {path}", folder=False)
         fmt = get_format(data_format)
-        dataset, summary = load_pairs(
-            data_format, input, split=split, subset=subset, options=_converter_options(options)
-        )
+        dataset, summary = load_pairs(data_format, input, split=split, subset=subset, options=_key_values(options))
         if getattr(fmt, "NOTICE", None):
             print(fmt.NOTICE, file=sys.stderr)
         if output:
@@ -585,7 +586,7 @@ def data_formats(
     _exit(action)
 
 
-def _converter_options(items: Optional[list[str]]) -> dict:
+def _key_values(items: Optional[list[str]]) -> dict:
     result = {}
     for item in items or []:
         key, sep, value = item.partition("=")

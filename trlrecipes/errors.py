@@ -11,8 +11,10 @@ class UserError(Exception):
 
 
 class RunStopped(Exception):
-    """Training ended early on purpose (interrupt, non-finite loss); the message says what was kept and what next."""
+    """Training ended early on purpose (interrupt, non-finite loss); the message says what was kept and what next.
+    `status` is how the run ends in run.json ("interrupted", "diverged"), when the stop is a run's."""
 
-    def __init__(self, message: str, exit_code: int):
+    def __init__(self, message: str, exit_code: int, status: str | None = None):
         super().__init__(message)
         self.exit_code = exit_code
+        self.status = status

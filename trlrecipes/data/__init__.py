@@ -52,7 +52,7 @@ def check_options(format_name: str, options: dict | None, *, where: str = "") ->
     """Every option of the format with its value: the given ones coerced by their declared type (text such as
     "false" or "2.0" becomes a bool or a float) and checked against their choices, the rest at their defaults.
     An unknown option is a UserError with a did-you-mean."""
-    from trlrecipes.options import coerce, suggest
+    from trlrecipes.values import coerce, suggest
 
     declared = format_options(get_format(format_name))
     where = f" ({where})" if where else ""

@@ -129,5 +129,10 @@ def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
         else:
             ax.text(0.5, 0.5, "not logged by this trainer", ha="center", va="center", transform=ax.transAxes)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=100)
-    return out_png
+    import io
+
+    from trlrecipes import files
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return files.write_bytes(out_png, buffer.getvalue())  # atomic, and never through a link planted at out_png

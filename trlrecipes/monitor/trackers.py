@@ -31,12 +31,11 @@ def tensorboard_dir(run_dir: Path) -> Path:
 
 def log_after_training(run_dir: str | Path, figures: dict, cfg: dict | None = None, step: int | None = None) -> list:
     """Append the numeric `figures` to the run's TensorBoard and trackio runs; returns the trackers written."""
-    import json
-
-    from trlrecipes.tools.card import _read_config
+    from trlrecipes.run.record import RunRecord
 
     run_dir = Path(run_dir)
-    cfg = cfg if cfg is not None else _read_config(run_dir)
+    record = RunRecord(run_dir)
+    cfg = cfg if cfg is not None else record.config()
     numbers = {
         PREFIX + key: float(value)
         for key, value in figures.items()
@@ -46,10 +45,8 @@ def log_after_training(run_dir: str | Path, figures: dict, cfg: dict | None = No
     if not numbers or not trackers:
         return []
     if step is None:
-        try:
-            step = int(json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("global_step") or 0)
-        except (OSError, ValueError):
-            step = 0
+        recorded = record.info().get("global_step")
+        step = recorded if isinstance(recorded, int) else 0
     written = []
     if "tensorboard" in trackers:
         from torch.utils.tensorboard import SummaryWriter

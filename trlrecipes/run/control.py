@@ -1,12 +1,16 @@
-"""Interrupt and checkpoint control during training: the first SIGINT/SIGTERM finishes the step and saves, a second
-exits at once; every checkpoint transformers finishes is marked complete (the marker a resume trusts)."""
+"""Interrupt and checkpoint control: during training the first SIGINT/SIGTERM finishes the step and saves, a second
+exits at once; every checkpoint transformers finishes is marked complete (the marker a resume trusts). Outside
+training (a program sampling replies between rounds) a signal stops at once with the resume command
+(`stop_on_signal`): what was written before it is kept and the resume continues from there."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
 
+from trlrecipes.errors import RunStopped
 from trlrecipes.hardware import is_main_process
 from trlrecipes.run import folder as run_folder
 
@@ -75,3 +79,29 @@ def _write_stderr(text: str) -> None:
         os.write(2, text.encode("utf-8", "replace"))
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def stop_on_signal(what: str, resume_command: str):
+    """Within the block, SIGINT/SIGTERM raise RunStopped (exit 130/143, the resume line) instead of a traceback or a
+    silent kill: for work between training steps whose output is written as it goes (sampled pairs)."""
+
+    def handle(signum, frame):
+        name = signal.Signals(signum).name
+        raise RunStopped(
+            f"{name}: stopped while {what}; what was written is kept.\nresume with: {resume_command}",
+            exit_code=EXIT_CODES[signum],
+            status="interrupted",
+        )
+
+    previous = {}
+    for signum in EXIT_CODES:
+        try:
+            previous[signum] = signal.signal(signum, handle)
+        except ValueError:  # not the main thread: no graceful stop there
+            pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

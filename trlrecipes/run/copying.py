@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from trlrecipes.errors import UserError
-from trlrecipes.run.programs import PRESET_SUFFIXES, builtin_dir, find, read_preset
+from trlrecipes.run.recipes import PRESET_SUFFIXES, builtin_dir, find, read_preset
 
 _PROGRAM_LINE = re.compile(r"^program:.*$", re.MULTILINE)
 

@@ -1,8 +1,9 @@
-"""The run folder: what it holds, when it may be written, and which checkpoint a resume starts from.
+"""The run folder as a place: when it may be used, its lock, what --overwrite keeps aside, its checkpoints and
+which one a resume starts from. What the run writes about itself (config.yaml, run.json, ...) is `record.py`'s.
 
-Layout: config.yaml (resolved config), program.py and preset.yaml (the source that ran), run.json (versions,
-command, status), data_summary.json, metrics.jsonl / metrics.png / verdicts.json / summary.json (the health callback),
-checkpoint-N/ (bounded number), and at the end the LoRA adapter and tokenizer at the top level.
+Layout: the records (see record.py), checkpoint-N/ (a bounded number, each marked complete once transformers has
+written it), `round-K/` sub-runs of a program that trains in rounds, and at the end the LoRA adapter and tokenizer
+at the top level.
 
 A folder becomes a run only when training starts (`Run.begin`): every check here runs first without writing, so
 a bad config, bad data or a model that fails to load never leaves a half-made run nor touches an existing one.
@@ -17,14 +18,11 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+from trlrecipes import files
 from trlrecipes.errors import UserError
-from trlrecipes.options import is_secret
+from trlrecipes.run.record import CONFIG, INFO, METRICS, RunRecord
+from trlrecipes.values import is_secret
 
-CONFIG_FILE = "config.yaml"
-PROGRAM_COPY = "program.py"  # the method program that ran
-PRESET_COPY = "preset.yaml"  # and its preset, when the run named one
-RUN_INFO = "run.json"
-METRICS_FILE = "metrics.jsonl"
 # Written by the checkpoint callback after transformers has finished writing a checkpoint: a folder without it
 # was being written when the process died and is never resumed from.
 COMPLETE_MARKER = ".complete"
@@ -113,18 +111,9 @@ def newest_valid_checkpoint(folder: Path, *, at_most: int | None = None) -> Path
     return None
 
 
-def read_info(folder: Path) -> dict:
-    """run.json of a run folder ({} when it is missing or unreadable)."""
-    try:
-        info = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
 def looks_like_run(folder: Path) -> bool:
     """A folder a trlrecipes run wrote (its run.json or config.yaml, or a checkpoint), as opposed to any folder."""
-    return (folder / RUN_INFO).is_file() or (folder / CONFIG_FILE).is_file() or bool(checkpoints(folder))
+    return (folder / INFO).is_file() or (folder / CONFIG).is_file() or bool(checkpoints(folder))
 
 
 def check_target(folder: Path, *, overwrite: bool, resume: bool) -> None:
@@ -211,7 +200,7 @@ def remove_checkpoints_after(folder: Path, step: int) -> list[Path]:
 def _comparable(cfg: dict) -> dict:
     """Flatten `trl: {...}` into `trl.<key>` entries and drop the keys allowed to change and credentials (which are
     saved redacted, and never change what is trained)."""
-    from trlrecipes.run.config import TRL_PREFIX
+    from trlrecipes.run.resolve import TRL_PREFIX
 
     flat = {}
     for key, value in cfg.items():
@@ -230,7 +219,7 @@ def check_resume_config(folder: Path, new: dict) -> None:
     """A resume must train the same thing: refuse when a key outside RESUME_MAY_CHANGE differs."""
     import yaml
 
-    path = folder / CONFIG_FILE
+    path = folder / CONFIG
     if not path.is_file():
         raise UserError(f"--resume: {path} is missing, so the run cannot be checked; start a new run instead")
     try:
@@ -251,16 +240,10 @@ def check_resume_config(folder: Path, new: dict) -> None:
         )
 
 
-def save_config(folder: Path, cfg_dict: dict) -> None:
-    import yaml
-
-    (folder / CONFIG_FILE).write_text(yaml.safe_dump(cfg_dict, sort_keys=False), encoding="utf-8")
-
-
 def trim_metrics(folder: Path, last_step: int) -> int:
     """Drop metrics logged after the checkpoint a resume starts from (they will be logged again), and lines cut
     short by a crash; returns the number of lines dropped."""
-    path = folder / METRICS_FILE
+    path = folder / METRICS
     if not path.is_file():
         return 0
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -272,15 +255,8 @@ def trim_metrics(folder: Path, last_step: int) -> int:
             continue
         if isinstance(record, dict) and isinstance(record.get("step", 0), int) and record.get("step", 0) <= last_step:
             kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    files.write_text(path, "".join(line + "\n" for line in kept))
     return len(lines) - len(kept)
-
-
-def update_info(folder: Path, **fields) -> None:
-    """Set fields of run.json (created when missing)."""
-    info = read_info(folder)
-    info.update(fields)
-    (folder / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
 
 
 def checkpoint_step(path: Path) -> int:
@@ -306,7 +282,8 @@ def finish_from_checkpoint(folder: Path, checkpoint: Path) -> list[str]:
     """A run whose newest complete checkpoint is its last step: make the adapter at the top of the folder that
     checkpoint's, unless the run recorded that it saved it (status completed at that step, adapter newer than the
     checkpoint). Returns the names of the files copied (none when the adapter was already the final one)."""
-    info, step = read_info(folder), checkpoint_step(checkpoint)
+    record = RunRecord(folder)
+    info, step = record.info(), checkpoint_step(checkpoint)
     adapter = folder / "adapter_model.safetensors"
     marker = checkpoint / COMPLETE_MARKER
     saved = (
@@ -317,13 +294,19 @@ def finish_from_checkpoint(folder: Path, checkpoint: Path) -> list[str]:
     )
     copied = []
     if not saved:
-        for name in FINAL_FILES:
-            if (checkpoint / name).is_file():
-                partial = folder / f".{name}.partial"
-                shutil.copyfile(checkpoint / name, partial)
-                os.replace(partial, folder / name)  # never a half-copied adapter, whatever interrupts this
-                copied.append(name)
-    update_info(folder, status="completed", global_step=step)
+        copied = copy_final_files(checkpoint, folder)
+    record.set_status("completed", step)
+    return copied
+
+
+def copy_final_files(source: Path, folder: Path) -> list[str]:
+    """The adapter and tokenizer files of `source` (a checkpoint, a round's folder) copied to the top of `folder`,
+    each atomically (never a half-copied adapter, whatever interrupts this); returns the names copied."""
+    copied = []
+    for name in FINAL_FILES:
+        if (source / name).is_file():
+            files.copy(source / name, folder / name)
+            copied.append(name)
     return copied
 
 
@@ -410,7 +393,7 @@ def is_locked(folder: Path) -> bool:
 def unfinished(folder: Path) -> str | None:
     """One line on a run that did not complete, for the commands that read its folder (eval, generate, merge):
     what state it is in and which adapter they use; None for a completed run (or a folder without run.json)."""
-    info = read_info(folder)
+    info = RunRecord(folder).info()
     status, step = info.get("status"), info.get("global_step")
     if status in (None, "completed"):
         return None

@@ -10,7 +10,7 @@ from pathlib import Path
 from trlrecipes.data.common import is_local_source
 from trlrecipes.errors import UserError
 from trlrecipes.hardware import check_4bit_backend
-from trlrecipes.options import suggest
+from trlrecipes.values import suggest
 
 # Below this, a prompt and a reply cannot both fit once the chat template's own tokens are counted.
 MIN_MAX_LENGTH = 32
@@ -59,8 +59,9 @@ TRACKERS = {
 }
 
 
-def preflight(cfg, trl_config: str | None = None) -> None:
-    check_settings(cfg, trl_config)
+def preflight(cfg) -> None:
+    """The checks that read files (output folder, model folder, data files) but load nothing; the checks on values
+    alone (`check_settings`, the program's own `check`) come first (run/execute.check)."""
     _check_output_dir(cfg)
     _check_model(cfg, known_type=False)
     _check_data(cfg)

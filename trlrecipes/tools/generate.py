@@ -19,11 +19,11 @@ def generate_answers(
         if not isinstance(prompt, str) or not prompt.strip():
             raise UserError(f"--prompt {prompt!r} is empty; give the text of a user message")
 
-    from trlrecipes.tools.evaluate import check_policy_run, load_policy, load_run_config
+    from trlrecipes.tools.loading import check_policy_run, load_policy, open_run
 
     check_policy_run(Path(run_dir), "generate")
     if model_and_tokenizer is None:  # checks the folder, the adapter and the base model before loading
-        model, tokenizer = load_policy(Path(run_dir), load_run_config(Path(run_dir)))
+        model, tokenizer = load_policy(Path(run_dir), open_run(Path(run_dir)))
     else:
         model, tokenizer = model_and_tokenizer
     chat = [[{"role": "user", "content": prompt}] for prompt in prompts]

@@ -73,3 +73,97 @@ def ready(model, tokenizer, *, device: str | None = None):
         model.config.pad_token_id = tokenizer.pad_token_id
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
     return model, tokenizer
+
+
+# --- a run folder's model ----------------------------------------------------------------------------------------
+
+
+def open_run(run_dir: Path) -> dict:
+    """The run's config.yaml, once the folder is known to hold what eval, generate and merge load: a readable
+    config naming the base model, a whole adapter, and a base model that is still where the run found it (model
+    folders get moved). Each problem is one line naming the file; nothing heavy is loaded here."""
+    import json
+    import sys
+
+    import yaml
+
+    from trlrecipes.models import check_model, check_weights, looks_local
+    from trlrecipes.run import folder as run_folder
+    from trlrecipes.run.record import CONFIG
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a trlrecipes run folder (it does not exist); pass the folder a run wrote")
+    path = run_dir / CONFIG
+    if not path.is_file():
+        raise UserError(f"{run_dir}: not a trlrecipes run folder (no {CONFIG})")
+    try:
+        cfg = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UserError(
+            f"{path}: not a readable YAML config ({str(err).splitlines()[0]}); restore the file the run wrote"
+        ) from err
+    if not isinstance(cfg, dict):
+        raise UserError(f"{path}: holds no config mapping; restore the file the run wrote")
+    warning = run_folder.unfinished(run_dir)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    adapter_config = run_dir / "adapter_config.json"
+    if not adapter_config.is_file():
+        raise UserError(
+            f"{run_dir}: holds no trained adapter yet (adapter_config.json missing); finish or resume the run first"
+        )
+    try:
+        if not isinstance(json.loads(adapter_config.read_bytes().decode("utf-8")), dict):
+            raise ValueError("not a JSON object")
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise UserError(
+            f"{adapter_config} is damaged ({str(err).splitlines()[0]}); copy the run folder again or resume the run"
+        ) from err
+    check_weights(
+        run_dir,
+        subject=str(run_dir),
+        prefix="adapter_model",
+        kind="trained adapter",
+        fix="copy the run folder again, or resume the run to save it anew",
+    )
+    model = cfg.get("model")
+    if not model or not isinstance(model, str):
+        raise UserError(f"{path}: has no 'model' key, so the base model is unknown; add model: <folder or Hub id>")
+    if looks_local(model) and not Path(model).expanduser().exists():
+        raise UserError(
+            f"{path}: the run's base model {model} is not there any more (folder not found); if it moved, "
+            f"set model: in that file to its new place"
+        )
+    check_model(
+        model,
+        subject=f"{run_dir}: base model {model} (model: in {CONFIG})",
+        trust_remote_code=bool(cfg.get("trust_remote_code", False)),
+        trust_flag=f"set trust_remote_code: true in {path}",
+    )
+    return cfg
+
+
+def check_policy_run(run_dir: Path, command: str) -> None:
+    """A reward model's run folder has no policy: generating from it (or merging it into a language model) would
+    run the base model under a score head's adapter. Say what to do instead."""
+    from trlrecipes.run.record import RunRecord
+
+    if RunRecord(run_dir).method == "RM":
+        raise UserError(
+            f"{run_dir} is a reward model's run: it scores replies, it does not write them, so `{command}` has "
+            f"nothing to run; judge another run's replies with it: trlrecipes eval OTHER_RUN --generate "
+            f"--reward-model {run_dir}"
+        )
+
+
+def load_policy(run_dir: Path, cfg: dict):
+    """The base model with the run's adapter and the run's tokenizer (the run's precision rule: fp32 on CPU,
+    bf16/fp16 on a GPU)."""
+    return load_model(
+        cfg["model"],
+        precision=cfg.get("precision", "auto"),
+        adapter=run_dir,
+        trust_remote_code=bool(cfg.get("trust_remote_code", False)),
+        what="the run's base model",
+    )

@@ -21,7 +21,8 @@ from pathlib import Path
 from trlrecipes.errors import UserError
 from trlrecipes.paths import check_writable
 from trlrecipes.run import folder as run_folder
-from trlrecipes.tools.card import model_card
+from trlrecipes.run.card import model_card
+from trlrecipes.run.record import CONFIG
 
 CHECK_PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -70,9 +71,29 @@ def _check_output(output: Path, run_dir: Path, force: bool) -> None:
         raise UserError(
             f"--output {output} is the current or home folder; --force would replace it: choose a dedicated folder"
         )
+    _refuse_model_folder(out, run_dir, output)
     if run_folder.is_nonempty(out) and not force:
         raise UserError(f"--output {output} is not empty; pass --force to replace it or choose another folder")
     check_writable(out.parent, f"--output {output}", folder=True)  # the merged folder is made beside it, then moved
+
+
+def _refuse_model_folder(out: Path, run_dir: Path, output: Path) -> None:
+    """Never replace a folder a model depends on, nor one holding it: the run's base model (every run and cached
+    reference trained on it would silently get another base) and trlrecipes' converted models and reference cache."""
+    from trlrecipes.models import cache_dir, looks_local, resolve_model
+    from trlrecipes.run.record import RunRecord
+
+    base = RunRecord(run_dir).base_model
+    guarded = {cache_dir() / "models": "trlrecipes' converted models", cache_dir() / "reference-logps": "the cache"}
+    if base and (looks_local(base) or Path(resolve_model(base)).exists()):
+        guarded[Path(resolve_model(base)).expanduser()] = f"the run's base model ({base})"
+    for folder, what in guarded.items():
+        folder = folder.resolve()
+        if out == folder or out in folder.parents:
+            raise UserError(
+                f"--output {output} is {what} or holds it; merging there would replace a model that runs and cached "
+                f"references depend on: choose a new folder"
+            )
 
 
 def _publish(tmp: Path, output: Path) -> None:
@@ -96,18 +117,18 @@ def _last_logits(model, input_ids):
 def merge_run(run_dir: str | Path, output: str | Path, *, force: bool = False, check: bool = True) -> MergeResult:
     """Merge `run_dir`'s adapter into its base model (original dtype, unquantized) and save it to `output`."""
     from trlrecipes.models import resolve_model
-    from trlrecipes.tools.evaluate import check_policy_run, load_run_config
+    from trlrecipes.tools.loading import check_policy_run, open_run
 
     run_dir, output = Path(run_dir), Path(output).expanduser()
     _check_output(output, run_dir, force)
-    cfg = load_run_config(run_dir)
+    cfg = open_run(run_dir)
     check_policy_run(run_dir, "merge")
 
     from peft import PeftModel
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     if not cfg.get("model"):
-        raise UserError(f"{run_dir / run_folder.CONFIG_FILE}: has no 'model' key, so the base model is unknown")
+        raise UserError(f"{run_dir / CONFIG}: has no 'model' key, so the base model is unknown")
     base_name, trust = cfg["model"], bool(cfg.get("trust_remote_code", False))
     base_path = resolve_model(base_name)
     try:

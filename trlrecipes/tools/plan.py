@@ -313,9 +313,9 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
         precision = "bf16" if device == "gpu" else "fp32"
     if device == "cpu" and precision != "fp32":
         raise UserError(f"precision={precision} on CPU: plan --device cpu assumes fp32 (what the recipes use there)")
-    from trlrecipes.run.programs import method_of
+    from trlrecipes.run.contract import method_name
 
-    name = str(method_of(module, cfg)) if module else "DPO"
+    name = str(method_name(module, cfg)) if module else "DPO"
     method = name.upper()
     trl_config = str(getattr(module, "TRL_CONFIG", "") or "") if module else ""
     full_logits = any(trl_config.endswith(name) for name in FULL_LOGITS_TRAINERS) or not trl_has_fused_head()
@@ -652,8 +652,8 @@ def plan_recipe(
     processes: int = 1,
     shard: str = "none",
 ) -> Plan:
-    from trlrecipes.run.launch import RunOptions, resolve
-    from trlrecipes.run.programs import resolve_recipe
+    from trlrecipes.run.execute import RunFlags, resolve
+    from trlrecipes.run.recipes import resolve_recipe
 
     if device not in ("gpu", "cpu"):
         raise UserError(f"--device {device!r}: use gpu or cpu")
@@ -666,7 +666,7 @@ def plan_recipe(
     overrides = list(overrides or [])
     found = resolve_recipe(recipe)
     module = found.module
-    cfg = resolve(found, RunOptions(overrides=overrides, config_file=config_file, demo=demo))
+    cfg = resolve(found, RunFlags(overrides=overrides, config_file=config_file, demo=demo))
     model = getattr(cfg, "model", "")
     trust = bool(getattr(cfg, "trust_remote_code", False))
     config = load_model_config(model, model_config=model_config, trust_remote_code=trust)

@@ -21,10 +21,10 @@ from pathlib import Path
 import yaml
 
 from trlrecipes.errors import UserError
-from trlrecipes.run import folder as run_folder
+from trlrecipes.run.record import CONFIG, DEMO_ANSWERS, GENERATIONS, METRICS, RunRecord
 
 REPORT_FILE = "report.html"
-GENERATIONS_FILES = ("eval_generations.jsonl", "demo_answers.jsonl")  # the first one present is shown
+GENERATIONS_FILES = (GENERATIONS, DEMO_ANSWERS)  # the first one present is shown
 # Settings shown first in the comparison table; any other key that differs between the runs follows.
 KEY_SETTINGS = (
     "model",
@@ -103,8 +103,13 @@ footer { color: var(--muted); font-size: 12px; margin-top: 40px; }
 """
 
 
-def _e(value) -> str:
-    return html.escape(str(value), quote=True)
+class Html(str):
+    """Markup this module wrote itself. Every other value that reaches the page goes through `_e`, the one place
+    text is escaped (a prompt, a reply, a file name or a data summary value may hold "<script>")."""
+
+
+def _e(value) -> Html:
+    return value if isinstance(value, Html) else Html(html.escape(str(value), quote=True))
 
 
 def _num(value, digits: int = 3) -> str:
@@ -115,50 +120,30 @@ def _num(value, digits: int = 3) -> str:
     return str(value)
 
 
-def _read_json(path: Path, default=None):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return default
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return rows
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
 class RunFolder:
     """Everything the report reads from one run folder (missing files read as empty)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        config_path = self.path / run_folder.CONFIG_FILE
+        self.record = record = RunRecord(self.path)
+        config_path = record.path(CONFIG)
         if not config_path.is_file():
             raise UserError(
-                f"{self.path}: not a trlrecipes run folder (no {run_folder.CONFIG_FILE}); pass the folder "
+                f"{self.path}: not a trlrecipes run folder (no {CONFIG}); pass the folder "
                 f"a run wrote (runs/<recipe>-<date>-<time>)"
             )
         try:
             self.config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise UserError(f"{config_path}: not valid YAML ({str(err).splitlines()[0]})") from err
-        self.info = _read_json(self.path / run_folder.RUN_INFO, {}) or {}
-        self.data = _read_json(self.path / "data_summary.json", {}) or {}
-        self.summary = _read_json(self.path / "summary.json", {}) or {}
-        self.verdicts = _read_json(self.path / "verdicts.json", []) or []
-        self.eval = _read_json(self.path / "eval.json", None)
-        metrics = self.path / run_folder.METRICS_FILE
+        if not isinstance(self.config, dict):
+            raise UserError(f"{config_path}: holds no config mapping; restore the file the run wrote")
+        self.info = record.info()
+        self.data = record.data_summary()
+        self.summary = record.summary()
+        self.verdicts = record.verdicts()
+        self.eval = record.evaluation() or None
+        metrics = record.path(METRICS)
         if metrics.is_file():
             from trlrecipes.monitor.plot import read_metrics
 
@@ -167,7 +152,7 @@ class RunFolder:
             self.metrics = []
         self.generations, self.generations_file = [], None
         for name in GENERATIONS_FILES:
-            rows = _read_jsonl(self.path / name)
+            rows = record.rows(name)
             if rows:
                 self.generations, self.generations_file = rows, name
                 break
@@ -178,9 +163,7 @@ class RunFolder:
 
     @property
     def method(self) -> str:
-        from trlrecipes.tools.card import method_of
-
-        return method_of(self.path)
+        return self.record.method
 
     def last(self, key: str):
         values = [r[key] for r in self.metrics if isinstance(r.get(key), (int, float))]
@@ -204,7 +187,7 @@ def run_plot(run: RunFolder) -> str | None:
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = plot_metrics(run.path / run_folder.METRICS_FILE, Path(tmp) / "metrics.png")
+            path = plot_metrics(run.record.path(METRICS), Path(tmp) / "metrics.png")
         except UserError:
             return None
         return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
@@ -305,16 +288,16 @@ def _verdicts(run: RunFolder) -> str:
             "(no learning, both rewards falling, chosen log-probabilities collapsing, eval plateau, overfitting, "
             "non-finite loss).</div>"
         )
-    parts = []
-    for v in run.verdicts:
-        if not isinstance(v, dict):
-            continue
-        parts.append(
-            f'<div class="verdict"><p><b>{_e(v.get("code", "verdict"))}</b> at step {_e(v.get("step", "?"))}'
-            f": {_e(v.get('message', ''))}</p><p><b>cause:</b> {_e(v.get('cause', ''))}</p>"
-            f"<p><b>fix:</b> {_e(v.get('fix', ''))}</p></div>"
-        )
-    return "".join(parts)
+    return "".join(_verdict_box(v) for v in run.verdicts if isinstance(v, dict))
+
+
+def _verdict_box(v: dict) -> str:
+    """A verdict with its cause and fix (a training verdict names its step)."""
+    step = f" at step {_e(v['step'])}" if "step" in v else ""
+    return (
+        f'<div class="verdict"><p><b>{_e(v.get("code", "verdict"))}</b>{step}: {_e(v.get("message", ""))}</p>'
+        f"<p><b>cause:</b> {_e(v.get('cause', ''))}</p><p><b>fix:</b> {_e(v.get('fix', ''))}</p></div>"
+    )
 
 
 def _data(run: RunFolder) -> str:
@@ -367,9 +350,9 @@ def _data(run: RunFolder) -> str:
         if part.get("sampled_with_seed") is not None:
             extra.append(f"a random sample (seed {part['sampled_with_seed']})")
         if part.get("sha256"):
-            extra.append(f'sha256 of the converted rows <span class="mono hash">{_e(part["sha256"])}</span>')
+            extra.append(Html(f'sha256 of the converted rows <span class="mono hash">{_e(part["sha256"])}</span>'))
         if extra:
-            parts.append(f"<p><b>{_e(name)}:</b> " + "; ".join(x if "<span" in x else _e(x) for x in extra) + "</p>")
+            parts.append(f"<p><b>{_e(name)}:</b> " + "; ".join(_e(x) for x in extra) + "</p>")
     return "".join(parts)
 
 
@@ -409,8 +392,61 @@ def _evaluation(run: RunFolder) -> str:
             + _table([""] + [label for _, label in columns], rows)
             + (f"<p class='sub'>criterion: {_e(evaluated['criterion'])}</p>" if evaluated.get("criterion") else "")
         )
+    judged = evaluated.get("generation") if evaluated else None
+    if isinstance(judged, dict):
+        parts.append(_judged(judged))
     if not parts:
         return "<p>No evaluation recorded (run <code>trlrecipes eval RUN_DIR</code>).</p>"
+    return "".join(parts)
+
+
+def _interval(value) -> str:
+    return f"[{_num(value[0])}, {_num(value[1])}]" if isinstance(value, list) and len(value) == 2 else "-"
+
+
+def _judged(judged: dict) -> str:
+    """Every figure `eval --generate` wrote: win rate and length control with intervals, lengths, cut replies,
+    verdicts, and for a 0/1 judge the paired accuracies, their difference and the per-kind table."""
+    title = (
+        f"<h3>Judged generations ({_e(judged.get('prompts', '?'))} prompts x {_e(judged.get('samples', 1))}, "
+        f"{_e(judged.get('decoding', ''))}; judge {_e(judged.get('judge', '?'))})</h3>"
+    )
+    rows = [
+        [
+            side,
+            judged.get(f"{side}_score_mean"),
+            _interval(judged.get(f"{side}_score_ci95")),
+            judged.get(f"{side}_tokens_mean"),
+            judged.get(f"{side}_cut_share"),
+        ]
+        for side in ("reference", "trained")
+    ]
+    table = _table(["", "mean score", "95% interval", "reply tokens", "cut at the cap"], rows)
+    lines = [
+        f"{judged.get('wins', '?')} wins, {judged.get('ties', '?')} ties, {judged.get('losses', '?')} losses: "
+        f"win rate {_num(judged.get('win_rate', '-'))} {_interval(judged.get('win_rate_ci95'))} (ties count half), "
+        f"length-controlled {_num(judged.get('lc_win_rate', '-'))} {_interval(judged.get('lc_win_rate_ci95'))}"
+    ]
+    paired = judged.get("paired")
+    if isinstance(paired, dict):
+        lines.append(
+            f"verifier accuracy {_num(paired.get('reference_accuracy', '-'))} -> "
+            f"{_num(paired.get('trained_accuracy', '-'))}, difference {_num(paired.get('accuracy_difference', '-'))} "
+            f"{_interval(paired.get('accuracy_difference_ci95'))} ({paired.get('verdict', '')}); passed by the "
+            f"trained reply only on {paired.get('only_trained_passed', '?')} prompts, by the reference only on "
+            f"{paired.get('only_reference_passed', '?')}"
+            + (f", McNemar exact p = {paired['mcnemar_p']:.3g}" if isinstance(paired.get("mcnemar_p"), float) else "")
+        )
+    parts = [title, table] + [f"<p>{_e(line)}</p>" for line in lines]
+    per_kind = (paired or {}).get("per_category") if isinstance(paired, dict) else None
+    if isinstance(per_kind, dict) and per_kind:
+        kind_rows = [
+            [name, row.get("n"), row.get("reference"), row.get("trained"), _interval(row.get("difference_ci95"))]
+            for name, row in per_kind.items()
+            if isinstance(row, dict)
+        ]
+        parts.append(_table(["kind", "prompts", "reference", "trained", "95% interval of the difference"], kind_rows))
+    parts += [_verdict_box(verdict) for verdict in judged.get("verdicts") or [] if isinstance(verdict, dict)]
     return "".join(parts)
 
 
@@ -549,12 +585,15 @@ def render(run_dirs: list[str | Path]) -> str:
 
 def write_report(run_dirs: list[str | Path], output: str | Path | None = None) -> Path:
     """Write the report; by default into the run folder (one run) or ./report.html (several)."""
+    from trlrecipes import files
+    from trlrecipes.paths import check_writable
+
     if not run_dirs:
         raise UserError("pass at least one run folder")
-    page = render(run_dirs)
     target = Path(output) if output else (Path(run_dirs[0]) / REPORT_FILE if len(run_dirs) == 1 else Path(REPORT_FILE))
     if target.is_dir():
         target = target / REPORT_FILE
+    check_writable(target, f"--output {target}" if output else str(target), folder=False)  # before the rendering
+    page = render(run_dirs)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page, encoding="utf-8")
-    return target
+    return files.write_text(target, page)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from pathlib import Path
 from trlrecipes.errors import UserError
 from trlrecipes.models import check_model
 from trlrecipes.paths import check_writable
-from trlrecipes.tools.judge import (  # noqa: F401  (re-exported: synth's names before judge.py existed)
+from trlrecipes.tools.eval.judges import (
     CallableReward,
     Prompt,
     RewardModel,
@@ -210,10 +211,13 @@ def synthesize(
         raise UserError(f"--num-samples {num_samples}: need at least 2 replies per prompt to form a pair")
     if max_new_tokens < 1 or batch_size < 1:
         raise UserError("--max-new-tokens and --batch-size must be at least 1")
-    if not temperature > 0:
-        raise UserError(f"--temperature {temperature}: must be above 0 (sampling; 0 would give N identical replies)")
-    if min_gap < 0:
-        raise UserError(f"--min-gap {min_gap}: must be 0 or more")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise UserError(
+            f"--temperature {temperature}: must be a finite number above 0 (sampling; 0 would give N identical "
+            f"replies), e.g. 1.0"
+        )
+    if not (min_gap >= 0 and math.isfinite(min_gap)):
+        raise UserError(f"--min-gap {min_gap}: must be a finite number, 0 or more (e.g. 0.5)")
     if sum(x is not None for x in (reward, reward_model, reward_spec)) != 1:
         raise UserError("pass exactly one reward: --reward-model PATH or --reward module:function")
     output = Path(output).expanduser()
@@ -285,7 +289,13 @@ def synthesize(
         summary.sampled += len(batch) * num_samples
         summary.cut_replies += cut
         flat_prompts = [p for p in batch for _ in range(num_samples)]
-        flat_scores = reward(flat_prompts, [r for group in replies for r in group])
+        try:
+            flat_scores = reward(flat_prompts, [r for group in replies for r in group])
+        except UserError as err:
+            raise UserError(
+                f"{err} (the {summary.written} pairs already written to {output} are kept; the same command "
+                f"continues after the fix)"
+            ) from err
         rows, dropped = [], []
         for i, prompt in enumerate(batch):
             scores = [float(s) for s in flat_scores[i * num_samples : (i + 1) * num_samples]]

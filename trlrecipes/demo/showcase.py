@@ -90,21 +90,19 @@ def answers_from_generations(path, prompts) -> dict[str, dict]:
     return found
 
 
-def report_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
+def show_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
     """Evaluate, and for a policy show judged replies and before/after answers (a reward model scores replies, it
     does not write them: its held-out accuracy is the demo). `strict` (the full demo budget): exit 1 unless it
     learned; with a shortened budget (e.g. max_steps overridden) only warn."""
-    from trlrecipes.tools.evaluate import (
-        evaluate_run,
-        format_metrics,
-        load_policy,
-        load_run_config,
-        run_method,
-        save_metrics,
-    )
+    from trlrecipes.tools.eval.pairs import evaluate_run, format_metrics, save_metrics
+    from trlrecipes.tools.loading import load_policy, open_run
 
-    is_judge = run_method(run.dir) == "RM"
-    loaded = None if is_judge else load_policy(run.dir, load_run_config(run.dir))
+    from trlrecipes.run.record import RunRecord
+
+    if RunRecord(run.dir).config().get("eval_reward"):  # a program that samples its own replies, with a verifier
+        return show_verifier_demo(run, strict=strict)
+    is_judge = RunRecord(run.dir).method == "RM"
+    loaded = None if is_judge else load_policy(run.dir, open_run(run.dir))
     result = evaluate_run(run.dir, model_and_tokenizer=loaded)
     save_metrics(run.dir, result)
     print("\n== held-out evaluation ==\n" + format_metrics(result))
@@ -133,9 +131,9 @@ def _show_replies(run, loaded, max_new_tokens: int) -> None:
     import time
 
     from trlrecipes.demo import DEMO_PROMPTS
-    from trlrecipes.tools.evaluate import save_metrics
+    from trlrecipes.tools.eval.generations import evaluate_generations, format_generation_metrics
+    from trlrecipes.tools.eval.pairs import save_metrics
     from trlrecipes.tools.generate import format_answers, generate_answers
-    from trlrecipes.tools.judged import evaluate_generations, format_generation_metrics
 
     start = time.monotonic()
     # batch_size 32: the 30 held-out questions in one generation pass (both sides together: 60 rows per token)
@@ -160,3 +158,49 @@ def _show_replies(run, loaded, max_new_tokens: int) -> None:
     answers = [answers[prompt] for prompt in DEMO_PROMPTS]
     print("\n== before (reference) and after (trained adapter) ==\n" + format_answers(answers))
     record_answers(run.dir, answers)
+
+
+# Verifier demos judge whole replies: 160 new tokens end ~95 % of the demo model's replies to the instruction prompts
+# (benchmarks/RESULTS.md, "Instruction following"); a reply cut at the cap counts as what it is, text.
+VERIFIER_MAX_NEW_TOKENS = 160
+
+
+def show_verifier_demo(run, *, strict: bool = True, max_new_tokens: int = VERIFIER_MAX_NEW_TOKENS) -> dict:
+    """A program that samples its own replies (iterative DPO, GRPO): the held-out prompts answered greedily by the
+    reference (adapter off) and the trained model, judged by the run's `eval_reward` verifier: each side's
+    accuracy, the paired difference with its 95 % interval, the per-kind table, and three prompts before/after.
+    `strict`: exit 1 unless the trained accuracy is above the reference's."""
+    from trlrecipes.run.record import RunRecord
+    from trlrecipes.tools.eval.generations import evaluate_generations, format_generation_metrics
+    from trlrecipes.tools.eval.pairs import save_metrics
+    from trlrecipes.tools.generate import format_answers
+
+    cfg = RunRecord(run.dir).config()
+    judged = evaluate_generations(
+        run.dir,
+        reward_spec=cfg["eval_reward"],
+        prompts_file=cfg.get("eval_dataset") or None,
+        max_new_tokens=max_new_tokens,
+        batch_size=256,  # all held-out prompts in one generation pass, both sides together
+        progress=False,
+    )
+    save_metrics(run.dir, judged, key="generation")
+    print(
+        f"\n== held-out prompts answered by both (greedy), judged by the verifier {cfg['eval_reward']} ==\n"
+        + format_generation_metrics(judged)
+    )
+    rows = RunRecord(run.dir).rows("eval_generations.jsonl")
+    changed = [row for row in rows if row.get("trained_score", 0) > row.get("reference_score", 0)][:3]
+    if changed:
+        print("\n== before (reference) and after (trained adapter): prompts only the trained reply passed ==")
+        print(format_answers(changed))
+        record_answers(run.dir, [{k: row[k] for k in ("prompt", "reference", "trained")} for row in changed])
+    paired = judged.get("paired") or {}
+    if strict and not paired.get("trained_accuracy", 0) > paired.get("reference_accuracy", 0):
+        raise RunStopped(
+            "the demo did not learn: the trained model's held-out verifier accuracy is not above the reference's; "
+            "this is a bug, please report it with the run folder",
+            exit_code=1,
+        )
+    print(f"\nrun folder: {run.dir}  (each round's pairs and adapter: {run.dir}/round-N/)")
+    return judged

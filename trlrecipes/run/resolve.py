@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from trlrecipes.errors import UserError
-from trlrecipes.options import coerce, is_secret, suggest
+from trlrecipes.run.contract import PRESET_META_KEYS
+from trlrecipes.values import coerce, is_secret, suggest
 
 TRL_PREFIX = "trl."
 DATA_OPTIONS = "data_options"
@@ -45,6 +46,7 @@ class Resolver:
         self.values: dict[str, Any] = {}
         self.trl_values: dict[str, Any] = {}
         self.pending: dict[str, tuple[Any, str]] = {}  # not Config fields: the data format's options, or unknown
+        self.sources: dict[str, str] = {}  # key -> where its value came from (--dry-run shows it)
         self.split_format: str | None = None  # the data_format that names the default splits
 
     def trl_hints(self) -> dict[str, Any]:
@@ -71,6 +73,7 @@ class Resolver:
                 hint = f"; did you mean 'trl.{close[0]}'?" if close else ""
                 raise UserError(f"unknown key {key!r}{hint}{where}")
             self.trl_values[name] = coerce(value, hints[name], key)
+            self.sources[key] = source or "default"
             return
         if key == DATA_OPTIONS and DATA_OPTIONS in self.hints and isinstance(value, dict):
             for name, option_value in value.items():
@@ -82,6 +85,7 @@ class Resolver:
                 return
             self.unknown(key, value, where)
         self.values[key] = coerce(value, self.hints[key], key)
+        self.sources[key] = source or "default"
         if key == "data_format" and source != DEMO_SOURCE:
             self.split_format = self.values[key]
 
@@ -105,6 +109,7 @@ class Resolver:
             if key not in declared:
                 self.unknown(key, value, f" ({source})" if source else "", declared)
         self.values[DATA_OPTIONS] = check_options(fmt_name, {key: value for key, (value, _) in self.pending.items()})
+        self.sources.update({key: source or "default" for key, (_, source) in self.pending.items()})
         split_fmt = get_format(self.split_format or fmt_name)
         own_split = getattr(split_fmt, "DEFAULT_SPLIT", None) or "train"
         for key, own in (("split", own_split), ("eval_split", getattr(split_fmt, "EVAL_SPLIT", None) or own_split)):
@@ -131,10 +136,8 @@ class Resolver:
             raise UserError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
         if not isinstance(data, dict):
             raise UserError(f"{path}: expected a mapping of key: value at the top level")
-        from trlrecipes.run.programs import META_KEYS
-
         # A preset file works as --config too: what describes it is not a setting.
-        self.apply_mapping({key: value for key, value in data.items() if key not in META_KEYS}, str(path))
+        self.apply_mapping({key: value for key, value in data.items() if key not in PRESET_META_KEYS}, str(path))
 
     def apply_overrides(self, overrides: list[str]) -> None:
         for item in overrides:
@@ -164,8 +167,10 @@ def resolve_config(
     layers: list[tuple[dict, str]] = (),
     yaml_path: str | Path | None = None,
     overrides: list[str] = (),
+    sources: dict | None = None,
 ):
-    """Build a Config: defaults < each (mapping, source) layer < YAML file < key=value overrides; then check values."""
+    """Build a Config: defaults < each (mapping, source) layer < YAML file < key=value overrides; then check values.
+    `sources`, when given, is filled with where each set value came from (keys absent: the program's default)."""
     resolver = Resolver(config_cls, trl_config)
     for mapping, source in layers:
         resolver.apply_mapping(mapping, source)
@@ -174,6 +179,8 @@ def resolve_config(
     resolver.apply_overrides(list(overrides))
     cfg = resolver.build()
     check_values(cfg)
+    if sources is not None:
+        sources.update(resolver.sources)
     return cfg
 
 

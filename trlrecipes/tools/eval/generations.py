@@ -4,9 +4,11 @@ The run's model is loaded once. For every prompt (the run's held-out prompts, or
 reply (adapter on) and the reference reply (the same model with the adapter off, i.e. the base model DPO measured
 itself against) are generated with the same decoding: greedy by default (both sides in one batch, see
 tools/generate.generate_sides), or `samples` sampled replies each at `temperature`, a pass per side seeded alike.
-A judge scores every reply (`fn(prompt, response) -> float`, or a sequence-classification reward model: see
-tools/judge.py), and trlrecipes.tools.winrate turns the scores into wins/ties/losses, a win rate with a bootstrap
-interval, a length-controlled win rate and a length verdict.
+A judge scores every reply (`fn(prompt, response, **fields) -> float`, or a sequence-classification reward model:
+see judges.py), and winrate.py turns the scores into wins/ties/losses, a win rate with a bootstrap interval, a
+length-controlled win rate and a length verdict. A 0/1 judge (a verifier) also gets the paired answer (paired.py):
+each side's accuracy, the difference with its 95 % interval and McNemar's exact test, and, when the judge explains
+its verdict per category (the instruction task's constraint kinds), a per-category table.
 
 Written to the run folder: eval_generations.jsonl (one comparison a line) and the figures under "generation" in
 eval.json (the implicit-reward figures of plain `trlrecipes eval` stay beside them).
@@ -14,15 +16,19 @@ eval.json (the implicit-reward figures of plain `trlrecipes eval` stay beside th
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
+from trlrecipes import files
 from trlrecipes.errors import UserError
-from trlrecipes.tools.judge import Prompt
+from trlrecipes.run.record import GENERATIONS
+from trlrecipes.tools.eval.judges import Prompt
 
-GENERATIONS_FILE = "eval_generations.jsonl"
+GENERATIONS_FILE = GENERATIONS
+# A judge reads whole replies: when more than this share of either side's replies stops at --max-new-tokens, the
+# figures judge cut-off text (a length or ending rule passes or fails on a fragment), and the result says so.
+CUT_SHARE_LIMIT = 0.20
 
 
 def held_out_prompts(run_dir: Path, cfg: dict, data: str | None = None) -> tuple[list[Prompt], str]:
@@ -93,16 +99,19 @@ def evaluate_generations(
 ) -> dict:
     """Generate, judge and summarise; writes eval_generations.jsonl and returns the figures (eval.json's
     "generation")."""
+    import math
+
     from tqdm.auto import tqdm
 
-    from trlrecipes.tools.evaluate import check_policy_run, load_policy, load_run_config
-    from trlrecipes.tools.judge import make_judge, read_prompts
-    from trlrecipes.tools.winrate import summarize
+    from trlrecipes.tools.eval.judges import make_judge, read_prompts
+    from trlrecipes.tools.eval.paired import is_binary, paired_accuracy, per_category
+    from trlrecipes.tools.eval.winrate import summarize
+    from trlrecipes.tools.loading import check_policy_run, load_policy, open_run
 
     if samples < 1 or max_new_tokens < 1 or batch_size < 1:
         raise UserError("--samples, --max-new-tokens and --batch-size must be at least 1")
-    if temperature < 0:
-        raise UserError(f"--temperature {temperature}: must be 0 (greedy) or above")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise UserError(f"--temperature {temperature}: must be 0 (greedy) or a finite number above 0 (e.g. 0.7)")
     if samples > 1 and temperature == 0:
         raise UserError(
             f"--samples {samples} with greedy decoding gives {samples} identical replies; set "
@@ -111,7 +120,7 @@ def evaluate_generations(
     if prompts_file is not None and data is not None:
         raise UserError("pass --prompts FILE or --data PAIRS, not both")
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir)
+    cfg = open_run(run_dir)
     check_policy_run(run_dir, "eval --generate")
     if prompts_file is not None:
         prompts, source = read_prompts(prompts_file), str(prompts_file)
@@ -150,6 +159,8 @@ def evaluate_generations(
     generation_seconds = time.monotonic() - start
     flat = [p for p in prompts for _ in range(samples)]
     scores = {name: [float(s) for s in judge(flat, sides[name]["texts"])] for name in sides}
+    explain = getattr(judge, "breakdown", None)
+    details = {name: explain(flat, sides[name]["texts"]) if explain else None for name in sides}
     groups = [i // samples for i in range(len(flat))] if samples > 1 else None
     figures = summarize(
         scores["trained"],
@@ -160,25 +171,37 @@ def evaluate_generations(
         seed=seed,
     )
 
-    path = run_dir / GENERATIONS_FILE
-    with path.open("w", encoding="utf-8") as handle:
-        for i, prompt in enumerate(flat):
-            row = {
-                "prompt": prompt.text,
-                "sample": i % samples,
-                "reference": sides["reference"]["texts"][i],
-                "trained": sides["trained"]["texts"][i],
-                "reference_score": scores["reference"][i],
-                "trained_score": scores["trained"][i],
-                "reference_tokens": sides["reference"]["tokens"][i],
-                "trained_tokens": sides["trained"]["tokens"][i],
-                "reference_cut": sides["reference"]["cut"][i],
-                "trained_cut": sides["trained"]["cut"][i],
-            }
-            if len(prompt.messages) > 1:
-                row["conversation"] = prompt.messages
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    rows = []
+    for i, prompt in enumerate(flat):
+        row = {
+            "prompt": prompt.text,
+            "sample": i % samples,
+            "reference": sides["reference"]["texts"][i],
+            "trained": sides["trained"]["texts"][i],
+            "reference_score": scores["reference"][i],
+            "trained_score": scores["trained"][i],
+            "reference_tokens": sides["reference"]["tokens"][i],
+            "trained_tokens": sides["trained"]["tokens"][i],
+            "reference_cut": sides["reference"]["cut"][i],
+            "trained_cut": sides["trained"]["cut"][i],
+        }
+        if len(prompt.messages) > 1:
+            row["conversation"] = prompt.messages
+        if prompt.fields:
+            row["fields"] = prompt.fields
+        for name in ("reference", "trained"):
+            if details[name] is not None:
+                row[f"{name}_breakdown"] = details[name][i]
+        rows.append(row)
+    path = files.write_jsonl(run_dir / GENERATIONS_FILE, rows)
     n = len(flat)
+    cut = {name: sum(sides[name]["cut"]) / n for name in sides}
+    if max(cut.values()) > CUT_SHARE_LIMIT:
+        figures["verdicts"] = figures["verdicts"] + [cut_verdict(cut, max_new_tokens)]
+    if is_binary(scores["trained"], scores["reference"]):
+        figures["paired"] = paired_accuracy(scores["trained"], scores["reference"], groups=groups, seed=seed)
+        if details["trained"] is not None:
+            figures["paired"]["per_category"] = per_category(details["trained"], details["reference"], seed=seed)
     return {
         "run": str(run_dir),
         "judge": getattr(judge, "name", str(judge)),
@@ -189,11 +212,48 @@ def evaluate_generations(
         "seed": seed,
         "max_new_tokens": max_new_tokens,
         **figures,
-        "reference_cut_share": sum(sides["reference"]["cut"]) / n,
-        "trained_cut_share": sum(sides["trained"]["cut"]) / n,
+        "reference_cut_share": cut["reference"],
+        "trained_cut_share": cut["trained"],
         "generation_seconds": round(generation_seconds, 1),
         "generations_file": str(path),
     }
+
+
+def cut_verdict(cut: dict, max_new_tokens: int) -> dict:
+    return {
+        "code": "replies_cut",
+        "message": (
+            f"{max(cut.values()):.0%} of the replies stopped at --max-new-tokens {max_new_tokens} before the end of "
+            f"their turn (reference {cut['reference']:.0%}, trained {cut['trained']:.0%})"
+        ),
+        "cause": "the judge scored cut-off text: a rule on length or ending passes or fails on a fragment",
+        "fix": f"rerun with a larger --max-new-tokens (e.g. {max_new_tokens * 2}) so that most replies end",
+    }
+
+
+def format_paired(paired: dict) -> list[str]:
+    """The paired lines of a 0/1 judge: accuracies, difference with its interval, discordant prompts, per kind."""
+    low, high = paired["accuracy_difference_ci95"]
+    test = f", McNemar exact p = {paired['mcnemar_p']:.3g}" if "mcnemar_p" in paired else ""
+    lines = [
+        f"verifier accuracy: reference {paired['reference_accuracy']:.3f} -> trained "
+        f"{paired['trained_accuracy']:.3f}; difference {paired['accuracy_difference']:+.3f}, "
+        f"95% CI [{low:+.3f}, {high:+.3f}] ({paired['verdict']})",
+        f"  prompts passed by the trained reply only: {paired['only_trained_passed']}, by the reference only: "
+        f"{paired['only_reference_passed']}, by both: {paired['both_passed']}, by neither: "
+        f"{paired['neither_passed']}{test}",
+    ]
+    table = paired.get("per_category") or {}
+    if table:
+        width = max(len(name) for name in table)
+        lines.append(f"  {'per kind':<{width}}  {'n':>4}  {'reference':>9}  {'trained':>8}  95% CI of the difference")
+        for name, row in table.items():
+            lo, hi = row["difference_ci95"]
+            lines.append(
+                f"  {name:<{width}}  {row['n']:>4}  {row['reference']:>9.2f}  {row['trained']:>8.2f}  "
+                f"[{lo:+.2f}, {hi:+.2f}]"
+            )
+    return lines
 
 
 def format_generation_metrics(result: dict) -> str:
@@ -217,6 +277,8 @@ def format_generation_metrics(result: dict) -> str:
     ]
     if result.get("length_change") is not None:
         lines.append(f"reply length change: {result['length_change']:+.0%}")
+    if result.get("paired"):
+        lines += format_paired(result["paired"])
     for verdict in result["verdicts"]:
         lines.append(
             format_verdict(Verdict(verdict["code"], 0, verdict["message"], verdict["cause"], verdict["fix"])).replace(

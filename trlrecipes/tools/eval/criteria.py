@@ -1,10 +1,10 @@
-"""What `trlrecipes eval` reports for the methods whose criterion is not DPO's implicit reward (see evaluate.py):
+"""What `trlrecipes eval` reports for the methods whose criterion is not DPO's implicit reward (see pairs.py):
 
 SimPO  reference-free: the share of held-out pairs whose length-normalised reward beta * (mean token log-prob)
        ranks chosen above rejected, its mean margin and the share past the target margin gamma; trained vs base
 SFT    the mean negative log-likelihood per reply token of the held-out chosen (and rejected) replies, trained
        vs base: SFT should lower it on chosen replies
-RM     the reward model scores both replies of each held-out pair (as a judge would, tools/synth.RewardModel):
+RM     the reward model scores both replies of each held-out pair (as a judge would, tools/eval/judges.RewardModel):
        the share of pairs it ranks chosen above rejected, ties, mean margin
 """
 
@@ -60,7 +60,7 @@ def sft_metrics(scores) -> dict:
 
 def _judged(row: dict, reply: str):
     """(Prompt, reply text) of one side of a pair, as tools/synth's reward model scores it."""
-    from trlrecipes.tools.synth import Prompt
+    from trlrecipes.tools.eval.judges import Prompt
 
     prompt, turns = row["prompt"], row[reply]
     messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
@@ -71,7 +71,7 @@ def _judged(row: dict, reply: str):
 
 
 def reward_model_metrics(run_dir, rows, batch_size: int = 8) -> dict:
-    from trlrecipes.tools.synth import RewardModel
+    from trlrecipes.tools.eval.judges import RewardModel
 
     judge = RewardModel(str(run_dir), batch_size=batch_size)
     sides = {}
@@ -91,7 +91,7 @@ def reward_model_metrics(run_dir, rows, batch_size: int = 8) -> dict:
 
 
 def method_metrics(method: str, scores, cfg: dict) -> dict | None:
-    """The criterion of SimPO and SFT runs from the scored pairs; None for the methods evaluate.py reports itself."""
+    """The criterion of SimPO and SFT runs from the scored pairs; None for the methods pairs.py reports itself."""
     if method == "SimPO":
         return simpo_metrics(scores, float(cfg.get("beta", 2.5)), float(cfg.get("simpo_gamma", 0.5)))
     return sft_metrics(scores) if method == "SFT" else None

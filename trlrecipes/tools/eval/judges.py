@@ -9,7 +9,11 @@ A judge is called with a batch of prompts and one reply each and returns one flo
   * `CallableReward`: a Python callable `module:function` with signature `fn(prompt: str, response: str) -> float`
     (the module may live in the current directory, or be given as a file path `path/to/file.py:function`).
     `prompt` is the prompt text: the line of a text file, the `prompt` string of a JSONL row, or, for a
-    message-list prompt, the content of its last user message.
+    message-list prompt, the content of its last user message. The prompt row's other fields reach the function as
+    keyword arguments when it takes them by name or has `**kwargs` (`fn(prompt, response, constraints=None)` gets a
+    row's `constraints`; `fn(prompt, response, **fields)` gets them all), as TRL hands dataset columns to GRPO
+    reward functions. A function that returns something other than a finite real number (a string such as
+    "0.5", None, inf, nan, 10**400) is an error naming the value, never a silent conversion.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from trlrecipes.errors import UserError
@@ -31,6 +35,7 @@ from trlrecipes.errors import UserError
 class Prompt:
     messages: list[dict]  # the conversation to reply to, ending with a user message
     text: str  # what a callable reward sees (the prompt line / string, or the last user message)
+    fields: dict = field(default_factory=dict)  # the prompt row's other fields (e.g. constraints), for the judge
 
     @property
     def key(self) -> str:
@@ -81,7 +86,9 @@ def read_prompts(path: str | Path) -> list[Prompt]:
                 raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg}); expected one object per line") from err
             if not isinstance(row, dict) or "prompt" not in row:
                 raise UserError(f"{path}:{lineno}: expected a JSON object with a 'prompt' field")
-            prompts.append(_prompt_from_value(row["prompt"], f"{path}:{lineno}"))
+            prompt = _prompt_from_value(row["prompt"], f"{path}:{lineno}")
+            prompt.fields = {key: value for key, value in row.items() if key != "prompt"}
+            prompts.append(prompt)
     else:
         prompts = [_prompt_from_value(line, f"{path}:{n}") for n, line in enumerate(lines, start=1) if line.strip()]
     if not prompts:
@@ -136,9 +143,10 @@ def load_callable(spec: str) -> Callable[[str, str], float]:
 
 
 class CallableReward:
-    def __init__(self, fn: Callable[[str, str], float], name: str = ""):
+    def __init__(self, fn: Callable[..., float], name: str = ""):
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "reward")
+        self.takes_all_fields, self.named_fields = False, set()
         try:
             signature = inspect.signature(fn)
         except (TypeError, ValueError):  # some builtins have none to read; they are called as they are
@@ -150,31 +158,62 @@ class CallableReward:
                 f"reward {self.name} takes {signature}, but it is called as fn(prompt, response) -> "
                 f"float ({err}); give it those two parameters"
             ) from err
+        parameters = list(signature.parameters.values())
+        self.takes_all_fields = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+        self.named_fields = {
+            p.name
+            for p in parameters[2:]
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        }
+
+    def fields_for(self, prompt: Prompt) -> dict:
+        """The prompt row's fields this function takes by name (all of them with **kwargs)."""
+        if self.takes_all_fields:
+            return dict(prompt.fields)
+        return {key: value for key, value in prompt.fields.items() if key in self.named_fields}
 
     def __call__(self, prompts: list[Prompt], responses: list[str]) -> list[float]:
         scores = []
         for prompt, response in zip(prompts, responses, strict=True):
             try:
-                value = self.fn(prompt.text, response)
-            except Exception as err:  # the user's code: say where, keep what is written
+                value = self.fn(prompt.text, response, **self.fields_for(prompt))
+            except Exception as err:  # the user's code: say where
                 raise UserError(
                     f"reward {self.name} raised {type(err).__name__}: {err} on prompt "
-                    f"{prompt.text[:60]!r}; fix the function and rerun the same command (pairs already "
-                    f"written are kept and skipped)"
+                    f"{prompt.text[:60]!r}; fix the function and rerun the same command"
                 ) from err
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise UserError(
-                    f"reward {self.name} returned {value!r} (a {type(value).__name__}), not a number, "
-                    f"for prompt {prompt.text[:60]!r}; make it return a float"
-                ) from None
-            if not math.isfinite(value):
-                raise UserError(
-                    f"reward {self.name} returned {value} for prompt {prompt.text[:60]!r}; it must be a finite number"
-                )
-            scores.append(value)
+            scores.append(checked_score(value, self.name, prompt.text))
         return scores
+
+    def breakdown(self, prompts: list[Prompt], responses: list[str]) -> list[dict] | None:
+        """Per reply, {category: met} from the function's own `breakdown(prompt, response, **fields)` when it has
+        one (the instruction task's per-constraint-kind results), else None."""
+        explain = getattr(self.fn, "breakdown", None)
+        if not callable(explain):
+            return None
+        return [
+            explain(prompt.text, response, **self.fields_for(prompt))
+            for prompt, response in zip(prompts, responses, strict=True)
+        ]
+
+
+def checked_score(value, name: str, prompt: str) -> float:
+    """A judge's score as a float, if it is a finite real number (a bool counts as 0/1); else one line naming it."""
+    import numbers
+
+    where = f"for prompt {prompt[:60]!r}"
+    if not isinstance(value, numbers.Real):
+        raise UserError(
+            f"reward {name} returned {value!r} (a {type(value).__name__}), not a number, {where}; make it return "
+            f"a float"
+        )
+    try:
+        score = float(value)
+    except OverflowError:
+        score = math.inf
+    if not math.isfinite(score):
+        raise UserError(f"reward {name} returned {value!r} {where}; it must be a finite number")
+    return score
 
 
 class RewardModel:

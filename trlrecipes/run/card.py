@@ -1,24 +1,22 @@
 """The model card (README.md) of a run folder and of `trlrecipes merge` output, written by trlrecipes.
 
 TRL's trainer writes its own card on save ("fine-tuned version of [None](https://huggingface.co/None)" when the
-model was given as a path, a quick-start with `model="None"`); this one replaces it, from the run folder's own
-files: config.yaml, run.json, program.py/preset.yaml, data_summary.json, summary.json, verdicts.json, metrics.jsonl and
-eval.json. The YAML header is Hub model-card metadata (base_model, library_name, tags, datasets, model-index with
-the final figures), written with yaml.safe_dump so it always parses. Nothing is printed as "None": unknown values
-are left out.
+model was given as a path, a quick-start with `model="None"`); this one replaces it, from the run's own records
+(`RunRecord`: config.yaml, run.json, data_summary.json, summary.json, verdicts.json, metrics.jsonl, eval.json). The
+YAML header is Hub model-card metadata (base_model, library_name, tags, datasets, model-index with the final
+figures), written with yaml.safe_dump so it always parses. Nothing is printed as "None": unknown values are left out.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from pathlib import Path
 
-from trlrecipes.errors import UserError
-from trlrecipes.run import folder as run_folder
+from trlrecipes import files
+from trlrecipes.run.record import CARD, METRICS, RunRecord
 
-CARD_FILE = "README.md"
+CARD_FILE = CARD
 MARK = "<!-- written by trlrecipes -->"  # tells our card from TRL's/PEFT's, so it is refreshed but never theirs
 HYPERPARAMETERS = (
     "loss_type",
@@ -60,23 +58,6 @@ DEMO_DATA_LICENCE = ("Apache-2.0", "written for trlrecipes; no rows taken from a
 ALIAS_SOURCES = {"smollm2-135m-offline": ("HuggingFaceTB/SmolLM2-135M-Instruct", "apache-2.0")}
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _read_config(run_dir: Path) -> dict:
-    import yaml
-
-    try:
-        cfg = yaml.safe_load((run_dir / run_folder.CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return cfg if isinstance(cfg, dict) else {}
-
-
 def _fmt(value) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -90,29 +71,11 @@ def _known(mapping: dict) -> dict:
     return {key: value for key, value in mapping.items() if value not in (None, "", [], {})}
 
 
-def recipe_description(run_dir: Path) -> str:
-    """The preset's description when the run named a preset, else the first paragraph of the docstring of the
-    program copy saved with the run (read, not executed)."""
-    preset = run_dir / run_folder.PRESET_COPY
-    if preset.is_file():
-        from trlrecipes.run.programs import read_preset
-
-        try:
-            return read_preset(preset)[1].rstrip(".")
-        except UserError:
-            pass
-    try:
-        doc = ast.get_docstring(ast.parse((run_dir / run_folder.PROGRAM_COPY).read_text(encoding="utf-8"))) or ""
-    except (OSError, SyntaxError):
-        return ""
-    return " ".join(doc.split("\n\n")[0].split()).rstrip(".")
-
-
 def data_summary_hash(run_dir: Path) -> str | None:
     """sha256 of data_summary.json's content as canonical JSON (sorted keys), first 16 hex digits: identifies the
     data of a run that recorded no per-dataset sha256 (runs before the converted rows were hashed)."""
-    summary = _read_json(run_dir / "data_summary.json")
-    if summary is None:
+    summary = RunRecord(run_dir).data_summary()
+    if not summary:
         return None
     canonical = json.dumps(summary, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
@@ -121,29 +84,12 @@ def data_summary_hash(run_dir: Path) -> str | None:
 def final_metrics(run_dir: Path) -> tuple[dict, dict]:
     """The last training log and the last evaluation log of metrics.jsonl (keys of interest only)."""
     train, evaluation = {}, {}
-    path = run_dir / run_folder.METRICS_FILE
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            if "loss" in record:
-                train = _known({"step": record.get("step"), **{k: record.get(k) for k in TRAIN_METRICS}})
-            if "eval_loss" in record:
-                evaluation = _known({"step": record.get("step"), **{k: record.get(k) for k in EVAL_METRICS}})
+    for record in RunRecord(run_dir).rows(METRICS):
+        if "loss" in record:
+            train = _known({"step": record.get("step"), **{k: record.get(k) for k in TRAIN_METRICS}})
+        if "eval_loss" in record:
+            evaluation = _known({"step": record.get("step"), **{k: record.get(k) for k in EVAL_METRICS}})
     return train, evaluation
-
-
-def method_of(run_dir: Path) -> str:
-    from trlrecipes.tools.evaluate import run_method
-
-    try:
-        return run_method(run_dir)
-    except (OSError, SyntaxError, ValueError):
-        return "DPO"
 
 
 def base_model_names(name: str) -> tuple[str, str]:
@@ -160,26 +106,34 @@ def base_model_names(name: str) -> tuple[str, str]:
 
 
 def dataset_names(cfg: dict) -> list[str]:
-    """The datasets of the run as the user named them (Hub ids, local paths; the embedded demo set by name)."""
-    from trlrecipes.demo import DEMO_TEST, DEMO_TRAIN
-
+    """The datasets of the run as the user named them (Hub ids, local paths; data shipped inside trlrecipes, such
+    as the embedded demo set, by name)."""
     names = []
     for key in ("dataset", "eval_dataset"):
         value = cfg.get(key)
         if not value:
             continue
-        value = DEMO_DATA if str(value) in (str(DEMO_TRAIN), str(DEMO_TEST)) else str(value)
+        value = DEMO_DATA if _is_shipped(str(value)) else str(value)
         if value not in names:
             names.append(value)
     return names
 
 
+def _is_shipped(path: str) -> bool:
+    """A data file inside the installed trlrecipes package (the demo sets, the instruction task)."""
+    package = Path(__file__).resolve().parents[1]
+    try:
+        return Path(path).resolve().is_relative_to(package)
+    except (OSError, ValueError):
+        return False
+
+
 def headline_metrics(run_dir: Path) -> list[dict]:
     """The final figures for the model-index: `trlrecipes eval` (eval.json) first, else the last evaluation during
     training, else the last training log (named as such)."""
-    evaluated = _read_json(run_dir / "eval.json")
+    evaluated = RunRecord(run_dir).evaluation()
     figures = []
-    if isinstance(evaluated, dict):
+    if evaluated:
         labels = {
             "accuracy": "held-out reward accuracy" if "margin" in evaluated else "held-out log-odds accuracy",
             "margin": "held-out reward margin",
@@ -203,7 +157,7 @@ def headline_metrics(run_dir: Path) -> list[dict]:
 
 
 def header(run_dir: Path, cfg: dict, *, merged: bool) -> dict:
-    method = method_of(run_dir)
+    method = RunRecord(run_dir).method
     base, _ = base_model_names(str(cfg.get("model", "")))
     datasets = dataset_names(cfg)
     tags = ["trlrecipes", "trl", method.lower(), "lora"] + (["merged"] if merged else ["peft"])
@@ -246,16 +200,15 @@ def model_card(run_dir: str | Path, cfg: dict | None = None, *, merged: dict | N
     import trlrecipes
 
     run_dir = Path(run_dir)
-    cfg = cfg if cfg is not None else _read_config(run_dir)
-    info = _read_json(run_dir / run_folder.RUN_INFO) or {}
-    summary = _read_json(run_dir / "summary.json") or {}
-    verdicts = _read_json(run_dir / "verdicts.json") or []
+    record = RunRecord(run_dir)
+    cfg = cfg if cfg is not None else record.config()
+    info, summary, verdicts = record.info(), record.summary(), record.verdicts()
     versions = _known(info.get("versions") or {})
     recipe = info.get("recipe") or run_dir.name
-    method = method_of(run_dir)
+    method = record.method
     base_name = str(cfg.get("model") or "the base model")
     _, base_text = base_model_names(base_name)
-    description = recipe_description(run_dir)
+    description = record.description
     meta = header(run_dir, cfg, merged=merged is not None)
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---", MARK, ""]
     if merged:
@@ -332,7 +285,7 @@ def _data_lines(run_dir: Path, cfg: dict) -> list[str]:
     ]
     if cfg.get("eval_dataset"):
         lines.append(f"- held-out data: `{dataset_names({'dataset': cfg['eval_dataset']})[0]}`")
-    data = _read_json(run_dir / "data_summary.json") or {}
+    data = RunRecord(run_dir).data_summary()
     for name, part in data.items():
         if not isinstance(part, dict):
             continue
@@ -359,7 +312,7 @@ def _data_lines(run_dir: Path, cfg: dict) -> list[str]:
 def _result_lines(run_dir: Path, summary: dict, verdicts: list) -> list[str]:
     lines = []
     train, evaluation = final_metrics(run_dir)
-    evaluated = _read_json(run_dir / "eval.json")
+    evaluated = RunRecord(run_dir).evaluation() or None
     if train or evaluation or isinstance(evaluated, dict):
         lines += ["", "## Final metrics", ""]
         for label, part in (("last training log", train), ("last evaluation during training", evaluation)):
@@ -463,9 +416,7 @@ def _licence_lines(cfg: dict) -> list[str]:
 
 def write_card(run_dir: str | Path) -> Path:
     """Write README.md into a run folder (replacing the card TRL's save_model wrote)."""
-    path = Path(run_dir) / CARD_FILE
-    path.write_text(model_card(run_dir), encoding="utf-8")
-    return path
+    return files.write_text(Path(run_dir) / CARD_FILE, model_card(run_dir))
 
 
 def refresh_card(run_dir: str | Path) -> Path | None:
