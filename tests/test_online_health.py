@@ -229,6 +229,8 @@ def test_the_note_names_why_the_loss_is_near_zero():
     assert "beta=0.04 adds only beta x KL" in kl
     rloo = online.online_note(RLOOConfig(output_dir="/tmp/unused", use_cpu=True))
     assert "leave-one-out" in rloo and "beta=0.05 is a KL penalty inside the reward" in rloo
+    rloo_without_kl = online.online_note(RLOOConfig(output_dir="/tmp/unused", use_cpu=True, beta=0.0))
+    assert "sum to 0); watch the reward" in rloo_without_kl and "KL" not in rloo_without_kl
     from transformers import TrainingArguments
 
     assert online.online_note(TrainingArguments(output_dir="/tmp/unused", use_cpu=True)) is None

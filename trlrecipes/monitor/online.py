@@ -67,8 +67,9 @@ def online_note(args) -> str | None:
     beta, iterations = float(getattr(args, "beta", 0.0) or 0.0), int(getattr(args, "num_iterations", 1) or 1)
     once = "one iteration per batch" if iterations == 1 else f"num_iterations={iterations}"
     if trainer == "RLOO":
-        why = f"{once}; the leave-one-out advantages of a group sum to 0, and beta={beta:g} is a KL penalty inside "
-        why += "the reward, not the loss"
+        why = f"{once}; the leave-one-out advantages of a group sum to 0" + (
+            f", and beta={beta:g} is a KL penalty inside the reward, not the loss" if beta else ""
+        )
     elif beta == 0:
         why = f"beta=0, {once}: the advantages are centred within each group"
     else:
