@@ -39,10 +39,10 @@ FLAT_REWARD_GAIN, FLAT_MIN_LOGS = 0.05, 4 * WINDOW
 # from 6 to 12 tokens is not what this is about).
 LENGTH_GROWTH, LENGTH_GROWTH_MIN_TOKENS = 2.0, 32
 # Entropy collapse: per-token entropy under a quarter of its start. Measured: SmolLM2-135M-Instruct sampling at
-# temperature 1 starts at 1.6-1.9 nats/token on GSM8K questions; TRL's docs give 2-10 nats for typical models.
+# temperature 1 gave 1.5-1.9 nats/token on GSM8K-style questions (4 GRPO steps, 64-token replies).
 ENTROPY_COLLAPSE_SHARE = 0.25
-# KL runaway: a per-token KL above 1 nat means the policy's tokens are on average e ~ 2.7x more (or less) likely
-# than under the reference; R1-style runs with beta ~ 0.001-0.04 stay one to two orders of magnitude below that.
+# KL runaway: a per-token KL above 1 nat: the policy's tokens are on average e ~ 2.7x more (or less) likely than
+# under the reference, far outside a KL-regularised run's intent.
 KL_HIGH = 1.0
 
 
