@@ -4,9 +4,10 @@ A prompt-only format (KIND = "prompts"): online RL (GRPO/RLOO) samples the repli
 (`trlrecipes.tasks.gsm8k.verify`) checks the final number, so a row becomes a question and its answer, not a pair.
 
 Hub layout: two configs, `main` (the solutions as published) and `socratic` (the same problems, solutions as
-sub-questions), each a folder `<config>/train-*.parquet` (7,473 rows) and `<config>/test-*.parquet` (1,319 rows)
-named by the README's `configs` with no default, so the Hub id alone does not load: the subset (datasets' data_dir)
-defaults to DEFAULT_SUBSET. A local file in the same schema (.parquet, .jsonl, ...) works as well.
+sub-questions), each a folder of `<config>/train-*.parquet` and `<config>/test-*.parquet` files named by the
+README's `configs` with no default, so the Hub id alone does not load (datasets: "Config name is missing"): the
+subset (datasets' data_dir) defaults to DEFAULT_SUBSET. A local file in the same schema (.parquet, .jsonl, ...)
+works as well.
 
 Rows: `question` (str), `answer` (str: the worked solution, calculator notes such as `<<48/2=24>>` inside, then a last
 line `#### <number>`). Converted row: {"prompt": [{"role": "user", "content": question}], "answer": "<number>"}, the
