@@ -169,6 +169,16 @@ def test_check_cache_location(tmp_path, monkeypatch):
             refcache.check_cache_location()
 
 
+def test_only_runs_that_may_precompute_need_the_cache_location(monkeypatch):
+    assert refcache.may_precompute("trl:DPOConfig", {})
+    assert refcache.may_precompute("trl:DPOConfig", {"precompute_ref_log_probs": "true"})
+    assert not refcache.may_precompute("trl:DPOConfig", {"precompute_ref_log_probs": "false"})
+    assert not refcache.may_precompute("trl:SFTConfig", {}) and not refcache.may_precompute(None)
+    assert not refcache.may_precompute("trl:DPOConfig", {"deepspeed": "ds.json"})
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not refcache.may_precompute("trl:DPOConfig", {})
+
+
 def test_a_reference_pass_that_gives_nan_is_refused():
     import torch
 

@@ -107,7 +107,8 @@ def test_sweep_table_record_plot_and_rerun(tiny_model, hh_files, tmp_path, monke
     plot = tmp_path / "cmp.png"
     compared = runner.invoke(app, ["compare", *(str(folder / name) for name in names), "--out", str(plot)])
     assert compared.exit_code == 0, compared.output
-    assert compared.output.splitlines()[0].startswith("beta  status")  # only the setting that differs
+    header = compared.output.splitlines()[0].split()
+    assert header[:4] == ["run", "method", "beta", "status"]  # the run, its method, only the setting that differs
     assert plot.read_bytes()[:8] == PNG
 
 
@@ -115,11 +116,12 @@ def test_sweep_table_record_plot_and_rerun(tiny_model, hh_files, tmp_path, monke
 def test_a_failed_member_is_reported_and_the_others_run(tiny_model, hh_files, tmp_path, monkeypatch):
     monkeypatch.setenv("TRLRECIPES_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "sweep"
-    # max_length=8: every prompt fills it, so TRL drops all pairs and that member stops with a UserError
+    # max_length=32: every prompt fills it, so TRL drops all pairs and that member stops with a UserError (the value
+    # passes the checks made before anything trains: 32 is the least that can hold a prompt and a reply)
     command = [
         "sweep",
         "hh-dpo",
-        "max_length=8,96",
+        "max_length=32,96",
         *[item for item in _fixed(tiny_model, hh_files, tmp_path) if not item.startswith("max_length=")],
         "--out",
         str(folder),
@@ -128,10 +130,10 @@ def test_a_failed_member_is_reported_and_the_others_run(tiny_model, hh_files, tm
     assert result.exit_code == 1
     record = json.loads((folder / "sweep.json").read_text())
     failed, done = record["members"]
-    assert failed["status"] == "failed" and "max_length=8" in failed["error"]
+    assert failed["status"] == "failed" and "max_length=32" in failed["error"]
     assert done["status"] == "completed" and (folder / done["name"] / "adapter_config.json").is_file()
-    assert "!! member 01-max_length=8 failed" in result.output
-    assert "1 of 2 member(s) did not finish: 01-max_length=8" in result.output
+    assert "!! member 01-max_length=32 failed" in result.output
+    assert "1 of 2 member(s) did not finish: 01-max_length=32" in result.output
 
     again = CliRunner().invoke(app, command)  # the failed member is tried again, the finished one is not
     assert again.exit_code == 1

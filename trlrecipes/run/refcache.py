@@ -97,9 +97,25 @@ def take_request(config_cls, settings: dict) -> bool | None:
         return None
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 or settings.get("deepspeed") or settings.get("fsdp"):
         return None
-    from trlrecipes.options import coerce
+    from trlrecipes.values import coerce
 
     return coerce(settings.pop(FLAG), bool, f"trl.{FLAG}")
+
+
+def may_precompute(trl_config: str | None, trl_settings: dict | None = None) -> bool:
+    """Whether a run of this TRL config (a recipe's TRL_CONFIG, e.g. "trl:DPOConfig") with these trl.* settings may
+    read or write the cache: preflight asks `check_cache_location` only then (an SFT run, a DPO run with
+    trl.precompute_ref_log_probs=false, or several processes never touch it). The same rule as `take_request`."""
+    settings = trl_settings or {}
+    if not str(trl_config or "").endswith(":DPOConfig"):
+        return False
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or settings.get("deepspeed") or settings.get("fsdp"):
+        return False
+    if FLAG in settings:
+        from trlrecipes.values import coerce
+
+        return coerce(settings[FLAG], bool, f"trl.{FLAG}") is not False
+    return True
 
 
 @contextlib.contextmanager
