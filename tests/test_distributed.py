@@ -192,7 +192,8 @@ def accelerate_launch(config: str, tiny_model, hh_files, tmp_path: Path):
 def assert_adapter_loads(out: Path, tiny_model: Path) -> None:
     """The run's adapter loads the way `trlrecipes eval` loads it, whole (every LoRA matrix at its full shape, none
     left as an empty shard) and trained (lora_B starts at zero; the learning rate is above 0 from step 2)."""
-    from trlrecipes.tools.loading import load_policy, open_run as load_run_config
+    from trlrecipes.tools.loading import load_policy
+    from trlrecipes.tools.loading import open_run as load_run_config
 
     model, _ = load_policy(out, load_run_config(out))
     lora = {name: param for name, param in model.named_parameters() if "lora_" in name}

@@ -119,7 +119,8 @@ def test_batched_deduplicated_scoring_maps_back_to_each_pair(fake_run):
     scores, the same as scoring it alone."""
     from trlrecipes.data import load_pairs
     from trlrecipes.tools.eval.pairs import score_pairs
-    from trlrecipes.tools.loading import load_policy, open_run as load_run_config
+    from trlrecipes.tools.loading import load_policy
+    from trlrecipes.tools.loading import open_run as load_run_config
 
     run, data = fake_run
     model, tokenizer = load_policy(run, load_run_config(run))
@@ -284,7 +285,8 @@ def test_reward_model_from_a_peft_adapter_folder(tiny_model, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from trlrecipes.tools.eval.judges import Prompt, RewardModel
+    from trlrecipes.tasks.judges import Prompt
+    from trlrecipes.tools.eval.judges import RewardModel
 
     torch.manual_seed(1)
     base = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)

@@ -8,7 +8,6 @@ repo-id -> folder resolution is replaced (as in test_hub_layouts.py).
 
 import os
 from decimal import Decimal
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -21,6 +20,7 @@ from trlrecipes.data.gsm8k import canonical_number, convert_row
 from trlrecipes.data.prompts import load_prompts
 from trlrecipes.errors import UserError
 from trlrecipes.tasks.gsm8k import last_number, numbers, verify
+from trlrecipes.testing import build_gsm8k
 
 # Written for these tests in GSM8K's style (not copied from the dataset).
 SOLVED = [
@@ -85,33 +85,6 @@ def test_contract_attributes():
 
 
 # -- the Hub layout, offline -----------------------------------------------------------------------------------
-def build_gsm8k(root: Path) -> Path:
-    """openai/gsm8k as published: README `configs` main/socratic (no default), <config>/<split>-*.parquet."""
-    import datasets
-
-    folder = root / "gsm8k"
-    configs = "".join(
-        f"- config_name: {config}\n  data_files:\n"
-        + "".join(f"  - split: {split}\n    path: {config}/{split}-*\n" for split in ("train", "test"))
-        for config in ("main", "socratic")
-    )
-    folder.mkdir(parents=True)
-    (folder / "README.md").write_text(f"---\nlicense: mit\nconfigs:\n{configs}---\n\n# GSM8K\n", encoding="utf-8")
-    for config in ("main", "socratic"):
-        (folder / config).mkdir()
-        for split, count in (("train", 3), ("test", 2)):
-            rows = [
-                {
-                    "question": f"{config} {split} question {n}?",
-                    "answer": f"{n} + 1 = <<{n}+1={n + 1}>>{n + 1}\n#### {n + 1}",
-                }
-                for n in range(count)
-            ]
-            rows.append({"question": f"{config} {split} unanswered?", "answer": "no final line"})
-            datasets.Dataset.from_list(rows).to_parquet(str(folder / config / f"{split}-00000-of-00001.parquet"))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def hub_folder(tmp_path_factory):
     return build_gsm8k(tmp_path_factory.mktemp("hub"))

@@ -27,6 +27,7 @@ import pytest
 
 from trlrecipes.data import get_format, load_pairs
 from trlrecipes.errors import UserError
+from trlrecipes.testing import build_gsm8k
 
 
 def user(text):
@@ -221,6 +222,7 @@ def build_pku(root: Path) -> Path:
 
 
 BUILDERS = {
+    "gsm8k": build_gsm8k,
     "hh-rlhf": build_hh,
     "ultrafeedback": build_ultrafeedback,
     "orca-dpo": build_orca,

@@ -19,8 +19,8 @@ def test_loss_mixture_resolves_to_lists_and_reaches_dpoconfig_as_lists(tmp_path)
 
     from trlrecipes.api import config
     from trlrecipes.run.contract import method_name as method_of
-    from trlrecipes.run.recipes import resolve_recipe
     from trlrecipes.run.lifecycle import Run
+    from trlrecipes.run.recipes import resolve_recipe
 
     overrides = ["loss_type=sigmoid,sft", "loss_weights=1,0.2"]
     printed = CliRunner().invoke(app, ["run", "hh-dpo", *overrides, "--dry-run"])
@@ -184,7 +184,8 @@ def test_sft_then_merge_then_dpo_trains_against_the_sft_model(tiny_model, hh_fil
     exactly 0 against it, and the reference log-probs `trlrecipes eval` uses are the SFT run's own."""
     from trlrecipes.data import load_pairs
     from trlrecipes.tools.eval.pairs import score_pairs
-    from trlrecipes.tools.loading import load_policy, open_run as load_run_config
+    from trlrecipes.tools.loading import load_policy
+    from trlrecipes.tools.loading import open_run as load_run_config
 
     sft, merged, dpo = tmp_path / "sft", tmp_path / "sft-merged", tmp_path / "dpo"
     runner = CliRunner()

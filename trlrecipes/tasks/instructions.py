@@ -474,23 +474,27 @@ def per_kind(constraint_lists: Iterable[object], responses: Iterable[str]) -> di
     return {k: {"met": met[k], "total": total[k], "rate": round(met[k] / total[k], 4)} for k in sorted(total)}
 
 
-def verify(prompt: str, response: str, constraints: object = None, **row_fields) -> float:
+def verify(prompt: str, response: str, constraints: object = None, truncated: bool = False, **row_fields) -> float:
     """1.0 when the reply meets every constraint of the prompt, else 0.0. `constraints`: the row's list (or its
-    JSON string); without it, the shipped prompt's. Other row fields are accepted and unused."""
+    JSON string); without it, the shipped prompt's. `truncated`: the reply stopped at the generation's token cap
+    before its end (trlrecipes passes it): an unfinished reply has not followed the instruction, so it scores 0.
+    Other row fields are accepted and unused."""
     found = constraints_for(prompt, constraints)
-    return 1.0 if all(check(c, response) for c in found) else 0.0
+    return 1.0 if not truncated and all(check(c, response) for c in found) else 0.0
 
 
-def reward(prompt: str, response: str, constraints: object = None, **row_fields) -> float:
-    """The share of the prompt's constraints the reply meets (0.0-1.0), for best-of-N pairs."""
+def reward(prompt: str, response: str, constraints: object = None, truncated: bool = False, **row_fields) -> float:
+    """The share of the prompt's constraints the reply meets (0.0-1.0), for best-of-N pairs; 0 for a reply cut at
+    the token cap (a finished reply that meets one constraint beats an unfinished one that seems to meet two)."""
     found = constraints_for(prompt, constraints)
-    return round(sum(check(c, response) for c in found) / len(found), 4)
+    return 0.0 if truncated else round(sum(check(c, response) for c in found) / len(found), 4)
 
 
-def breakdown(prompt: str, response: str, constraints: object = None, **row_fields) -> dict[str, bool]:
-    """{kind: met} for one reply, as `kind_results`: the per-kind table `eval --generate` prints, read from the
-    judges' `breakdown` attribute."""
-    return kind_results(constraints_for(prompt, constraints), response)
+def breakdown(prompt: str, response: str, constraints: object = None, truncated: bool = False, **row_fields):
+    """{kind: met} for one reply, as `kind_results` (every kind unmet when the reply was cut at the token cap): the
+    per-kind table `eval --generate` prints, read from the judges' `breakdown` attribute."""
+    results = kind_results(constraints_for(prompt, constraints), response)
+    return {kind: False for kind in results} if truncated else results
 
 
 verify.breakdown = breakdown

@@ -36,13 +36,8 @@ from pathlib import Path
 from trlrecipes.errors import UserError
 from trlrecipes.models import check_model
 from trlrecipes.paths import check_writable
-from trlrecipes.tools.eval.judges import (
-    CallableReward,
-    Prompt,
-    RewardModel,
-    load_callable,
-    read_prompts,
-)
+from trlrecipes.tasks.judges import CallableReward, Prompt, load_callable, read_prompts
+from trlrecipes.tools.eval.judges import RewardModel
 
 DROPPED_SUFFIX = ".dropped.jsonl"
 
@@ -132,8 +127,9 @@ def load_policy(model: str, *, trust_remote_code: bool = False):
 
 def sample_replies(
     policy, tokenizer, prompts: list[Prompt], *, num_samples: int, max_new_tokens: int, temperature: float, seed: int
-) -> tuple[list[list[str]], int]:
-    """N sampled replies per prompt (one batched generate, left padding); also how many hit max_new_tokens."""
+) -> tuple[list[list[str]], list[bool]]:
+    """N sampled replies per prompt (one batched generate, left padding), and for each reply (prompt-major)
+    whether it stopped at max_new_tokens before its end."""
     import torch
 
     texts = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in prompts]
@@ -156,7 +152,7 @@ def sample_replies(
 
     replies = decode_replies(policy, tokenizer, out[:, batch["input_ids"].shape[1] :].cpu().tolist(), max_new_tokens)
     decoded = replies["texts"]
-    return [decoded[i * num_samples : (i + 1) * num_samples] for i in range(len(prompts))], sum(replies["cut"])
+    return [decoded[i * num_samples : (i + 1) * num_samples] for i in range(len(prompts))], replies["cut"]
 
 
 def _batch_seed(seed: int, prompt: Prompt) -> int:
@@ -287,10 +283,11 @@ def synthesize(
             seed=_batch_seed(seed, batch[0]),
         )
         summary.sampled += len(batch) * num_samples
-        summary.cut_replies += cut
+        summary.cut_replies += sum(cut)
         flat_prompts = [p for p in batch for _ in range(num_samples)]
         try:
-            flat_scores = reward(flat_prompts, [r for group in replies for r in group])
+            # a judge that takes `truncated` learns which replies stopped at --max-new-tokens
+            flat_scores = reward(flat_prompts, [r for group in replies for r in group], cut)
         except UserError as err:
             raise UserError(
                 f"{err} (the {summary.written} pairs already written to {output} are kept; the same command "

@@ -60,7 +60,7 @@ def sft_metrics(scores) -> dict:
 
 def _judged(row: dict, reply: str):
     """(Prompt, reply text) of one side of a pair, as tools/synth's reward model scores it."""
-    from trlrecipes.tools.eval.judges import Prompt
+    from trlrecipes.tasks.judges import Prompt
 
     prompt, turns = row["prompt"], row[reply]
     messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)

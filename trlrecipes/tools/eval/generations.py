@@ -23,7 +23,7 @@ from pathlib import Path
 from trlrecipes import files
 from trlrecipes.errors import UserError
 from trlrecipes.run.record import GENERATIONS
-from trlrecipes.tools.eval.judges import Prompt
+from trlrecipes.tasks.judges import Prompt
 
 GENERATIONS_FILE = GENERATIONS
 # A judge reads whole replies: when more than this share of either side's replies stops at --max-new-tokens, the
@@ -32,18 +32,25 @@ CUT_SHARE_LIMIT = 0.20
 
 
 def held_out_prompts(run_dir: Path, cfg: dict, data: str | None = None) -> tuple[list[Prompt], str]:
-    """The distinct prompts of the run's held-out pairs (or of `data`), in file order, and where they came from."""
-    from trlrecipes.data import load_pairs
+    """The distinct prompts of the run's held-out pairs (or of `data`), in file order, and where they came from; for
+    a run trained on prompts (iterative DPO, GRPO) its held-out prompts, with the fields its judges read."""
+    from trlrecipes.data import get_format, load_pairs
     from trlrecipes.data.common import default_eval_source
 
-    source = data or cfg.get("eval_dataset") or default_eval_source(cfg.get("dataset", ""))
+    data_format = cfg.get("data_format", "hh-rlhf")
+    prompt_only = getattr(get_format(data_format), "KIND", "pairs") == "prompts"
+    source = data or cfg.get("eval_dataset") or ("" if prompt_only else default_eval_source(cfg.get("dataset", "")))
+    if prompt_only and not source and getattr(get_format(data_format), "EVAL_SPLIT", None):
+        source = cfg.get("dataset")  # a Hub dataset's held-out split (gsm8k's test)
     if not source:
         raise UserError(
             f"{run_dir}: the run has no held-out data file; pass --prompts FILE (one prompt a line, or "
             f".jsonl with a 'prompt' field) or --data PAIRS"
         )
+    if prompt_only:
+        return _held_out_prompt_rows(cfg, data_format, source), source
     rows, _ = load_pairs(
-        cfg.get("data_format", "hh-rlhf"),
+        data_format,
         source,
         split=cfg.get("eval_split", "test"),
         subset=cfg.get("subset") or None,
@@ -60,6 +67,20 @@ def held_out_prompts(run_dir: Path, cfg: dict, data: str | None = None) -> tuple
     if not prompts:
         raise UserError(f"{source}: no held-out pair has a prompt ending in a user message; pass --prompts FILE")
     return prompts, source
+
+
+def _held_out_prompt_rows(cfg: dict, data_format: str, source: str) -> list[Prompt]:
+    """A prompt run's held-out prompts, each row's other columns kept as the judge's fields."""
+    from trlrecipes.data.prompts import load_prompts
+
+    split = cfg.get("eval_split") or "test"
+    rows, _ = load_prompts(source, data_format=data_format, split=split, subset=cfg.get("subset") or None)
+    prompts = []
+    for row in rows:
+        messages = [{"role": m["role"], "content": m["content"]} for m in row["prompt"]]
+        fields = {key: value for key, value in row.items() if key != "prompt" and value is not None}
+        prompts.append(Prompt(messages, messages[-1]["content"], fields))
+    return prompts
 
 
 def generate_pair(
@@ -103,7 +124,8 @@ def evaluate_generations(
 
     from tqdm.auto import tqdm
 
-    from trlrecipes.tools.eval.judges import make_judge, read_prompts
+    from trlrecipes.tasks.judges import read_prompts
+    from trlrecipes.tools.eval.judges import make_judge
     from trlrecipes.tools.eval.paired import is_binary, paired_accuracy, per_category
     from trlrecipes.tools.eval.winrate import summarize
     from trlrecipes.tools.loading import check_policy_run, load_policy, open_run
@@ -158,9 +180,10 @@ def evaluate_generations(
     bar.close()
     generation_seconds = time.monotonic() - start
     flat = [p for p in prompts for _ in range(samples)]
-    scores = {name: [float(s) for s in judge(flat, sides[name]["texts"])] for name in sides}
+    # a judge that takes `truncated` learns which replies stopped at the cap (a verifier fails them)
+    scores = {name: [float(s) for s in judge(flat, sides[name]["texts"], sides[name]["cut"])] for name in sides}
     explain = getattr(judge, "breakdown", None)
-    details = {name: explain(flat, sides[name]["texts"]) if explain else None for name in sides}
+    details = {name: explain(flat, sides[name]["texts"], sides[name]["cut"]) if explain else None for name in sides}
     groups = [i // samples for i in range(len(flat))] if samples > 1 else None
     figures = summarize(
         scores["trained"],
