@@ -11,7 +11,7 @@ least --min-pair-share of its prompts (2 of 16 by default): a kind the model nev
 to learn from. `--rescore FILE` scores the replies saved by an earlier `--replies FILE` run again, without the model
 (after a checker changes).
 
-    OMP_NUM_THREADS=2 flock /tmp/heavy.lock python benchmarks/instruction_base_rates.py [--prompts 16 --samples 4]
+    OMP_NUM_THREADS=2 python benchmarks/instruction_base_rates.py [--prompts 16 --samples 4]
 """
 
 from __future__ import annotations

@@ -22,24 +22,29 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from trlrecipes.run.settings import LoraSettings
-from trlrecipes.tasks.instructions import TEST_FILE, TRAIN_FILE
+from trlrecipes.tasks.instructions import DEMO_TEST_FILE, DEMO_TRAIN_FILE, TEST_FILE, TRAIN_FILE
 
 if TYPE_CHECKING:
     from trlrecipes.run.lifecycle import Run
 
 METHOD = "iterative DPO"
 TRL_CONFIG = "trl:DPOConfig"  # Config fields named like DPOConfig fields pass through; any other one: trl.<field>=
-# --demo: one round on 48 prompts x 4 samples, 20 steps at 3e-4 (benchmarks/RESULTS.md, "Instruction following")
+# --demo: one round on the demo's task (one constraint a prompt, five kinds a short well-formed reply meets: 96
+# training prompts, 120 held out in wordings training never used): 48 prompts x 4 samples, 20 steps at 3e-4.
+# Measured on 2 CPU cores: held-out verifier accuracy 0.12 -> 0.36, paired 95 % interval of the difference
+# [+0.14, +0.35] (benchmarks/RESULTS.md, "Instruction following").
 DEMO = {
-    "dataset": str(TRAIN_FILE),
-    "eval_dataset": str(TEST_FILE),
+    "dataset": str(DEMO_TRAIN_FILE),
+    "eval_dataset": str(DEMO_TEST_FILE),
     "data_format": "prompts",
     "rounds": 1,
     "prompts_per_round": 48,
+    "max_new_tokens": 64,  # a short reply meets these kinds; a reply still going at 64 tokens fails (and is cut)
     "max_steps": 20,
     "learning_rate": 3e-4,
     "save_steps": 10,
-    "max_length": 256,
+    "max_length": 192,
+    "max_eval_rows": 100,
 }
 
 

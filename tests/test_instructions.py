@@ -353,3 +353,22 @@ def test_single_kind_rows_for_base_rates_are_training_style():
     train_questions = {q for q, _, _ in content.TRAIN_QUESTIONS}
     for row in rows:
         assert [c["kind"] for c in row["constraints"]] == ["json"] and row["question"] in train_questions
+
+
+def test_demo_files_are_the_builder_output_and_hold_out_questions_and_wordings():
+    """--demo's task: one constraint a prompt of the demo kinds; no held-out question or wording is in training."""
+    demo = {"train": read(ins.DEMO_TRAIN_FILE), "test": read(ins.DEMO_TEST_FILE)}
+    assert demo == builder.build_demo()
+    assert (len(demo["train"]), len(demo["test"])) == (builder.DEMO_TRAIN_SIZE, builder.DEMO_TEST_SIZE)
+    assert not {r["question"] for r in demo["train"]} & {r["question"] for r in demo["test"]}
+    for split, rows in demo.items():
+        for row in rows:
+            (constraint,) = row["constraints"]
+            assert constraint["kind"] in builder.DEMO_KINDS
+            trained, held = content.WORDINGS[constraint["kind"]]
+            wordings = held if split == "test" else trained
+            assert any(builder.render(w, constraint) in row["prompt"] for w in wordings), row
+            assert not any(
+                builder.render(w, constraint) in row["prompt"] for w in (trained if split == "test" else held)
+            )
+    assert ins.verify(demo["test"][0]["prompt"], "x") in (0.0, 1.0)  # the shipped demo prompts are looked up too

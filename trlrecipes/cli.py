@@ -244,17 +244,39 @@ def eval_run(
     seed: int = typer.Option(0, "--seed", help="With --generate: sampling and bootstrap seed."),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="With --generate: reply length cap."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    bench: Optional[str] = typer.Option(
+        None,
+        "--bench",
+        help="Benchmarks through lm-evaluation-harness: lm-eval task names or task YAML files, comma-separated "
+        "(e.g. arc_easy,hellaswag); reference (adapter off) vs trained, with a regression verdict.",
+    ),
+    bench_option: Optional[list[str]] = typer.Option(
+        None, "--bench-option", help="With --bench: an lm-eval option key=value (num_fewshot, limit, batch_size, ...)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
     """Held-out reward accuracy and margin of the trained adapter vs. the reference (adapter disabled); with
-    --generate, judged replies of both: win rate, length-controlled win rate, reply lengths."""
+    --generate, judged replies of both: win rate, length-controlled win rate, reply lengths; with --bench, standard
+    benchmarks of both (lm-evaluation-harness) and a regression verdict."""
 
     def action():
         import json
 
         from trlrecipes.tools.eval.pairs import evaluate_run, format_metrics, public, save_metrics
 
+        if bench is not None:
+            from trlrecipes.tools.eval.bench import bench_run, format_bench, parse_options
+
+            if generate:
+                raise UserError("--bench and --generate are two evaluations; run them one at a time")
+            options = parse_options(list(bench_option or []))
+            result = bench_run(run_dir, [t.strip() for t in bench.split(",") if t.strip()], options=options)
+            save_metrics(run_dir, result, key="bench")
+            print(json.dumps(result, indent=2) if as_json else format_bench(result))
+            return
+        if bench_option:
+            raise UserError("--bench-option only applies with --bench; add --bench TASKS")
         if not generate:
             generation_only = [
                 name
@@ -608,8 +630,26 @@ def _key_values(items: Optional[list[str]]) -> dict:
 
 
 def main() -> None:
-    app()
+    """The console entry point: a usage error (a missing argument, a mistyped option or command) is one line and
+    exit 2, like every other error the user can fix, instead of the boxed block typer prints."""
+    from typer.exceptions import TyperException  # typer's base of its (vendored) click exceptions
+
+    try:
+        code = app(standalone_mode=False, prog_name="trlrecipes")
+    except typer.Abort:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except TyperException as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # `trlrecipes` or `trlrecipes data` alone: their help
+            print(err.ctx.get_help())
+            code = 0
+        else:
+            context = getattr(err, "ctx", None)
+            where = context.command_path if context is not None else "trlrecipes"
+            print(f"error: {' '.join(err.format_message().split())} (see `{where} --help`)", file=sys.stderr)
+            code = getattr(err, "exit_code", 2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -334,3 +334,18 @@ def weights_fingerprint(name_or_path: str) -> dict | None:
                     digest.update(handle.read(FINGERPRINT_BLOCK))
         found[file.name] = {"bytes": size, "sha256": digest.hexdigest(), "whole": whole}
     return found or None
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub (HF_ENDPOINT, huggingface.co by default) answers a TCP connection within
+    `timeout` seconds: asked before a Hub download so that a machine without network gets one line at once instead
+    of huggingface_hub's five retries (about 25 s of retry messages)."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -90,7 +90,14 @@ def answers_from_generations(path, prompts) -> dict[str, dict]:
     return found
 
 
-def show_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
+# The judged replies are read whole, up to a cap: at 256 new tokens the trained model's replies end 4 times in 5 on
+# the demo's held-out questions; the base model's greedy replies loop on a phrase until any cap in about half of
+# them (47 % still running at 320 tokens), which the judged table shows as its cut share (benchmarks/RESULTS.md).
+DEMO_MAX_NEW_TOKENS = 256
+SHOWN_WORDS = 60  # the before/after answers printed: the first 60 words of each (the whole replies are judged)
+
+
+def show_demo(run, *, strict: bool = True, max_new_tokens: int = DEMO_MAX_NEW_TOKENS) -> dict:
     """Evaluate, and for a policy show judged replies and before/after answers (a reward model scores replies, it
     does not write them: its held-out accuracy is the demo). `strict` (the full demo budget): exit 1 unless it
     learned; with a shortened budget (e.g. max_steps overridden) only warn."""
@@ -122,6 +129,12 @@ def show_demo(run, *, strict: bool = True, max_new_tokens: int = 48) -> dict:
         else f"trlrecipes generate {run.dir} --prompt '...' --compare"
     )
     print(f"\nrun folder: {run.dir}  (try: trlrecipes eval {run.dir}; {hint})")
+    if not is_judge:
+        print(
+            "the word-overlap judge above is a cheap proxy; a judged gain you can trust needs a judge that checks the "
+            "answer: `trlrecipes run ifeval-dpo --demo` trains on a verifiable instruction-following task and ends "
+            "with held-out verifier accuracy before and after, with a paired 95% interval"
+        )
     return result
 
 
@@ -155,16 +168,11 @@ def _show_replies(run, loaded, max_new_tokens: int) -> None:
         ):
             answers[row["prompt"]] = row
     answers = [answers[prompt] for prompt in DEMO_PROMPTS]
-    print("\n== before (reference) and after (trained adapter) ==\n" + format_answers(answers))
+    print("\n== before (reference) and after (trained adapter) ==\n" + format_answers(answers, words=SHOWN_WORDS))
     record_answers(run.dir, answers)
 
 
-# Verifier demos judge whole replies: 160 new tokens end ~95 % of the demo model's replies to the instruction prompts
-# (benchmarks/RESULTS.md, "Instruction following"); a reply cut at the cap counts as what it is, text.
-VERIFIER_MAX_NEW_TOKENS = 160
-
-
-def show_verifier_demo(run, *, strict: bool = True, max_new_tokens: int = VERIFIER_MAX_NEW_TOKENS) -> dict:
+def show_verifier_demo(run, *, strict: bool = True) -> dict:
     """A program that samples its own replies (iterative DPO, GRPO): the held-out prompts answered greedily by the
     reference (adapter off) and the trained model, judged by the run's `eval_reward` verifier: each side's
     accuracy, the paired difference with its 95 % interval, the per-kind table, and three prompts before/after.
@@ -175,6 +183,8 @@ def show_verifier_demo(run, *, strict: bool = True, max_new_tokens: int = VERIFI
     from trlrecipes.tools.generate import format_answers
 
     cfg = RunRecord(run.dir).config()
+    # the token cap the run's own samples were judged under: a reply that does not end within it failed in training
+    max_new_tokens = cfg.get("max_new_tokens") or cfg.get("max_completion_length") or 128
     judged = evaluate_generations(
         run.dir,
         reward_spec=cfg["eval_reward"],

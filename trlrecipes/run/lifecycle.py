@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trlrecipes import files
 from trlrecipes._compat import lean_head_folds_on_cpu, narrow_head_chunks_on_cpu, score_reply_positions_on_cpu
 from trlrecipes.errors import RunStopped
 from trlrecipes.hardware import is_main_process
@@ -230,9 +231,24 @@ class Run:
         """After the last round: its adapter and tokenizer become the run's, run.json records every round."""
         if not is_main_process():
             return
+        from trlrecipes.monitor.plot import plot_metrics
+        from trlrecipes.run.record import METRICS, PLOT, VERDICTS
+
         run_folder.copy_final_files(rounds[-1].dir, self.dir)
-        steps = sum(r.record.info().get("global_step") or 0 for r in rounds)
-        self.record.update_info(rounds=summary, global_step=steps)
+        # the rounds' logs one after another (steps counted on across rounds, each log naming its round), so that
+        # report, compare and plot read a rounds run like any other
+        logs, verdicts, offset = [], [], 0
+        for number, rnd in enumerate(rounds, start=1):
+            logs += [
+                {**log, "step": (log.get("step") or 0) + offset, "round": number} for log in rnd.record.rows(METRICS)
+            ]
+            verdicts += [{**v, "step": (v.get("step") or 0) + offset, "round": number} for v in rnd.record.verdicts()]
+            offset += rnd.record.info().get("global_step") or 0
+        self.record.write_rows(METRICS, logs)
+        files.write_json(self.record.path(VERDICTS), verdicts)
+        if logs:
+            plot_metrics(self.record.path(METRICS), self.record.path(PLOT))
+        self.record.update_info(rounds=summary, global_step=offset)
         self.write_card()
 
     def train(self, trainer, *, group_by_length: bool = True) -> None:

@@ -190,6 +190,9 @@ def describe(recipe: Recipe) -> RecipeInfo:
 
     cfg = resolve_config(recipe.module.Config, layers=[(recipe.preset, recipe.name)] if recipe.preset else [])
     dataset = getattr(cfg, "dataset", "") or "your file"
+    package = Path(__file__).resolve().parents[1]
+    if Path(dataset).is_absolute() and Path(dataset).resolve().is_relative_to(package):
+        dataset = str(Path(dataset).resolve().relative_to(package.parent))  # shipped data: trlrecipes/tasks/...
     path = recipe.preset_path or recipe.program_path
     return RecipeInfo(
         name=recipe.name,

@@ -61,7 +61,7 @@ Base rates and the kinds shipped. SmolLM2-135M-Instruct (`smollm2-135m-offline`)
 kind with that kind alone, one greedy reply and 4 sampled at temperature 0.7, at most 96 new tokens, a reply cut at
 the cap counted as failing; 837 s on 2 shared CPU cores (figures in benchmarks/instruction_base_rates.json):
 
-    OMP_NUM_THREADS=2 flock /tmp/heavy.lock python benchmarks/instruction_base_rates.py
+    OMP_NUM_THREADS=2 python benchmarks/instruction_base_rates.py
 
     kind             greedy  sampled  prompts with a met/unmet pair in best-of-4  replies cut
     max_words         5/16    16/64   0.56                                        0.23
@@ -113,6 +113,9 @@ from trlrecipes.errors import UserError
 HERE = Path(__file__).parent
 TRAIN_FILE = HERE / "instructions-train.jsonl"
 TEST_FILE = HERE / "instructions-test.jsonl"
+# --demo's smaller task (build_instructions.build_demo): one constraint a prompt, six kinds a short reply can meet
+DEMO_TRAIN_FILE = HERE / "instructions-demo-train.jsonl"
+DEMO_TEST_FILE = HERE / "instructions-demo-test.jsonl"
 
 
 class InstructionError(UserError, ValueError):
@@ -435,7 +438,7 @@ def parse_constraints(constraints: object) -> list[dict]:
 def shipped_constraints() -> dict[str, list[dict]]:
     """prompt text -> constraints for every prompt of the shipped files (both splits)."""
     table = {}
-    for path in (TRAIN_FILE, TEST_FILE):
+    for path in (TRAIN_FILE, TEST_FILE, DEMO_TRAIN_FILE, DEMO_TEST_FILE):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)

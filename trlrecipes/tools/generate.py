@@ -100,8 +100,36 @@ def generate_sides(model, tokenizer, texts: list[str], decoding: dict, *, refere
         return {"trained": trained, "reference": run(batch)}
 
 
-def format_answers(rows: list[dict], width: int = 100) -> str:
+def check_context(model, tokenizer, texts: list[str], max_new_tokens: int, what: str = "prompt") -> None:
+    """Refuse a prompt that, rendered with the chat template, leaves no room for `max_new_tokens` in the model's
+    context (max_position_embeddings): one line naming it, instead of minutes of generating past what the model was
+    trained on (a 5 MB prompt line ran for over 300 s)."""
+    from trlrecipes.errors import UserError
+
+    context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if not isinstance(context, int):
+        return
+    for text in texts:
+        if len(text) < context:  # no tokenizer yields more tokens than characters here: cheap to rule out
+            continue
+        tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if tokens + max_new_tokens > context:
+            raise UserError(
+                f"{what} {text[:60]!r}... is {tokens} tokens with the chat template; with {max_new_tokens} new tokens "
+                f"it does not fit the model's context of {context}: shorten it or lower --max-new-tokens"
+            )
+
+
+def format_answers(rows: list[dict], width: int = 100, words: int | None = None) -> str:
+    """Prompts and their answers, wrapped; `words`: show only the first that many words of each answer (with
+    "[... N more words]")."""
     import textwrap
+
+    def shown(text: str) -> str:
+        parts = text.split()
+        if words is None or len(parts) <= words:
+            return text
+        return " ".join(parts[:words]) + f" [... {len(parts) - words} more words]"
 
     blocks = []
     for row in rows:
@@ -109,7 +137,7 @@ def format_answers(rows: list[dict], width: int = 100) -> str:
         for label in ("reference", "trained"):
             if label in row:
                 body = textwrap.fill(
-                    row[label] or "(empty)", width=width, initial_indent="    ", subsequent_indent="    "
+                    shown(row[label] or "(empty)"), width=width, initial_indent="    ", subsequent_indent="    "
                 )
                 lines.append(f"  {label}:\n{body}")
         blocks.append("\n".join(lines))

@@ -132,7 +132,10 @@ def sample_replies(
     whether it stopped at max_new_tokens before its end."""
     import torch
 
+    from trlrecipes.tools.generate import check_context, decode_replies
+
     texts = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in prompts]
+    check_context(policy, tokenizer, texts, max_new_tokens)
     batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
     device = next(policy.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
@@ -148,8 +151,6 @@ def sample_replies(
             num_return_sequences=num_samples,
             pad_token_id=tokenizer.pad_token_id,
         )
-    from trlrecipes.tools.generate import decode_replies
-
     replies = decode_replies(policy, tokenizer, out[:, batch["input_ids"].shape[1] :].cpu().tolist(), max_new_tokens)
     decoded = replies["texts"]
     return [decoded[i * num_samples : (i + 1) * num_samples] for i in range(len(prompts))], replies["cut"]

@@ -88,9 +88,10 @@ def generate_pair(
 ) -> dict:
     """Trained and reference replies for a batch of prompts: texts, reply token counts (up to the end-of-turn
     token) and whether each reply was cut at max_new_tokens; `samples` replies per prompt, prompt-major."""
-    from trlrecipes.tools.generate import decode_replies, generate_sides
+    from trlrecipes.tools.generate import check_context, decode_replies, generate_sides
 
     texts = [tokenizer.apply_chat_template(p.messages, add_generation_prompt=True, tokenize=False) for p in prompts]
+    check_context(model, tokenizer, texts, max_new_tokens)
     decoding = (
         {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0, "num_return_sequences": samples}
         if temperature > 0

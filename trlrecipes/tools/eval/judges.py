@@ -146,5 +146,10 @@ def make_judge(
     if reward_spec is not None:
         return CallableReward(load_callable(reward_spec), reward_spec)
     if reward_model is not None:
+        from trlrecipes.models import check_model
+
+        if not (Path(reward_model).expanduser() / "adapter_config.json").is_file():
+            # a full checkpoint or a Hub id: the one model check (an RM run folder is checked as its base loads)
+            check_model(reward_model, subject=f"--reward-model {reward_model}", trust_remote_code=trust_remote_code)
         return RewardModel(reward_model, batch_size=batch_size, trust_remote_code=trust_remote_code)
     return reward if isinstance(reward, (CallableReward, RewardModel)) else CallableReward(reward)

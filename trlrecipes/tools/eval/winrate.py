@@ -139,7 +139,9 @@ def length_verdicts(raw: float, lc: float, reference_tokens_mean: float, trained
     """A `length_exploitation` verdict (code, message, cause, fix) when length explains the win, else none."""
     growth = trained_tokens_mean / reference_tokens_mean - 1 if reference_tokens_mean > 0 else 0.0
     signs = []
-    if raw - lc > LC_GAP:
+    # length explains the wins and the trained replies are the longer ones: exploitation. (When shorter trained
+    # replies win, e.g. under a verifier of length limits, length explains the wins too, but nothing was exploited.)
+    if raw - lc > LC_GAP and growth > 0:
         signs.append(f"the raw win rate {raw:.2f} exceeds the length-controlled {lc:.2f} by more than {LC_GAP:.2f}")
     if growth > LENGTH_GROWTH:
         signs.append(
