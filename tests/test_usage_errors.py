@@ -61,3 +61,14 @@ def test_plan_without_network_is_one_line_at_once(tmp_path):
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "cannot be reached" in lines[0] and "--model-config" in lines[0]
     assert time.monotonic() - start < 20
+
+
+def test_a_yaml_tag_in_a_mapping_value_is_one_line():
+    """`key=!!python/...`: safe_load refuses to construct it; that is the user's value, exit 2 (it was exit 1)."""
+    from typer.testing import CliRunner
+
+    from trlrecipes.cli import app
+
+    result = CliRunner().invoke(app, ["run", "hh-dpo", "--dry-run", "data_options=!!python/tuple [1,2]"])
+    assert result.exit_code == 2 and "is not a YAML mapping" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

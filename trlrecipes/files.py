@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
+def _replace(path: str | Path, fill) -> Path:
+    """Write through `fill(handle)` into a temporary file beside `path`, then rename it over `path`."""
     path = Path(path)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, 0o644)
@@ -30,6 +31,10 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    return _replace(path, lambda handle: handle.write(data))
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -46,17 +51,12 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
 
 def copy(source: str | Path, path: str | Path) -> Path:
     """Copy a file's bytes (not its link, not its metadata) to `path`, atomically."""
-    path = Path(path)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+
+    def fill(handle):
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, handle)
+
+    return _replace(path, fill)
 
 
 def append_line(path: str | Path, line: str) -> None:

@@ -82,26 +82,36 @@ def _write_stderr(text: str) -> None:
 
 
 @contextlib.contextmanager
-def stop_on_signal(what: str, resume_command: str):
-    """Within the block, SIGINT/SIGTERM raise RunStopped (exit 130/143, the resume line) instead of a traceback or a
-    silent kill: for work between training steps whose output is written as it goes (sampled pairs)."""
+def signals_raise(error):
+    """Within the block, SIGINT/SIGTERM raise `error(signum)` where the program stands (then the previous handlers
+    are back): for work outside training steps, which a stop may end at once."""
 
     def handle(signum, frame):
-        name = signal.Signals(signum).name
-        raise RunStopped(
-            f"{name}: stopped while {what}; what was written is kept.\nresume with: {resume_command}",
-            exit_code=EXIT_CODES[signum],
-            status="interrupted",
-        )
+        raise error(signum)
 
     previous = {}
     for signum in EXIT_CODES:
         try:
             previous[signum] = signal.signal(signum, handle)
-        except ValueError:  # not the main thread: no graceful stop there
+        except ValueError:  # not the main thread: the default behaviour stays
             pass
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def stop_on_signal(what: str, resume_command: str):
+    """SIGINT/SIGTERM end the block with RunStopped (exit 130/143, the resume line) instead of a traceback or a
+    silent kill: for work between training steps whose output is written as it goes (sampled pairs)."""
+
+    def stopped(signum):
+        return RunStopped(
+            f"{signal.Signals(signum).name}: stopped while {what}; what was written is kept.\nresume with: "
+            f"{resume_command}",
+            exit_code=EXIT_CODES[signum],
+            status="interrupted",
+        )
+
+    return signals_raise(stopped)

@@ -28,7 +28,6 @@ and `[a,b]` already reads as a list; in zsh quote such an argument (`'key=[a,b]'
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -310,25 +309,12 @@ def sweep_command(
     return " ".join(shlex.quote(part) for part in parts)
 
 
-@contextlib.contextmanager
 def _stops_end_the_sweep():
     """SIGINT/SIGTERM raise SweepStop while the sweep runs (a member's training installs its own handler, which
     stops after the step, and puts this one back). Without it SIGTERM would kill the process where it stands."""
+    from trlrecipes.run.control import signals_raise
 
-    def handler(signum, frame):
-        raise SweepStop(signum)
-
-    previous = {}
-    for signum in EXIT_CODES:
-        try:
-            previous[signum] = signal.signal(signum, handler)
-        except ValueError:  # not the main thread: the default behaviour stays
-            pass
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+    return signals_raise(SweepStop)
 
 
 # --- the members' runs (the path api.run takes; tools/ does not import the api above it) -----------------------

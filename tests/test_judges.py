@@ -1,0 +1,81 @@
+"""Callable judges (trlrecipes/tasks/judges.py): a row's fields and `truncated` reach the functions that take them,
+and a score that is not a finite real number is refused in one line, never converted."""
+
+from __future__ import annotations
+
+import pytest
+
+from trlrecipes.errors import UserError
+from trlrecipes.tasks.judges import CallableReward, Prompt
+
+
+def prompt(text="What is 2 + 2?", **fields):
+    return Prompt([{"role": "user", "content": text}], text, fields)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("0.5", "not a number"), (None, "not a number"), (float("inf"), "finite"), (float("nan"), "finite"),
+     (10**400, "finite"), ([1.0], "not a number")],
+)  # fmt: skip
+def test_a_score_that_is_not_a_finite_real_number_is_refused(value, words):
+    judge = CallableReward(lambda p, r: value, "bad")
+    with pytest.raises(UserError, match=words) as err:
+        judge([prompt()], ["4"])
+    assert "\n" not in str(err.value) and "bad" in str(err.value)
+
+
+def test_numbers_of_any_real_type_are_scores():
+    import numpy as np
+
+    assert CallableReward(lambda p, r: np.float32(0.25))([prompt()], ["4"]) == [0.25]
+    assert CallableReward(lambda p, r: True)([prompt()], ["4"]) == [1.0]
+
+
+def test_row_fields_and_truncated_reach_the_functions_that_take_them():
+    seen = []
+
+    def named(p, r, answer=None, truncated=False):
+        seen.append(("named", answer, truncated))
+        return 0.0
+
+    def everything(p, r, **fields):
+        seen.append(("all", fields))
+        return 0.0
+
+    def plain(p, r):
+        return 1.0
+
+    rows = [prompt(answer="4", other="x")]
+    CallableReward(named)(rows, ["4"], [True])
+    CallableReward(everything)(rows, ["4"], [False])
+    assert CallableReward(plain)(rows, ["4"], [True]) == [1.0]
+    assert seen == [("named", "4", True), ("all", {"answer": "4", "other": "x", "truncated": False})]
+
+
+def test_a_judge_with_the_wrong_signature_is_refused_before_anything_loads():
+    with pytest.raises(UserError, match=r"called as fn\(prompt, response\)"):
+        CallableReward(lambda text: 0.0, "one-arg")
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [({"temperature": float("inf"), "samples": 2}, "finite"), ({"temperature": float("nan"), "samples": 2}, "finite")],
+)
+def test_eval_generate_refuses_non_finite_temperatures(finished_run, options, words):
+    from trlrecipes.tools.eval.generations import evaluate_generations
+
+    with pytest.raises(UserError, match=words):
+        evaluate_generations(finished_run, reward=lambda p, r: 0.0, **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"), [({"min_gap": float("nan")}, "--min-gap"), ({"temperature": float("inf")}, "--temperature")]
+)
+def test_synth_refuses_non_finite_values(tmp_path, options, words):
+    from trlrecipes.tools.synth import synthesize
+
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("hello\n")
+    with pytest.raises(UserError, match=words):
+        synthesize(prompts, tmp_path / "out.jsonl", model="m", reward=lambda p, r: 0.0, **options)
