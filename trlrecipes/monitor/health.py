@@ -30,6 +30,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from trlrecipes import files
 from trlrecipes.errors import UserError
 from trlrecipes.monitor import online
 from trlrecipes.monitor.plot import log_kind, plot_metrics, read_metrics
@@ -501,7 +502,7 @@ class TrainingHealthCallback(TrainerCallback):
         self.output_dir.mkdir(parents=True, exist_ok=True)
         if self.metrics_path.exists():
             kept = [r for r in read_metrics(self.metrics_path, dedupe=False) if r["step"] < first_step]
-            self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+            files.write_jsonl(self.metrics_path, kept)
             for record in kept:
                 self.history.append(record)
                 self.monitor.observe(record["step"], record)
@@ -534,8 +535,7 @@ class TrainingHealthCallback(TrainerCallback):
         epoch = logs.get("epoch", state.epoch)
         record = {"step": state.global_step, "epoch": epoch}
         record |= {k: _jsonable(v) for k, v in logs.items() if k not in record}
-        with self.metrics_path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        files.append_line(self.metrics_path, json.dumps(record))
         self.history.append(record)
         self.last_logs = record
         if self.live:
@@ -591,8 +591,7 @@ class TrainingHealthCallback(TrainerCallback):
         return None if good is None else newest_valid_checkpoint(directory, at_most=good)
 
     def _write_verdicts(self) -> None:
-        text = json.dumps([asdict(v) for v in self.verdicts], indent=2)
-        self.verdicts_path.write_text(text + "\n", encoding="utf-8")
+        files.write_json(self.verdicts_path, [asdict(v) for v in self.verdicts])
 
     def summary(self) -> dict:
         """Start and end of loss, margin and accuracy for train and eval, plus the verdict codes."""
@@ -617,7 +616,7 @@ class TrainingHealthCallback(TrainerCallback):
         self.output_dir.mkdir(parents=True, exist_ok=True)
         summary = self.summary()
         summary["steps"] = state.global_step
-        self.summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        files.write_json(self.summary_path, summary)
         lines = [f"training summary ({state.global_step} steps):"]
         for kind in ("train", "eval"):
             ends = {name: v for name, v in summary[kind].items() if v and name != "loss"}
