@@ -558,7 +558,6 @@ def data_convert(
     """Convert a dataset to TRL's conversational prompt/chosen/rejected format, with a skip summary."""
 
     def action():
-        import json
 
         from trlrecipes.data import explanations, get_format, load_pairs
 
@@ -569,14 +568,16 @@ def data_convert(
         dataset, summary = load_pairs(data_format, input, split=split, subset=subset, options=_key_values(options))
         if getattr(fmt, "NOTICE", None):
             print(fmt.NOTICE, file=sys.stderr)
+        from trlrecipes import files
+
         if output:
             output.parent.mkdir(parents=True, exist_ok=True)
-            dataset.to_json(str(output), lines=True, force_ascii=False)
+            files.write_jsonl(output, dataset)
         print(summary.format(explanations(fmt)))
         if output:
             print(f"wrote {len(dataset)} rows to {output}")
         if report:
-            report.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+            files.write_json(report, summary.to_dict())
 
     _exit(action)
 

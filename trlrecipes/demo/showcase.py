@@ -15,6 +15,7 @@ import re
 from functools import lru_cache
 
 from trlrecipes.errors import RunStopped
+from trlrecipes.run.record import DEMO_ANSWERS
 
 _STOPWORDS = frozenset(
     "a an the and or but if of to in on at for with by from as is are was were be been it its this that these those "
@@ -65,15 +66,13 @@ def demo_learned(result: dict) -> bool:
     return result["accuracy"] > 0.5 and result["margin"] > 0
 
 
-ANSWERS_FILE = "demo_answers.jsonl"  # what `trlrecipes report` shows side by side (prompt, reference, trained)
+ANSWERS_FILE = DEMO_ANSWERS  # what `trlrecipes report` shows side by side (prompt, reference, trained)
 
 
 def record_answers(run_dir, answers: list[dict]) -> None:
-    import json
-    from pathlib import Path
+    from trlrecipes.run.record import RunRecord
 
-    with (Path(run_dir) / ANSWERS_FILE).open("w", encoding="utf-8") as f:
-        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in answers)
+    RunRecord(run_dir).write_rows(ANSWERS_FILE, answers)
 
 
 def answers_from_generations(path, prompts) -> dict[str, dict]:

@@ -801,7 +801,12 @@ def plot_runs(run_dirs: list[Path], out: Path, *, labels: list[str]) -> Path:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
+    import io
+
+    from trlrecipes import files
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    return out
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=out.suffix.lstrip(".").lower() or "png", dpi=100)
+    return files.write_bytes(out, buffer.getvalue())

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trlrecipes import files
 from trlrecipes.errors import UserError
 from trlrecipes.models import check_model
 from trlrecipes.paths import check_writable
@@ -93,7 +94,7 @@ def _read_done(path: Path) -> set[str]:
         except json.JSONDecodeError:
             if lineno == len(lines) and not line.endswith("\n"):
                 print(f"synth: {path}: the last line was cut off mid-write; removing it", file=sys.stderr)
-                path.write_text("".join(lines[:-1]), encoding="utf-8")
+                files.write_text(path, "".join(lines[:-1]))
                 break
             raise UserError(
                 f"{path}:{lineno}: not valid JSON; this output cannot be resumed (choose another --output)"
