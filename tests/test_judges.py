@@ -79,3 +79,14 @@ def test_synth_refuses_non_finite_values(tmp_path, options, words):
     prompts.write_text("hello\n")
     with pytest.raises(UserError, match=words):
         synthesize(prompts, tmp_path / "out.jsonl", model="m", reward=lambda p, r: 0.0, **options)
+
+
+def test_a_prompt_longer_than_the_models_context_is_refused_before_generating(finished_run, tmp_path):
+    """One 5 MB prompt line ran for over 300 s; now it is one line naming the prompt and the sizes."""
+    from trlrecipes.tools.eval.generations import evaluate_generations
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a fine question\n" + "word " * 3000 + "\n")
+    with pytest.raises(UserError, match="does not fit the model's context of 1024") as err:
+        evaluate_generations(finished_run, reward=lambda p, r: 0.0, prompts_file=prompts, max_new_tokens=8)
+    assert "\n" not in str(err.value)
