@@ -47,6 +47,12 @@ def test_bench_scores_both_sides_offline_and_records_them(finished_run, task_fil
     # finished_run trained at learning rate 1e-30: the adapter changes nothing, so both sides score alike
     assert all(row["difference"] == 0 and row["verdict"] == "ok" for row in rows.values())
     assert "held-out" not in bench and json.loads((run / "eval.json").read_text()).get("accuracy") is not None
+    # the report and the compare table show it too
+    assert CliRunner().invoke(app, ["report", str(run)]).exit_code == 0
+    assert "Benchmarks (lm-eval" in (run / "report.html").read_text()
+    from trlrecipes.tools.sweep import table_row
+
+    assert table_row(run, {})["bench"] == "0/2 regressed"
 
 
 def test_regression_verdict_from_paired_per_example_scores():

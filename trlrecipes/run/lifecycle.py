@@ -158,7 +158,12 @@ class Run:
             if self.resume_from is not None:
                 self._trim_for_resume()
             self.record.write_config(self.parent.record.config())
-            self.record.update_info(status="running", round=self.dir.name, method=self.parent.record.method)
+            parent = self.parent.record.info()
+            self.record.update_info(
+                status="running",
+                round=self.dir.name,
+                **{key: parent.get(key) for key in ("recipe", "method", "description", "versions", "command")},
+            )
         self._data_changed()
         if getattr(self, "_trl_config", None):
             self.record.write_trl_config(self._trl_config)
@@ -354,9 +359,9 @@ class Run:
             _say(f"could not record status {status!r} in {self.record.path('run.json')}: {err}")
 
     def write_card(self) -> None:
-        """README.md from the run's own files, replacing the card TRL's save_model wrote (a round's card is its
-        run's)."""
-        if is_main_process() and self.parent is None:
+        """README.md from the run's own files, replacing the card TRL's save_model wrote (a round's too: TRL's
+        would name the base model "None")."""
+        if is_main_process():
             from trlrecipes.run.card import write_card
 
             write_card(self.dir)

@@ -395,8 +395,28 @@ def _evaluation(run: RunFolder) -> str:
     judged = evaluated.get("generation") if evaluated else None
     if isinstance(judged, dict):
         parts.append(_judged(judged))
+    bench = evaluated.get("bench") if evaluated else None
+    if isinstance(bench, dict) and isinstance(bench.get("rows"), list):
+        parts.append(_bench(bench))
     if not parts:
         return "<p>No evaluation recorded (run <code>trlrecipes eval RUN_DIR</code>).</p>"
+    return "".join(parts)
+
+
+def _bench(bench: dict) -> str:
+    """eval --bench: each task metric for the reference and the trained model, the difference and its standard
+    error, the verdict."""
+    rows = [
+        [f"{row.get('task')} {row.get('metric')}", row.get("reference"), row.get("trained"), row.get("difference"),
+         row.get("stderr") if row.get("stderr") is not None else "-", row.get("verdict", "")]
+        for row in bench["rows"]
+        if isinstance(row, dict)
+    ]  # fmt: skip
+    parts = [
+        f"<h3>Benchmarks ({_e(bench.get('harness', 'lm-eval'))}): reference (adapter off) vs trained</h3>",
+        _table(["task / metric", "reference", "trained", "difference", "stderr", "verdict"], rows),
+    ]
+    parts += [_verdict_box(verdict) for verdict in bench.get("verdicts") or [] if isinstance(verdict, dict)]
     return "".join(parts)
 
 

@@ -629,8 +629,32 @@ def table_row(run_dir: Path, settings: dict, status: str | None = None, error: s
         "eval_source": "eval.json" if held_out else ("summary.json" if eval_accuracy is not None else None),
         "verdicts": summary.get("verdicts") or [],
         "win_rate": win_rate(result),
+        "verified": _verified(result),
+        "bench": _bench(result),
         "error": error,
     }
+
+
+def _verified(result: dict) -> str | None:
+    """A 0/1 judge's paired figures (eval --generate with a verifier): reference -> trained accuracy and the
+    difference's 95 % interval."""
+    paired = (result.get("generation") or {}).get("paired") if isinstance(result, dict) else None
+    if not isinstance(paired, dict) or not isinstance(paired.get("accuracy_difference_ci95"), list):
+        return None
+    low, high = paired["accuracy_difference_ci95"]
+    return f"{paired['reference_accuracy']:.2f}->{paired['trained_accuracy']:.2f} [{low:+.2f},{high:+.2f}]"
+
+
+def _bench(result: dict) -> str | None:
+    """eval --bench in one cell: how many of its metrics regressed, of how many."""
+    rows = (result.get("bench") or {}).get("rows") if isinstance(result, dict) else None
+    if not isinstance(rows, list) or not rows:
+        return None
+    regressed = sum(1 for row in rows if isinstance(row, dict) and row.get("verdict") == "regression")
+    return f"{regressed}/{len(rows)} regressed"
+
+
+EXTRA = (("verified", "verifier acc ref->trained [95% CI]"), ("bench", "bench"))
 
 
 def _measure(row: dict) -> str:
@@ -655,6 +679,12 @@ def format_table(rows: list[dict], keys: list[str], *, columns: tuple[str, ...] 
         return max(len(name), *(len(v) for v in values)) if values else len(name)
 
     lead = {name: width(name, [_cell(r.get(name)) for r in rows]) for name in columns}
+    # judged-generation verifier figures and eval --bench: a column each, when any run has them
+    extra = {
+        name: width(title, [_cell(r.get(name)) for r in rows])
+        for name, title in EXTRA
+        if any(r.get(name) for r in rows)
+    }
     setting = {key: width(key.removeprefix("trl."), [_cell(r["settings"].get(key)) for r in rows]) for key in keys}
     measures = [_measure(row) for row in rows]
     per_row = len({m for m in measures if m != "-"}) > 1
@@ -666,7 +696,9 @@ def format_table(rows: list[dict], keys: list[str], *, columns: tuple[str, ...] 
         f"{header}  {'status':<11}{'steps':>6}{'train margin':>14}{'train acc':>11}{'eval margin':>13}"
         f"{'eval acc':>10}"
         + (f"  {'accuracy of':<{measure_width}}" if per_row else "")
-        + f"{'win rate':>10}  verdicts"
+        + f"{'win rate':>10}"
+        + "".join(f"  {title:<{extra[name]}}" for name, title in EXTRA if name in extra)
+        + "  verdicts"
     ]
     for row, measure in zip(rows, measures, strict=True):
         cells = "  ".join(
@@ -682,7 +714,9 @@ def format_table(rows: list[dict], keys: list[str], *, columns: tuple[str, ...] 
             f"{number(row['train_accuracy'], 11)}{number(row['eval_margin'], 13)}"
             f"{number(row['eval_accuracy'], 10)}"
             + (f"  {measure:<{measure_width}}" if per_row else "")
-            + f"{number(row['win_rate'], 10)}  {verdicts}"
+            + f"{number(row['win_rate'], 10)}"
+            + "".join(f"  {_cell(row.get(name)):<{extra[name]}}" for name, _ in EXTRA if name in extra)
+            + f"  {verdicts}"
         )
     used = [name for name in MEASURES if any(name in m.split(" / ") for m in measures)]
     if len(used) == 1:
