@@ -270,3 +270,76 @@ def test_lean_head_folds_stay_off_the_gpu(monkeypatch):
     before = {name: getattr(kernels, name) for name in _FOLD_ATTRS}
     lean_head_folds_on_cpu(SimpleNamespace(args=SimpleNamespace(device=SimpleNamespace(type="cuda"))))
     assert {name: getattr(kernels, name) for name in _FOLD_ATTRS} == before
+
+
+@pytest.mark.parametrize("trainer_name", ["GRPOTrainer", "RLOOTrainer"])
+def test_cpu_head_patches_give_online_trainers_trls_log_probs_entropy_and_gradients(
+    monkeypatch, tiny_model, trainer_name
+):
+    """run/lifecycle.py applies the three CPU head patches to every trainer, GRPO's and RLOO's too. Through the
+    trainers' own scoring of completions (`_get_per_token_logps_and_entropies`, on a LoRA model with TRL's fused head
+    asking for log-probs and entropy), the patched head gives TRL's own CPU path's log-probs, entropies and LoRA
+    gradients, with a policy-gradient loss alone and with GRPO's entropy bonus (an entropy gradient: the lean
+    backward fold hands that case to TRL's), padding and prompt positions included. So no patch needs to skip them."""
+    import contextlib
+
+    import torch
+    import trl
+    import trl.kernels.chunked_logprob as kernels
+    import trl.trainer.utils as trl_utils
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from trlrecipes import _compat as compat
+    from trlrecipes._compat import (
+        _CHUNK_ATTR,
+        _COMPACT_ATTR,
+        _FOLD_ATTRS,
+        lean_head_folds_on_cpu,
+        narrow_head_chunks_on_cpu,
+        score_reply_positions_on_cpu,
+    )
+
+    # TRL's own CPU path, also when an earlier run in this process installed the patches: full tiles, every position
+    # scored (its CPU choice), its torch folds
+    monkeypatch.setattr(trl_utils, _CHUNK_ATTR, 32768)
+    monkeypatch.setattr(trl_utils, _COMPACT_ATTR, lambda device: False)
+    for name in _FOLD_ATTRS:
+        fold = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, getattr(fold, "keywords", {}).get("_original", fold))
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    trl_utils.add_fused_lm_head(model, outputs=("log_probs", "entropy"))  # what both trainers ask of the head
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM")
+    model = get_peft_model(model, lora)
+    score = getattr(trl, trainer_name)._get_per_token_logps_and_entropies.__wrapped__  # without TRL's profiling
+    trainer = SimpleNamespace(accelerator=SimpleNamespace(autocast=contextlib.nullcontext))
+    ids = torch.randint(0, model.config.vocab_size, (4, 14))
+    attention = torch.ones_like(ids)
+    attention[1, :3] = 0  # a left-padded prompt
+    attention[2, 11:] = 0  # a completion that ended early (padding after it)
+    advantages = torch.tensor([0.5, -1.0, 1.5, -0.25]).unsqueeze(1)
+
+    def outputs(entropy_bonus: bool):
+        model.zero_grad()
+        logps, entropy, _ = score(trainer, model, ids, attention, 6, batch_size=2, compute_entropy=True)
+        mask = attention[:, -6:].float()
+        loss = -(logps * advantages * mask).sum() - (0.01 * (entropy * mask).sum() if entropy_bonus else 0)
+        loss.backward()
+        grads = [p.grad.clone() for n, p in model.named_parameters() if "lora_" in n]
+        return [logps.detach() * mask, entropy.detach() * mask, *grads]
+
+    expected = {bonus: outputs(bonus) for bonus in (False, True)}
+    cpu = SimpleNamespace(args=SimpleNamespace(device=torch.device("cpu")))
+    monkeypatch.setattr(compat, "CPU_LOGPROB_CHUNK", 64)  # the tiny vocabulary (320) in 5 tiles, as 49152 in 12
+    narrow_head_chunks_on_cpu(cpu)
+    score_reply_positions_on_cpu(cpu)
+    lean_head_folds_on_cpu(cpu)
+    assert getattr(trl_utils, _CHUNK_ATTR) == 64 and trl_utils._use_triton(torch.device("cpu"))
+    assert all(getattr(getattr(kernels, name), "_trlrecipes", False) for name in _FOLD_ATTRS)
+    for bonus in (False, True):
+        got = outputs(bonus)
+        assert len(got) == len(expected[bonus]) > 2
+        for have, want in zip(got, expected[bonus], strict=True):
+            torch.testing.assert_close(have, want, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(expected[True][2], expected[False][2])  # the entropy bonus did reach the gradients

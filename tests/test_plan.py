@@ -297,3 +297,54 @@ def test_sharded_launches_split_what_each_engine_splits(tmp_path):
 def test_plan_rejects_bad_launch_settings(args, fragment):
     result = CliRunner().invoke(app, ["plan", "hh-dpo", *args])
     assert result.exit_code == 2 and fragment in result.output, result.output
+
+
+def test_online_runs_plan_one_sequence_per_completion_and_the_generation_phase(qwen_config):
+    """GRPO/RLOO: one sequence per completion, a reference pass only with beta; the generation phase holds the KV
+    cache of per-device batch x steps_per_generation sequences of max_length tokens (by hand: Qwen2.5-0.5B, 24
+    layers, 2 kv heads x 64, bf16), and when that phase is the one that does not fit, plan says what shrinks it."""
+    plan = plan_recipe("ifeval-grpo", [], model_config=str(qwen_config))
+    s, e = plan.settings, plan.estimate
+    assert s.online and s.seqs_per_example == 1 and not s.reference_pass and s.method == "GRPO"
+    assert s.generation_batch == 8 * 4 and s.completion_length == 256 and s.max_length == 512
+    assert not s.dropout_disabled and s.lora_dropout == 0  # GRPOConfig keeps dropout (disable_dropout=False)
+    kv = next(c for c in e.generation if c.name == "KV cache")
+    assert kv.bytes == 32 * 512 * (24 + 1) * 2 * 2 * 64 * 2
+    assert e.generation_peak == pytest.approx(
+        e.get("weights") + e.get("LoRA + AdamW") + sum(c.bytes for c in e.generation[2:-1]) + 0.5 * GIB
+    )
+    assert e.total == max(e.train_peak, e.eval_peak, e.generation_peak)
+    text = plan.format()
+    assert "32 sequences at once" in text and "gen. peak" in text and "8 completions x 512 tokens" in text
+    assert plan_recipe("ifeval-grpo", ["beta=0.04"], model_config=str(qwen_config)).settings.reference_pass
+    fewer = plan_recipe("ifeval-grpo", ["trl.steps_per_generation=2"], model_config=str(qwen_config))
+    assert fewer.settings.generation_batch == 16 and fewer.estimate.generation_peak < e.generation_peak
+    rloo = plan_recipe("ifeval-grpo", ["trainer=rloo"], model_config=str(qwen_config))
+    assert rloo.settings.method == "RLOO" and rloo.settings.online
+    long = ["gradient_accumulation_steps=64", "max_completion_length=4096", "max_length=8192"]
+    tight = plan_recipe("ifeval-grpo", long, budget="16GB", model_config=str(qwen_config))
+    assert tight.estimate.generation_peak > 16 * GIB > tight.estimate.train_peak
+    assert "generating 512 sequences at once needs" in tight.format()
+
+
+def test_vllm_colocate_counts_its_share_of_the_gpu(qwen_config):
+    with_budget = plan_recipe("ifeval-grpo", ["use_vllm=true"], budget="40GB", model_config=str(qwen_config))
+    e = with_budget.estimate
+    assert e.get("vLLM colocate") == pytest.approx(0.3 * 40 * GIB) and e.generation == []
+    assert "in vLLM's own reservation" in with_budget.format()
+    shared = plan_recipe(
+        "ifeval-grpo",
+        ["use_vllm=true", "trl.vllm_gpu_memory_utilization=0.5"],
+        budget="40GB",
+        model_config=str(qwen_config),
+    )
+    assert shared.estimate.get("vLLM colocate") == pytest.approx(20 * GIB)
+    unknown = plan_recipe("ifeval-grpo", ["use_vllm=true"], model_config=str(qwen_config))
+    assert unknown.estimate.get("vLLM colocate") == 0 and "give --gpu-memory" in unknown.format()
+    server = plan_recipe("ifeval-grpo", ["use_vllm=true", "trl.vllm_mode=server"], model_config=str(qwen_config))
+    assert not any(c.name == "vLLM colocate" for c in server.estimate.components) and not server.estimate.generation
+    assert "on the vLLM server's GPU" in server.format()
+    from trlrecipes.errors import UserError
+
+    with pytest.raises(UserError, match="vLLM generates on GPUs only"):
+        plan_recipe("ifeval-grpo", ["use_vllm=true"], model_config=str(qwen_config), device="cpu")

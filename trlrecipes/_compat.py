@@ -57,9 +57,12 @@ def score_reply_positions_on_cpu(trainer) -> None:
 
 # Without Triton (on CPU) TRL's fused head folds each [tokens x 4096] logits tile into its running statistics with
 # torch ops written for any soft-cap and dtype: about 13 passes over the tile forward and 13 backward, most of them
-# into a fresh temporary. Without a soft-cap, in fp32 and without an entropy gradient (every trlrecipes run on CPU),
-# the same statistics take 6 passes forward and 3 in place backward, with the same tie rule for top-1: the 135M head
-# in 0.57-0.87x of TRL's time, the most with long replies (benchmarks/head_folds.py). Anything else goes to TRL's.
+# into a fresh temporary. Without a soft-cap, in fp32 and without an entropy gradient (every preference run on CPU;
+# GRPO/RLOO ask for the entropy as a metric, a gradient only with GRPO's entropy bonus, trl.entropy_coef), the same
+# statistics take 6 passes forward and 3 in place backward, with the same tie rule for top-1: the 135M head in
+# 0.57-0.87x of TRL's time, the most with long replies (benchmarks/head_folds.py). Anything else goes to TRL's. The
+# three CPU patches here give GRPO's and RLOO's own completion scoring TRL's log-probs, entropies and gradients, the
+# entropy bonus included (tests/test_compat.py), so run/lifecycle.py applies them to every trainer.
 _FOLD_ATTRS = ("_forward_tile", "_backward_tile")  # trl/kernels/chunked_logprob.py, TRL 1.16
 
 

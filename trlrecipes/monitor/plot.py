@@ -1,4 +1,6 @@
-"""Read a run's metrics.jsonl and draw metrics.png (loss, reward margin, accuracy, chosen/rejected rewards).
+"""Read a run's metrics.jsonl and draw metrics.png: loss, reward margin, accuracy, chosen/rejected rewards for a
+preference run; reward, completion length, cut/no-signal shares and entropy for an online run (GRPO, RLOO), whose
+loss sits near 0 by construction (monitor/online.py).
 
 Kept free of torch/transformers imports so `trlrecipes plot RUN_DIR` starts fast; matplotlib is imported
 inside `plot_metrics` and used through its Agg canvas only (no pyplot, no display needed).
@@ -10,6 +12,7 @@ import json
 from pathlib import Path
 
 from trlrecipes.errors import UserError
+from trlrecipes.monitor.online import CLIPPED, ENTROPY, KL, LENGTH, REWARD, REWARD_STD, ZERO_STD, is_online
 
 # (panel title, [(metric key, legend label, line style, colour)]): train solid, eval dashed.
 PANELS = [
@@ -46,6 +49,20 @@ PANELS = [
     ),
 ]
 CHANCE_ACCURACY = 0.5  # a coin flip between chosen and rejected
+# An online run (TRL's GRPOTrainer / RLOOTrainer logs, monitor/online.py): the reward with its batch spread as a band
+# and each reward function's own mean, then what explains it. Per-function keys are added from the logs themselves.
+ONLINE_PANELS = [
+    ("reward", [(REWARD, "train (band: ±std)", "-", "C0"), (f"eval_{REWARD}", "eval", "--", "C1")]),
+    ("completion length (tokens)", [(LENGTH, "mean", "-", "C0"), (f"eval_{LENGTH}", "eval mean", "--", "C1")]),
+    (
+        "shares of the batch",
+        [
+            (CLIPPED, "cut at max_completion_length", "-", "C3"),
+            (ZERO_STD, "groups with one reward for all (no signal)", "-", "C7"),
+        ],
+    ),
+    ("entropy / KL (nats per token)", [(ENTROPY, "entropy", "-", "C2"), (KL, "KL to the reference", "-", "C4")]),
+]
 
 
 def log_kind(logs: dict) -> str:
@@ -89,6 +106,23 @@ def _series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
     return [step for step, _ in points], [value for _, value in points]
 
 
+def panels_for(records: list[dict]) -> list:
+    """The four panels for these logs: the online ones (with a line per reward function) when any log is a GRPO or
+    RLOO log, else the preference ones."""
+    if not any(is_online(record) for record in records):
+        return PANELS
+    functions = sorted(
+        {key for record in records for key in record if key.startswith("rewards/") and key.endswith("/mean")}
+    )
+    styles = (
+        [(key, key.split("/")[1], ":", f"C{3 + i % 6}") for i, key in enumerate(functions)]
+        if len(functions) > 1
+        else []
+    )
+    title, series = ONLINE_PANELS[0]
+    return [(title, series + styles), *ONLINE_PANELS[1:]]
+
+
 def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
     """Draw the four training panels from `metrics_jsonl` into `out_png`; returns `out_png`."""
     metrics_jsonl, out_png = Path(metrics_jsonl), Path(out_png)
@@ -100,7 +134,8 @@ def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
             f"{metrics_jsonl} is not a text file of JSON lines; point to a run folder whose metrics.jsonl "
             f"a training run wrote"
         )
-    keys = {key for _, series in PANELS for key, *_ in series}
+    panels = panels_for(records)
+    keys = {key for _, series in panels for key, *_ in series}
     if not any(_series(records, key)[0] for key in keys):
         raise UserError(
             f"{metrics_jsonl} has no loss or reward metrics to plot (was the run stopped before its first log?)"
@@ -111,7 +146,7 @@ def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
 
     fig = Figure(figsize=(11, 7.5), layout="constrained")
     FigureCanvasAgg(fig)
-    for ax, (title, series) in zip(fig.subplots(2, 2).flat, PANELS, strict=True):
+    for ax, (title, series) in zip(fig.subplots(2, 2).flat, panels, strict=True):
         ax.set_title(title)
         ax.set_xlabel("step")
         drawn = []
@@ -121,6 +156,18 @@ def plot_metrics(metrics_jsonl: Path, out_png: Path) -> Path:
                 marker = "o" if len(steps) < 30 else None
                 ax.plot(steps, values, style, color=colour, marker=marker, markersize=3, label=label)
                 drawn.append(key)
+                if key == REWARD:  # the batch's spread around the mean reward
+                    spread = dict(zip(*_series(records, REWARD_STD), strict=True))
+                    band = [
+                        (step, value, spread[step])
+                        for step, value in zip(steps, values, strict=True)
+                        if step in spread
+                    ]
+                    if band:
+                        x, mean, std = zip(*band, strict=True)
+                        low = [m - d for m, d in zip(mean, std, strict=True)]
+                        high = [m + d for m, d in zip(mean, std, strict=True)]
+                        ax.fill_between(x, low, high, color=colour, alpha=0.15, linewidth=0)
         if title == "reward accuracy" and any("token" not in key for key in drawn):  # token accuracy has no chance
             ax.axhline(CHANCE_ACCURACY, color="grey", linewidth=0.8, linestyle=":", label="chance")
         if drawn:

@@ -41,6 +41,19 @@ r LoRA rank, P parameters.
   CUDA context     0.5 GiB (context, cuBLAS workspace, allocator slack); in --device cpu mode the Python + torch +
                    transformers runtime (RUNTIME_BASELINE_GIB) instead.
 
+Online RL (GRPO, RLOO: a Config with num_generations and max_completion_length) trains on one sequence per
+completion (k = 1, S = max_length = prompt + completion; the program leaves longer prompts out), with a reference
+pass only when beta != 0, and first generates: G = per-device batch x steps_per_generation (the accumulation by
+default) sequences at once per process, each growing to S tokens. That phase holds, beside the weights and LoRA:
+  KV cache         G*S * L * 2 (k and v) * kv_heads * d * c, plus one layer's copy while a step appends to it
+                   (transformers' dynamic cache concatenates)
+  prefill          one layer's no-grad temporaries over the G prompts (up to S - max_completion_length tokens each),
+                   or the sampling step's G x V fp32 logits and their ~3 fp32 working copies, whichever is larger
+With use_vllm=true (vllm_mode colocate, GPU only) vLLM generates instead, inside its own reservation of
+vllm_gpu_memory_utilization x the GPU's memory (its copy of the weights and its KV cache), held for the whole run: a
+component of the training step, known when --gpu-memory gives the GPU's size (vllm_mode=server: on another GPU,
+not counted). The peak is the larger phase.
+
 Peak = weights + LoRA + activations + LM head + transient + context; the evaluation pass (no grad,
 per_device_eval_batch_size: weights + LoRA params + one layer's temporaries or the head tile) is checked too and
 reported when it is higher. benchmarks/plan_accuracy.py compares these numbers with measured CPU peaks. A budget
@@ -80,6 +93,7 @@ METHOD_SHAPES = {
     "RM": (2, False, False),
 }
 MIN_MAX_LENGTH = 64
+VLLM_SHARE = 0.3  # GRPOConfig / RLOOConfig vllm_gpu_memory_utilization default (TRL 1.16)
 # What each multi-GPU engine splits across N processes (configs/accelerate/ holds a launch config for each).
 # DDP keeps a full copy everywhere. ZeRO-2 splits gradients and optimizer states (for LoRA runs: only the adapters').
 # ZeRO-3 and FSDP (full shard) also split the weights, gathering one wrapped unit (a decoder layer, or the embeddings
@@ -136,6 +150,11 @@ class Settings:
     dropout_disabled: bool = False  # TRL's disable_dropout (default True) also zeroes the LoRA dropout layers
     processes: int = 1  # data-parallel processes (GPUs) the run is launched on
     shard: str = "none"  # none (DDP) | zero2 | zero3 | fsdp: what is split across the processes (SHARDING)
+    online: bool = False  # GRPO / RLOO: a generation phase before each batch of steps
+    completion_length: int = 0  # max_completion_length (online)
+    generation_batch: int = 0  # sequences generated at once per process (online)
+    vllm_mode: str = ""  # online, GPU: "colocate" (vLLM on this GPU) or "server" (on another one); "": transformers
+    vllm_share: float | None = None  # vllm_gpu_memory_utilization when vLLM colocate generates
 
     @property
     def c(self) -> int:
@@ -155,6 +174,11 @@ class Estimate:
     total: float
     eval_peak: float
     device: str
+    generation: list[Component] = field(default_factory=list)  # online runs: the generation phase beside weights+LoRA
+
+    @property
+    def generation_peak(self) -> float:
+        return sum(c.bytes for c in self.generation)
 
     def get(self, name: str) -> float:
         return next(c.bytes for c in self.components if c.name == name)
@@ -319,10 +343,30 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
     method = name.upper()
     trl_config = str(getattr(module, "TRL_CONFIG", "") or "") if module else ""
     full_logits = any(trl_config.endswith(name) for name in FULL_LOGITS_TRAINERS) or not trl_has_fused_head()
+    trl = getattr(cfg, "trl", None) or {}
+    online = hasattr(cfg, "num_generations") and hasattr(cfg, "max_completion_length")
     # TRL's DPO/KTO/ORPO configs default to disable_dropout=True, which sets p=0 on every nn.Dropout of the model,
-    # the LoRA dropout layers included: then lora_dropout changes nothing, in training or in memory.
-    disabled = bool((getattr(cfg, "trl", None) or {}).get("disable_dropout", True)) if trl_config else False
+    # the LoRA dropout layers included: then lora_dropout changes nothing, in training or in memory. GRPOConfig and
+    # RLOOConfig default to False.
+    disabled = bool(trl.get("disable_dropout", not online)) if trl_config else False
     shape = METHOD_SHAPES.get(method, (2, True, True))
+    online_settings = {}
+    if online:
+        shape = (1, bool(getattr(cfg, "beta", 0) or trl.get("beta")), True)  # a reference pass only with a KL term
+        batch = int(getattr(cfg, "per_device_train_batch_size", 1))
+        steps = int(trl.get("steps_per_generation") or getattr(cfg, "gradient_accumulation_steps", 1))
+        generation = int(trl.get("generation_batch_size") or 0) or batch * steps
+        vllm = bool(getattr(cfg, "use_vllm", False) or trl.get("use_vllm"))
+        if vllm and device == "cpu":
+            raise UserError("use_vllm=true: vLLM generates on GPUs only; plan it with --device gpu")
+        mode = str(trl.get("vllm_mode", "colocate")) if vllm else ""
+        online_settings = {
+            "online": True,
+            "completion_length": int(cfg.max_completion_length),
+            "generation_batch": generation,
+            "vllm_mode": mode,
+            "vllm_share": float(trl.get("vllm_gpu_memory_utilization", VLLM_SHARE)) if mode == "colocate" else None,
+        }
     return Settings(
         precision=precision,
         load_in_4bit=bool(getattr(cfg, "load_in_4bit", False)),
@@ -339,6 +383,7 @@ def settings_from_config(cfg, module=None, device: str = "gpu") -> Settings:
         lm_head=shape[2],
         method=name,
         dropout_disabled=disabled and bool(getattr(cfg, "lora_dropout", 0.0)),
+        **online_settings,
     )
 
 
@@ -376,7 +421,9 @@ def head_transients(tokens: int, shape: ModelShape, s: Settings, device: str) ->
     return tile * 4 * CPU_HEAD_TILES[0], tile * 4 * CPU_HEAD_TILES[1] + tokens * h * 4
 
 
-def estimate(shape: ModelShape, s: Settings, device: str = "gpu") -> Estimate:
+def estimate(shape: ModelShape, s: Settings, device: str = "gpu", budget: float | None = None) -> Estimate:
+    """The components of the training step's peak (and the evaluation and generation phases'); `budget`: the GPU's
+    memory, for vLLM colocate's share of it."""
     h, i, a, d, c, L = shape.hidden, shape.intermediate, shape.heads, shape.head_dim, s.c, shape.layers
     tokens = s.batch * s.seqs_per_example * s.max_length
     comps = []
@@ -449,13 +496,51 @@ def estimate(shape: ModelShape, s: Settings, device: str = "gpu") -> Estimate:
     else:
         comps.append(Component("runtime", RUNTIME_BASELINE_GIB * GIB, "Python + torch + transformers + TRL process"))
 
+    generation = generation_phase(shape, s, device) if s.online else []
+    if s.online and s.vllm_share is not None:
+        share = s.vllm_share * budget if budget else 0.0
+        note = (
+            f"vllm_gpu_memory_utilization={s.vllm_share:g} of {_gib(budget)} GiB: vLLM's weights + KV cache"
+            if budget
+            else f"vllm_gpu_memory_utilization={s.vllm_share:g} of the GPU (give --gpu-memory to count it)"
+        )
+        comps.insert(-1, Component("vLLM colocate", share, note))
     total = sum(comp.bytes for comp in comps)
     eval_tokens = s.eval_batch * s.seqs_per_example * s.max_length
     eval_forward = head_transients(eval_tokens, shape, s, device)[0]
     eval_layer = eval_tokens * (4 * h + c * (h + 4 * a * d + 3 * i))
     eval_transient = max(eval_layer, eval_forward) + (eval_tokens * shape.vocab * c if s.full_logits else 0)
     eval_peak = weights + lora * 4 + eval_tokens * c * h + eval_transient + comps[-1].bytes
-    return Estimate(comps, max(total, eval_peak), eval_peak, device)
+    if generation:  # beside what stays resident: weights, LoRA + AdamW, the context
+        generation = comps[:2] + generation + comps[-1:]
+    peak = max(total, eval_peak, sum(comp.bytes for comp in generation))
+    return Estimate(comps, peak, eval_peak, device, generation)
+
+
+def generation_phase(shape: ModelShape, s: Settings, device: str = "gpu") -> list[Component]:
+    """What generating G = s.generation_batch sequences of up to max_length tokens holds beside the weights and
+    LoRA (see the module docstring); empty when vLLM generates (in its own reservation, or on its server's GPU)."""
+    if s.vllm_mode:
+        return []
+    G, S, c = s.generation_batch, s.max_length, s.c
+    h, i, a, d, L = shape.hidden, shape.intermediate, shape.heads, shape.head_dim, shape.layers
+    per_token_layer = 2 * shape.kv_heads * d * c  # k and v of one layer
+    kv = G * S * per_token_layer * (L + 1)
+    prompt_tokens = G * max(S - s.completion_length, 1)
+    prefill = prompt_tokens * (4 * h + c * (h + 4 * a * d + 3 * i))
+    sampling = G * shape.vocab * 4 * 4  # the step's fp32 logits + ~3 working copies (temperature, softmax, sample)
+    return [
+        Component(
+            "KV cache",
+            kv,
+            f"{G} sequences x {S} tokens x ({L} + 1 appending) layers x 2 x {shape.kv_heads} kv heads x {d} x {c} B",
+        ),
+        Component(
+            "gen. temps",
+            max(prefill, sampling),
+            "prefill: one layer's temporaries over the prompts" if prefill >= sampling else "sampling: G x V fp32",
+        ),
+    ]
 
 
 def _gib(value: float) -> str:
@@ -514,12 +599,12 @@ def propose(shape: ModelShape, s: Settings, budget: float, device: str = "gpu", 
                 grad_accum=s.grad_accum * s.batch // batch,
                 max_length=max_length or s.max_length,
             )
-            result = estimate(shape, trial, device)
+            result = estimate(shape, trial, device, budget)
             if result.train_peak > budget:
                 continue
             for eval_batch in eval_batches:  # evaluation only: its batch size changes no result
                 trial = dataclasses.replace(trial, eval_batch=eval_batch)
-                result = estimate(shape, trial, device)
+                result = estimate(shape, trial, device, budget)
                 if result.total <= budget:
                     break
             if result.total <= budget:
@@ -586,11 +671,20 @@ class Plan:
             f"  model: {self.shape.describe()}",
             f"  method: {s.method}, "
             + ("reference pass (adapters off)" if s.reference_pass else "no reference pass")
-            + f", {s.seqs_per_example} sequence(s) per example"
+            + (
+                ", 1 sequence per completion (prompt + completion)"
+                if s.online
+                else f", {s.seqs_per_example} sequence(s) per example"
+            )
             + ("" if s.lm_head else ", a one-output score head instead of the LM head"),
-            f"  settings: {s.precision}{' + 4-bit base' if s.load_in_4bit else ''}, {s.batch} examples x "
-            f"{s.seqs_per_example} sequences x {s.max_length} tokens per device, gradient accumulation "
-            f"{s.grad_accum}, activation checkpointing {'on' if s.checkpointing else 'off'}, LoRA r={s.lora_r}"
+            f"  settings: {s.precision}{' + 4-bit base' if s.load_in_4bit else ''}, "
+            + (
+                f"{s.batch} completions x {s.max_length} tokens per device"
+                if s.online
+                else f"{s.batch} examples x {s.seqs_per_example} sequences x {s.max_length} tokens per device"
+            )
+            + ", gradient accumulation "
+            + f"{s.grad_accum}, activation checkpointing {'on' if s.checkpointing else 'off'}, LoRA r={s.lora_r}"
             f" (all linear layers), "
             + (
                 "lora_dropout off (TRL's disable_dropout=true zeroes it; trl.disable_dropout=false turns it on)"
@@ -611,6 +705,17 @@ class Plan:
         lines.append(f"  {'-' * 14}{'-' * 8}")
         where = "GPU memory" if self.device == "gpu" else "CPU RAM"
         lines.append(f"  {'peak':<14}{e.train_peak / GIB:>8.2f}  estimated peak {where} (training step)")
+        if e.generation:
+            lines.append(
+                f"  generation: {s.generation_batch} sequences at once (per-device batch x steps_per_generation), "
+                f"each up to {s.max_length} tokens ({s.completion_length} generated), beside the weights and LoRA:"
+            )
+            lines += [f"  {comp.name:<14}{comp.bytes / GIB:>8.2f}  {comp.note}" for comp in e.generation[2:-1]]
+            lines.append(f"  {'gen. peak':<14}{e.generation_peak / GIB:>8.2f}  estimated peak {where} (generation)")
+        elif s.vllm_mode == "colocate":
+            lines.append("  generation: in vLLM's own reservation (vLLM colocate, counted above)")
+        elif s.vllm_mode:
+            lines.append("  generation: on the vLLM server's GPU (vllm_mode=server), not counted here")
         if e.eval_peak > e.train_peak:
             lines.append(
                 f"  {'eval peak':<14}{e.eval_peak / GIB:>8.2f}  the evaluation pass ({s.eval_batch} pairs "
@@ -623,6 +728,12 @@ class Plan:
             lines.append(f"\nfits in {self.budget / GIB:.2f} GiB ({spare / GIB:.2f} GiB spare)")
             return "\n".join(lines)
         lines.append(f"\ndoes not fit in {self.budget / GIB:.2f} GiB (short by {-spare / GIB:.2f} GiB)")
+        if e.generation and e.generation_peak > self.budget:
+            lines.append(
+                f"generating {s.generation_batch} sequences at once needs {e.generation_peak / GIB:.2f} GiB: lower "
+                f"max_completion_length, or generate fewer at once (trl.steps_per_generation below "
+                f"gradient_accumulation_steps; it must still hold whole groups of num_generations)"
+            )
         if self.proposal is None:
             floor = e.get("weights") + e.components[-1].bytes
             lines.append(
@@ -675,8 +786,8 @@ def plan_recipe(
     settings = dataclasses.replace(settings, processes=processes, shard=shard)
     if settings.load_in_4bit and device == "cpu":
         raise UserError("load_in_4bit=true needs a CUDA GPU; plan it with --device gpu")
-    result = estimate(shape, settings, device)
     budget_bytes = parse_budget(budget) if isinstance(budget, str) else budget
+    result = estimate(shape, settings, device, budget_bytes)
     proposal = None
     if budget_bytes is not None and result.total > budget_bytes:
         proposal = propose(shape, settings, budget_bytes, device, fields=set(cfg.__dataclass_fields__))
