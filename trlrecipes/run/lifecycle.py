@@ -63,6 +63,7 @@ class Run:
     _health: Any = None
     _stopper: Any = None
     _trainer: Any = None
+    _trl_config: dict | None = None  # the TRL config as built (trl_config.json), written when the run begins
 
     def __post_init__(self):
         self.dir = Path(self.dir)
@@ -165,7 +166,7 @@ class Run:
                 **{key: parent.get(key) for key in ("recipe", "method", "description", "versions", "command")},
             )
         self._data_changed()
-        if getattr(self, "_trl_config", None):
+        if self._trl_config:
             self.record.write_trl_config(self._trl_config)
 
     def _trim_for_resume(self) -> dict:
