@@ -4,12 +4,12 @@ with the verifier on a short tiny-model DPO run."""
 import json
 
 import pytest
-from conftest import write_jsonl
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
 from trlrecipes.demo import arithmetic
 from trlrecipes.errors import UserError
+from trlrecipes.testing import write_jsonl
 
 
 def read(path):

@@ -1,8 +1,10 @@
-"""Health verdicts on synthetic TRL log traces, the callback's files, and the metrics plot."""
+"""Health verdicts on synthetic TRL log traces (DPO, its mixtures, SimPO, SFT, KTO, ORPO), the callback's files, and
+the metrics plot."""
 
 import io
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 
@@ -348,3 +350,95 @@ def test_plot_kto_metrics_without_accuracy(tmp_path):
     events = trace(kto_train, kto_eval, n=10, eval_every=5)
     path.write_text("".join(json.dumps({"step": s, **logs}) + "\n" for s, logs in events) + '{"step": 3, "lo')
     assert plot_metrics(path, tmp_path / "sub" / "m.png").stat().st_size > 10_000
+
+
+# -- each method's verdicts --------------------------------------------------------------------------------------
+def _train_log(acc, margin, loss, logps=-100.0):
+    return {
+        "loss": loss,
+        "rewards/accuracies": acc,
+        "rewards/margins": margin,
+        "rewards/chosen": margin / 2,
+        "rewards/rejected": -margin / 2,
+        "logps/chosen": logps,
+    }
+
+
+def test_no_learning_stays_silent_for_a_learning_mixture_and_quotes_no_loss_it_cannot_know():
+    """A mixture (sigmoid + 0.2 sft) has no single zero-margin loss: the callback gets None, the verdict never
+    compares the loss with ln 2 (its loss is ln 2 + 0.2 x NLL), and judges on accuracy and margin alone."""
+    from trlrecipes.monitor.health import HealthMonitor, zero_margin_loss_of
+
+    args = SimpleNamespace(loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.2], beta=0.1)
+    assert zero_margin_loss_of(args) is None
+    learning = HealthMonitor(zero_margin_loss=zero_margin_loss_of(args), max_steps=20)
+    raised = [
+        learning.observe(step, _train_log(0.5 + 0.04 * step, 0.05 * step, 1.2 - 0.01 * step)) for step in range(1, 11)
+    ]
+    assert not any(raised)
+    stuck = HealthMonitor(zero_margin_loss=None, max_steps=20)
+    verdicts = [v for step in range(1, 11) for v in stuck.observe(step, _train_log(0.5, 0.0, 1.2))]
+    assert [v.code for v in verdicts] == ["no_learning"]
+    assert "loss" not in verdicts[0].message  # accuracy and margin only: no made-up chance loss
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            SimpleNamespace(loss_type=["sigmoid"], loss_weights=None, beta=0.1),
+            "loss_type=sigmoid,sft loss_weights=1,0.2",
+        ),
+        (SimpleNamespace(loss_type=["ipo"], loss_weights=None, beta=0.1), "loss_type=ipo,sft loss_weights=1,0.2"),
+        (SimpleNamespace(loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.2], beta=0.1), "loss_weights=1,0.4"),
+        (SimpleNamespace(loss_type="simpo", simpo_gamma=1.375, cpo_alpha=0.0, beta=2.5), "cpo_alpha=0.2"),
+        (SimpleNamespace(beta=0.1), "beta=0.05"),  # ORPO: its SFT term weighs more against the odds ratio
+    ],
+)
+def test_chosen_logps_collapse_fix_names_the_exact_override(args, expected):
+    from trlrecipes.monitor.health import HealthMonitor, anchor_override
+
+    assert anchor_override(args).startswith(expected)
+    monitor = HealthMonitor(anchor=anchor_override(args), max_steps=20)
+    logs = [_train_log(0.9, 1.0, 0.4, -100.0 - 20 * step) for step in range(1, 8)]
+    verdicts = [v for step, log in enumerate(logs, start=1) for v in monitor.observe(step, log)]
+    collapse = [v for v in verdicts if v.code == "chosen_logps_collapse"]
+    assert collapse and expected in collapse[0].fix
+
+
+def test_simpo_zero_margin_loss_and_sft_logs_raise_no_preference_verdict():
+    from trlrecipes.monitor.health import HealthMonitor, live_line, zero_margin_loss_of
+
+    simpo = SimpleNamespace(loss_type="simpo", simpo_gamma=1.375, cpo_alpha=0.0, beta=2.5)
+    assert zero_margin_loss_of(simpo) == pytest.approx(math.log(1 + math.exp(1.375)))  # -log sigmoid(0 - gamma)
+    assert zero_margin_loss_of(SimpleNamespace(loss_type="simpo", simpo_gamma=1.0, cpo_alpha=0.2)) is None
+    monitor = HealthMonitor(zero_margin_loss=zero_margin_loss_of(SimpleNamespace(loss_type="nll")), max_steps=10)
+    flat = [monitor.observe(step, {"loss": 2.0, "mean_token_accuracy": 0.4, "entropy": 1.0}) for step in range(1, 11)]
+    assert not any(flat)
+    assert "token acc 0.400" in live_line({"step": 3, "loss": 2.0, "mean_token_accuracy": 0.4}, 10)
+
+
+def test_the_callback_reads_the_method_from_the_trainer_args(tmp_path):
+    """SimPO's run: the fix names cpo_alpha and never says "raise beta" (there is no reference to pull towards)."""
+    from trlrecipes.monitor.health import TrainingHealthCallback
+
+    callback = TrainingHealthCallback(tmp_path, live=False)
+    args = SimpleNamespace(loss_type="simpo", simpo_gamma=1.375, cpo_alpha=0.0, beta=2.5, output_dir=str(tmp_path))
+    control = SimpleNamespace(should_training_stop=False, should_save=True, should_evaluate=True)
+    for step in range(1, 8):
+        state = SimpleNamespace(is_world_process_zero=True, global_step=step, max_steps=20, epoch=0.1 * step)
+        callback.on_log(args, state, control, logs=_train_log(0.9, 1.0, 0.4, -1.0 - 0.5 * step))
+    collapse = [v for v in callback.verdicts if v.code == "chosen_logps_collapse"]
+    assert collapse and "cpo_alpha=0.2" in collapse[0].fix and "raise beta" not in collapse[0].fix
+    assert callback.monitor.zero_margin_loss == pytest.approx(math.log1p(math.exp(1.375)))
+
+
+def test_health_callback_reads_the_zero_margin_loss_from_the_trainer_args():
+    from types import SimpleNamespace
+
+    from trlrecipes.monitor.health import LN2, zero_margin_loss_of
+
+    assert zero_margin_loss_of(SimpleNamespace(loss_type=["sigmoid"], beta=0.1)) == LN2
+    assert zero_margin_loss_of(SimpleNamespace(loss_type=["ipo"], beta=0.1)) == pytest.approx(25.0)
+    assert zero_margin_loss_of(SimpleNamespace(loss_type=["sigmoid", "sft"], beta=0.1)) is None
+    assert zero_margin_loss_of(SimpleNamespace(beta=0.1)) == LN2  # ORPO: no loss_type

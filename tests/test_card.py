@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from trlrecipes.run.card import base_model_names, model_card
+from trlrecipes.testing import fake_run_folder
 
 
 def front_matter(text: str) -> dict:
@@ -44,12 +45,12 @@ def test_run_folder_card_has_valid_metadata_and_the_runs_figures(finished_run, t
 
 def test_alias_names_its_source_and_non_commercial_data_is_flagged(tmp_path):
     assert base_model_names("smollm2-135m-offline")[0] == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    (tmp_path / "config.yaml").write_text(
-        yaml.safe_dump(
-            {"model": "smollm2-135m-offline", "data_format": "pku-saferlhf", "dataset": "PKU-Alignment/PKU-SafeRLHF"}
-        )
+    fake_run_folder(
+        tmp_path,
+        base_model="smollm2-135m-offline",
+        config={"data_format": "pku-saferlhf", "dataset": "PKU-Alignment/PKU-SafeRLHF"},
+        preset="pku-safe-dpo",
     )
-    (tmp_path / "recipe.py").write_text('"""DPO on PKU-SafeRLHF."""\nMETHOD = "DPO"\n')
     card = model_card(tmp_path)
     meta = front_matter(card)
     assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"

@@ -1,4 +1,5 @@
-"""`trlrecipes run RECIPE --demo` end to end on the real embedded SmolLM2 model (shortened budget)."""
+"""`trlrecipes run RECIPE --demo` end to end on the real embedded SmolLM2 model (shortened budget): each program's
+demo (DPO and its RPO mixture, ORPO, SimPO, SFT, the reward model) trains, evaluates and shows its before/after."""
 
 import importlib.util
 import json
@@ -52,6 +53,38 @@ def test_demo_runs_evaluates_and_compares(recipe, tmp_path):
         "preset.yaml",
     ):
         assert (out / name).is_file(), name
+
+
+@pytest.mark.parametrize(
+    "name, method", [("hh-simpo", "SimPO"), ("hh-rpo", "RPO"), ("hh-sft", "SFT"), ("hh-rm", "RM")]
+)
+def test_simpo_rpo_sft_and_rm_demos_train_and_evaluate(name, method, tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            name,
+            "--demo",
+            "max_steps=3",
+            "logging_steps=1",
+            "save_steps=3",
+            "max_eval_rows=8",
+            f"output_dir={out}",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "held-out evaluation" in result.output
+    for file in ("adapter_model.safetensors", "metrics.jsonl", "metrics.png", "summary.json", "eval.json"):
+        assert (out / file).is_file(), file
+    evaluated = json.loads((out / "eval.json").read_text())
+    assert evaluated["method"] == method and evaluated["pairs"] == 8
+    writes_replies = method != "RM"  # a reward model scores replies: no judged generations, no before/after
+    assert ("before (reference) and after" in result.output) is writes_replies
+    assert (out / "eval_generations.jsonl").is_file() is writes_replies and (
+        "generation" in evaluated
+    ) is writes_replies
+    assert all(math.isfinite(value) for value in evaluated.values() if isinstance(value, float))
 
 
 def test_hh_max_length_default_keeps_most_sample_pairs_whole(hh_sample):

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import tiny_overrides
 
+from trlrecipes.errors import UserError
 from trlrecipes.run.recipes import builtin_dir
+from trlrecipes.testing import tiny_overrides
 
 STEPS = 3
 ACCELERATE_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
@@ -243,3 +244,30 @@ def test_deepspeed_configs_launch_one_run_on_cpu(tiny_model, hh_files, tmp_path,
     assert len(model_states) == (2 if stage == 3 else 1)  # ZeRO-3: each rank holds its part of the weights
     assert "was asked for, but accelerate runs" not in output
     assert_adapter_loads(out, tiny_model)
+
+
+def test_deepspeed_launch_precision_must_match_the_run(monkeypatch):
+    """Measured: `accelerate launch --config_file deepspeed-zero2.yaml` (mixed_precision bf16) on CPU, where the run
+    trains in fp32, failed with exit 1 after loading ("ds bf16.enabled=True vs hf bf16|bf16_full_eval=False")."""
+    from types import SimpleNamespace
+
+    from trlrecipes.hardware import pick_precision
+    from trlrecipes.run.preflight import preflight_late
+
+    ours = pick_precision("auto").name
+    other = "fp16" if ours == "bf16" else "bf16"
+    cfg = SimpleNamespace(model="", precision="auto")
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", other)
+    flag = "no" if ours == "fp32" else ours
+    with pytest.raises(
+        UserError,
+        match=rf"runs DeepSpeed in {other} .* this run trains in {ours} \(precision=auto\); "
+        rf"pass --mixed_precision {flag} to accelerate launch",
+    ):
+        preflight_late(cfg)
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    preflight_late(cfg)  # fp32 launch: DeepSpeed follows the run's precision
+    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", other)
+    preflight_late(cfg)  # not DeepSpeed: the mismatch error above is DeepSpeed's, this check leaves others alone

@@ -1,15 +1,12 @@
 """`trlrecipes eval` checked against an independent hand computation of the implicit rewards."""
 
 import json
-import shutil
 
 import pytest
-import yaml
-from conftest import hh_rows, write_jsonl
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.run.recipes import builtin_dir
+from trlrecipes.testing import fake_run_folder, hh_rows, write_jsonl
 
 BETA = 0.5
 
@@ -17,34 +14,22 @@ BETA = 0.5
 @pytest.fixture(scope="module")
 def fake_run(tiny_model, tmp_path_factory):
     """A run folder holding a LoRA adapter with random (non-zero) weights on the tiny model."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     run = tmp_path_factory.mktemp("run")
-    torch.manual_seed(0)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_model),
-        LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False),
-    )
-    model.save_pretrained(run)
-    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(run)
     data = write_jsonl(run / "heldout.jsonl", hh_rows(5))
-    (run / "config.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "model": str(tiny_model),
-                "beta": BETA,
-                "max_length": 512,
-                "data_format": "hh-rlhf",
-                "eval_dataset": str(data),
-                "precision": "auto",
-                "max_eval_rows": 0,
-            }
-        )
+    fake_run_folder(
+        run,
+        base_model=tiny_model,
+        config={
+            "beta": BETA,
+            "max_length": 512,
+            "data_format": "hh-rlhf",
+            "eval_dataset": str(data),
+            "precision": "auto",
+            "max_eval_rows": 0,
+        },
+        info={"method": "DPO", "status": "completed"},
+        adapter=True,
     )
-    shutil.copyfile(builtin_dir() / "dpo.py", run / "program.py")
-    (run / "run.json").write_text('{"method": "DPO", "status": "completed"}')
     return run, data
 
 
@@ -94,15 +79,13 @@ def test_eval_matches_hand_computation(fake_run, tiny_model):
     assert result["accuracy"] == sum(m > 0 for m in margins) / 5
 
 
-def test_eval_cli_json_and_errors(fake_run, tmp_path):
+def test_eval_cli_json(fake_run):
     run, _ = fake_run
     result = CliRunner().invoke(app, ["eval", str(run), "--json", "--max-rows", "3"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output[result.output.index("{") :])
     assert payload["pairs"] == 3 and payload["method"] == "DPO"
     assert (run / "eval.json").is_file()
-    missing = CliRunner().invoke(app, ["eval", str(tmp_path)])
-    assert missing.exit_code == 2 and "not a trlrecipes run folder" in missing.output
 
 
 def test_generate_compare(fake_run):
@@ -265,19 +248,6 @@ def test_eval_generate_cli_end_to_end(fake_run, tiny_model, tmp_path, monkeypatc
     assert text.exit_code == 0 and "win rate" in text.output and "length-controlled" in text.output
 
 
-def test_eval_generate_errors(fake_run, tmp_path):
-    run, _ = fake_run
-    cases = [
-        (["--reward", "x:y"], "only apply with --generate"),
-        (["--generate"], "needs a judge"),
-        (["--generate", "--reward", "x:y", "--samples", "2"], "identical replies"),
-        (["--generate", "--reward-model", str(run)], "not a reward model"),
-    ]
-    for extra, message in cases:
-        result = CliRunner().invoke(app, ["eval", str(run), *extra])
-        assert result.exit_code == 2 and message in result.output, (extra, result.output)
-
-
 def test_reward_model_from_a_peft_adapter_folder(tiny_model, tmp_path):
     """A LoRA adapter over a sequence-classification head (a reward-model run's folder) loads as a judge, with its
     trained score head, not a freshly initialised one."""
@@ -318,3 +288,16 @@ def test_demo_showcase_shows_the_judged_win_rate_next_to_the_implicit_table(fake
     assert "word overlap" in printed and "win rate" in printed and "length-controlled" in printed
     stored = json.loads((run / "eval.json").read_text())
     assert stored["generation"]["judge"] == "answer_overlap" and stored["generation"]["prompts"] == 5
+
+
+def test_simpo_and_sft_criteria_by_hand():
+    from trlrecipes.tools.eval.criteria import sft_metrics, simpo_metrics
+    from trlrecipes.tools.eval.pairs import PairScores
+
+    # pair 1: chosen mean -1.0 vs rejected -2.0 (trained), -1.5 vs -1.5 (base); pair 2: -3 vs -1 (trained)
+    scores = [PairScores(-10.0, -40.0, -15.0, -30.0, 10, 20), PairScores(-6.0, -2.0, -4.0, -2.0, 2, 2)]
+    simpo = simpo_metrics(scores, beta=2.0, gamma=1.0)
+    assert simpo["accuracy"] == 0.5 and simpo["margin"] == pytest.approx((2.0 * 1.0 + 2.0 * -2.0) / 2)
+    assert simpo["past_gamma"] == 0.5 and simpo["base_accuracy"] == 0.0 and simpo["base_margin"] == pytest.approx(-1.0)
+    sft = sft_metrics(scores)
+    assert sft["chosen_nll"] == pytest.approx((1.0 + 3.0) / 2) and sft["base_chosen_nll"] == pytest.approx(1.75)

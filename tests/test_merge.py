@@ -1,89 +1,63 @@
 """`trlrecipes merge`: the merged folder loads with plain transformers and reproduces base + adapter."""
 
 import json
-import shutil
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
-from trlrecipes.run.recipes import builtin_dir
+from trlrecipes.testing import fake_run_folder
 
 SAMPLE = [{"role": "user", "content": "How do I boil an egg?"}]
 
 
 def make_run(base, folder, **config):
     """A finished-looking run folder: a LoRA adapter with random (non-zero) weights and the files a run writes."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(base),
-        LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False),
-    )
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(base).save_pretrained(folder)
-    cfg = {
-        "model": str(base),
-        "precision": "auto",
-        "load_in_4bit": False,
-        "trust_remote_code": False,
-        "dataset": "data/train.jsonl",
-        "data_format": "hh-rlhf",
-        "beta": 0.25,
-        "learning_rate": 5e-6,
-        "lora_r": 4,
-        "lora_alpha": 8,
-        "lora_dropout": 0.05,
-        "max_length": 256,
-        "max_steps": 30,
-        **config,
-    }
-    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
-    shutil.copyfile(builtin_dir() / "dpo.py", folder / "program.py")
-    shutil.copyfile(builtin_dir() / "hh-dpo.yaml", folder / "preset.yaml")
-    (folder / "run.json").write_text(
-        json.dumps(
-            {
-                "recipe": "hh-dpo",
-                "method": "DPO",
-                "description": "DPO with LoRA on Anthropic hh-rlhf (helpful-base), reference = the base model with "
-                "adapters disabled",
-                "status": "completed",
-                "global_step": 30,
-                "versions": {"trlrecipes": "0.1.0", "trl": "1.16.0"},
+    return fake_run_folder(
+        folder,
+        base_model=base,
+        config={
+            "precision": "auto",
+            "load_in_4bit": False,
+            "trust_remote_code": False,
+            "dataset": "data/train.jsonl",
+            "data_format": "hh-rlhf",
+            "beta": 0.25,
+            "learning_rate": 5e-6,
+            "lora_r": 4,
+            "lora_alpha": 8,
+            "lora_dropout": 0.05,
+            "max_length": 256,
+            "max_steps": 30,
+            **config,
+        },
+        preset="hh-dpo",
+        info={
+            "recipe": "hh-dpo",
+            "method": "DPO",
+            "description": "DPO with LoRA on Anthropic hh-rlhf (helpful-base), reference = the base model with "
+            "adapters disabled",
+            "status": "completed",
+            "global_step": 30,
+            "versions": {"trlrecipes": "0.1.0", "trl": "1.16.0"},
+        },
+        data_summary={
+            "train": {
+                "source": "data/train.jsonl",
+                "used": 100,
+                "read": 103,
+                "converted": 100,
+                "skipped": {"empty_reply": 3},
             }
-        )
+        },
+        metrics=[
+            {"step": 10, "loss": 0.69, "rewards/accuracies": 0.5},
+            {"step": 30, "loss": 0.41, "rewards/accuracies": 0.875, "rewards/margins": 1.5},
+            {"step": 30, "eval_loss": 0.52, "eval_rewards/accuracies": 0.75},
+        ],
+        evaluation={"pairs": 8, "data": "data/test.jsonl", "accuracy": 0.625, "margin": 0.3},
+        adapter=True,
     )
-    (folder / "data_summary.json").write_text(
-        json.dumps(
-            {
-                "train": {
-                    "source": "data/train.jsonl",
-                    "used": 100,
-                    "read": 103,
-                    "converted": 100,
-                    "skipped": {"empty_reply": 3},
-                }
-            }
-        )
-    )
-    (folder / "metrics.jsonl").write_text(
-        json.dumps({"step": 10, "loss": 0.69, "rewards/accuracies": 0.5})
-        + "\n"
-        + json.dumps({"step": 30, "loss": 0.41, "rewards/accuracies": 0.875, "rewards/margins": 1.5})
-        + "\n"
-        + json.dumps({"step": 30, "eval_loss": 0.52, "eval_rewards/accuracies": 0.75})
-        + "\n"
-    )
-    (folder / "eval.json").write_text(
-        json.dumps({"pairs": 8, "data": "data/test.jsonl", "accuracy": 0.625, "margin": 0.3})
-    )
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from conftest import tiny_overrides
 
 from trlrecipes import api
 from trlrecipes.run import refcache
+from trlrecipes.testing import tiny_overrides
 
 COMPARED = (
     "loss",

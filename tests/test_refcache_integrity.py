@@ -7,11 +7,11 @@ import math
 import os
 
 import pytest
-from conftest import tiny_overrides
 
 from trlrecipes import api
 from trlrecipes.errors import UserError
 from trlrecipes.run import refcache
+from trlrecipes.testing import tiny_overrides
 
 KEY = "0" * 32
 INPUTS = {"format": refcache.FORMAT, "data_hash": "d" * 32, "max_length": 96}

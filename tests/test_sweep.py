@@ -4,11 +4,11 @@ skipping finished members on rerun, and a failed member reported while the other
 import json
 
 import pytest
-from conftest import tiny_overrides
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
 from trlrecipes.errors import UserError
+from trlrecipes.testing import tiny_overrides
 from trlrecipes.tools.sweep import member_name, members, parse_grid, split_values
 
 PNG = b"\x89PNG\r\n\x1a\n"

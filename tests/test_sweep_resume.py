@@ -13,13 +13,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import tiny_overrides
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
 from trlrecipes.errors import RunStopped, UserError
 from trlrecipes.run import folder as run_folder
 from trlrecipes.run.record import RunRecord
+from trlrecipes.testing import tiny_overrides
 from trlrecipes.tools import sweep as sweep_module
 from trlrecipes.tools.sweep import default_sweep_dir, sweep
 

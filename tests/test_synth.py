@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
+from trlrecipes.testing import copy_with_config
 
 PROMPTS = [
     "How do I boil an egg?",
@@ -226,26 +227,6 @@ def test_callable_in_process_and_jsonl_prompts(tiny_model, tmp_path):
     assert read_rows(again) == rows
 
 
-def test_user_errors_exit_2(tiny_model, reward_model, tmp_path):
-    prompts = write_prompts(tmp_path / "p.txt", PROMPTS[:1])
-    out = tmp_path / "o.jsonl"
-    cases = [
-        (["--reward", "nosuchmodule_xyz:score"], "no module"),
-        ([], "exactly one reward"),
-        (["--reward", "x:y", "--reward-model", str(reward_model)], "exactly one reward"),
-        (["--reward-model", str(reward_model), "--num-samples", "1"], "at least 2"),
-    ]
-    for extra, message in cases:
-        args = ["--model", tiny_model, "--max-new-tokens", 4] + (
-            ["--num-samples", 2] if "--num-samples" not in extra else []
-        )
-        result = synth(prompts, "--output", out, *args, *extra)
-        assert result.exit_code == 2, result.output
-        assert message in result.output
-    missing = synth(tmp_path / "none.txt", "--output", out, "--model", tiny_model, "--reward", "x:y")
-    assert missing.exit_code == 2 and "not found" in missing.output
-
-
 def test_synthesized_pairs_train_with_custom_format(tiny_model, reward_model, tmp_path):
     prompts = write_prompts(tmp_path / "prompts.txt", PROMPTS[:5] + ["One more question?"])
     out = tmp_path / "synth.jsonl"
@@ -436,3 +417,94 @@ def test_docs_synth_example_on_smollm2(rewards, tmp_path, monkeypatch):
     assert retried == {
         d["prompt"][0]["content"]: d["scores"] for d in dropped_rows if d["prompt"][0]["content"] not in tied
     }  # the same samples again
+
+
+# --- faults of the reward function or the models: one line, found before loading where it can be ----------------
+REWARDS = """
+def raises(prompt, response):
+    return {"a": 1}["missing"]
+
+def one_argument(text):
+    return 1.0
+
+def keyword_only(*, prompt, response):
+    return 1.0
+
+def not_a_number(prompt, response):
+    return "good"
+"""
+
+
+@pytest.mark.parametrize(
+    "function, fragment, loads",
+    [
+        (
+            "raises",
+            "reward faulty_rewards:raises raised KeyError: 'missing' on prompt 'How do I boil an egg?'; fix the "
+            "function and rerun",
+            True,
+        ),
+        (
+            "one_argument",
+            "reward faulty_rewards:one_argument takes (text), but it is called as fn(prompt, response)",
+            False,
+        ),
+        ("keyword_only", "takes (*, prompt, response), but it is called as fn(prompt, response)", False),
+        ("not_a_number", "returned 'good' (a str), not a number, for prompt 'How do I boil an egg?'", True),
+    ],
+)
+def test_synth_reward_faults_are_one_line(tiny_model, tmp_path, monkeypatch, function, fragment, loads):
+    from trlrecipes.tools import synth
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "faulty_rewards.py").write_text(REWARDS)
+    (tmp_path / "prompts.txt").write_text("How do I boil an egg?\n")
+    loaded = []
+    real_load = synth.load_policy
+    monkeypatch.setattr(synth, "load_policy", lambda *a, **k: loaded.append(1) or real_load(*a, **k))
+    result = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            "prompts.txt",
+            "--output",
+            "pairs.jsonl",
+            "--model",
+            str(tiny_model),
+            "--reward",
+            f"faulty_rewards:{function}",
+            "--num-samples",
+            "2",
+            "--max-new-tokens",
+            "4",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    last = result.stderr.strip().splitlines()[-1]  # after the progress lines of sampling, when it got that far
+    assert last.startswith("error: ") and fragment in last, result.stderr
+    assert "Traceback" not in result.stderr
+    assert bool(loaded) == loads  # a wrong signature is refused before the model is loaded
+
+
+def test_synth_model_faults_are_found_before_loading(tiny_model, tmp_path, monkeypatch):
+    from trlrecipes.tools import synth
+
+    monkeypatch.setattr(synth, "load_policy", lambda *a, **k: pytest.fail("loaded a model that cannot load"))
+    broken = copy_with_config(tiny_model, tmp_path / "broken", model_type="lama")
+    (tmp_path / "prompts.txt").write_text("hi\n")
+    (tmp_path / "rewards.py").write_text("def score(prompt, response):\n    return 1.0\n")
+    for option, value, fragment in (
+        ("--model", str(broken), f"--model {broken}: {broken / 'config.json'} names model_type 'lama'"),
+        ("--model", "my model", "--model my model: neither a local folder nor a valid"),
+        ("--reward-model", str(broken), f"--reward-model {broken}: "),
+    ):
+        other = (
+            ["--model", str(tiny_model)]
+            if option == "--reward-model"
+            else ["--reward", f"{tmp_path / 'rewards.py'}:score"]
+        )
+        result = CliRunner().invoke(
+            app, ["synth", str(tmp_path / "prompts.txt"), "--output", str(tmp_path / "o.jsonl"), *other, option, value]
+        )
+        assert result.exit_code == 2 and fragment in result.stderr, result.output

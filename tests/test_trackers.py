@@ -9,7 +9,8 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from conftest import tiny_overrides
+
+from trlrecipes.testing import tiny_overrides
 
 
 class Recorder:
