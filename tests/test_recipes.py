@@ -1,21 +1,67 @@
-"""Every built-in program and preset is executed for a few steps on the tiny model (this keeps recipes from
-rotting), and every preset resolves to the settings the recipe of the same name had before the redesign."""
+"""Every built-in program, and every preset that changes what trains, is executed for a few steps on the tiny model
+(this keeps recipes from rotting); a preset that only names other data trains what a trained recipe does once the
+tiny data replaces its own, which its --dry-run shows. Every preset resolves to the settings the recipe of the same
+name had before the redesign."""
 
 import json
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import tiny_overrides
 from typer.testing import CliRunner
 
 from trlrecipes.cli import app
 from trlrecipes.run.recipes import builtin_names, resolve_recipe
+from trlrecipes.testing import tiny_overrides
 
 RECIPES = builtin_names()
 # Programs that sample their own replies (a `reward` judge, prompts as data) are trained by their own test files
 # (tests/test_iterative_dpo.py, tests/test_grpo.py): their runs keep metrics per round or per generation.
 PAIR_RECIPES = [n for n in RECIPES if "reward" not in resolve_recipe(n).module.Config.__dataclass_fields__]
+# Settings that say where the data comes from and nothing else once the tiny settings name local files for dataset
+# and eval_dataset: `subset` is read for Hub datasets only, `eval_share` only without an eval_dataset, and
+# `max_train_rows` caps rows (the tiny file's 24 are below any preset's cap: checked below).
+DATA_SOURCE = ("subset", "eval_share", "max_train_rows")
+TINY_TRAIN_ROWS = 24
+# The rm program is trained with room for all 8 held-out pairs, so that tests/test_programs.py's judge test reads the
+# same run (TRL's RewardTrainer drops pairs longer than max_length).
+EXTRA = {"rm": ("max_length=256",)}
+
+
+def tiny_settings(name: str, *extra: str) -> dict:
+    """`run NAME --dry-run` with the tiny settings (then `extra`), as the printed YAML."""
+    result = CliRunner().invoke(
+        app, ["run", name, *tiny_overrides("tiny", "train.jsonl", "test.jsonl", "out"), *extra, "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    return yaml.safe_load(result.output)
+
+
+def what_trains(name: str) -> tuple:
+    """The program and every resolved setting but those naming the data source: two recipes with the same train the
+    same thing on the tiny data."""
+    from trlrecipes.api import config
+    from trlrecipes.run.resolve import to_dict
+
+    settings = to_dict(config(name, *tiny_overrides("tiny", "train.jsonl", "test.jsonl", "out")))
+    kept = {key: value for key, value in settings.items() if key not in DATA_SOURCE}
+    return resolve_recipe(name).program_path.name, yaml.safe_dump(kept, sort_keys=True)
+
+
+def trained_recipes() -> dict[str, list[str]]:
+    """One recipe per distinct training (the program itself where it is one of them) -> the recipes it stands for."""
+    groups: dict[tuple, list[str]] = {}
+    for name in PAIR_RECIPES:
+        groups.setdefault(what_trains(name), []).append(name)
+    chosen = {}
+    for names in groups.values():
+        program = resolve_recipe(names[0]).program_path.stem
+        chosen[program if program in names else names[0]] = names
+    return chosen
+
+
+TRAINED = trained_recipes()
+STANDS_IN = {name: trained for trained, names in TRAINED.items() for name in names if name != trained}
 # LoRA preference training is stable roughly between 1e-7 and 1e-4; outside that a default is a bug.
 LR_BAND = (1e-7, 1e-4)
 DRY_RUNS = Path(__file__).parent / "fixtures" / "dry_run"  # `run NAME [--demo] --dry-run` of the old recipes
@@ -63,16 +109,35 @@ def test_every_old_name_resolves_as_before(old):
     assert {key: new.get(key, "<missing>") for key in before} == before
 
 
+def test_each_distinct_training_is_trained_once():
+    """9 trainings stand for the 20 pair recipes: each program, and each DPO preset that changes the loss or beta."""
+    assert sorted(TRAINED) == sorted(
+        ["dpo", "hh-ipo", "hh-rpo", "ultrafeedback-dpo", "kto", "orpo", "rm", "sft", "simpo"]
+    ), TRAINED
+    assert set(PAIR_RECIPES) == set(TRAINED) | set(STANDS_IN)
+
+
+@pytest.mark.parametrize("name", sorted(STANDS_IN))
+def test_a_preset_not_trained_here_trains_what_its_stand_in_does(name):
+    """Its --dry-run with the tiny settings equals the trained recipe's but for where the data comes from, and
+    those keys cannot change the training: local files, an eval file given, a row cap above the tiny file's rows."""
+    extra = EXTRA.get(STANDS_IN[name], ())
+    mine, theirs = tiny_settings(name, *extra), tiny_settings(STANDS_IN[name], *extra)
+    assert resolve_recipe(name).program_path == resolve_recipe(STANDS_IN[name]).program_path
+    differ = {key for key in set(mine) | set(theirs) if mine.get(key, "<missing>") != theirs.get(key, "<missing>")}
+    assert differ <= set(DATA_SOURCE), differ
+    assert mine["dataset"] == "train.jsonl" and mine["eval_dataset"] == "test.jsonl"
+    assert mine.get("max_train_rows", 0) in (0,) or mine["max_train_rows"] >= TINY_TRAIN_ROWS
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", PAIR_RECIPES)
-def test_recipe_trains_on_tiny_model(name, tiny_model, hh_files, tmp_path):
+@pytest.mark.parametrize("name", sorted(TRAINED))
+def test_recipe_trains_on_tiny_model(name, tiny_run, tiny_model):
     from peft import PeftModel
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
-    out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", name, *tiny_overrides(tiny_model, *hh_files, out)])
-    assert result.exit_code == 0, result.output
+    out, _ = tiny_run(name, *EXTRA.get(name, ()))
     for name_ in (
         "adapter_model.safetensors",
         "adapter_config.json",
@@ -130,17 +195,6 @@ def test_trl_settings_pass_through_by_name(tmp_path):
     assert (args.beta, args.max_length, args.learning_rate, args.weight_decay) == (0.25, 333, 3e-6, 0.01)
     assert args.loss_type == ["ipo"] and args.max_steps == -1 and args.warmup_steps == 0.1
     assert args.output_dir == str(tmp_path / "run") and args.report_to == [] and args.eval_strategy == "no"
-
-
-def test_health_callback_reads_the_zero_margin_loss_from_the_trainer_args():
-    from types import SimpleNamespace
-
-    from trlrecipes.monitor.health import LN2, zero_margin_loss_of
-
-    assert zero_margin_loss_of(SimpleNamespace(loss_type=["sigmoid"], beta=0.1)) == LN2
-    assert zero_margin_loss_of(SimpleNamespace(loss_type=["ipo"], beta=0.1)) == pytest.approx(25.0)
-    assert zero_margin_loss_of(SimpleNamespace(loss_type=["sigmoid", "sft"], beta=0.1)) is None
-    assert zero_margin_loss_of(SimpleNamespace(beta=0.1)) == LN2  # ORPO: no loss_type
 
 
 def test_eval_steps_zero_means_no_evaluation_during_training(tmp_path):
