@@ -77,7 +77,7 @@ def main() -> None:
         f"max_new_tokens={args.max_new_tokens}", "per_device_train_batch_size=4", "gradient_accumulation_steps=1",
         "max_length=320", "activation_checkpointing=false", "logging_steps=5", f"save_steps={max(5, args.steps // 2)}",
     ]  # fmt: skip
-    train_seconds, _ = trlrecipes("run", "ifeval-dpo", *settings, "--overwrite" if run.exists() else "--verbose")
+    train_seconds, _ = trlrecipes("run", "ifeval-dpo", *settings, *(["--overwrite"] if run.exists() else []))
     info = json.loads((run / "run.json").read_text())
     rows = []
     for number in range(1, args.rounds + 1):

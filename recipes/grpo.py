@@ -105,11 +105,10 @@ class Config(LoraSettings):
     # completions_clipped verdict says when it binds
     max_completion_length: int = 256
     temperature: float = 1.0  # sampling spread is the signal: lower makes a group's replies (and rewards) alike
-    # None = 0: no KL term and no reference pass (TRL's GRPO default; DAPO, Dr. GRPO), for RLOO too, whose own 0.05
-    # puts a KL penalty in the reward at the cost of a reference pass per step (20 vs 16 s/step measured on CPU).
-    # beta=0.04 adds the KL pull towards the start model (the adapter off). (None, not 0.0: the shared settings
-    # check refuses beta <= 0, which DPO needs)
-    beta: float | None = None
+    # 0: no KL term and no reference pass (TRL's GRPO default; DAPO, Dr. GRPO), for RLOO too, whose own 0.05 puts a
+    # KL penalty in the reward at the cost of a reference pass per step (20 vs 16 s/step measured on CPU).
+    # beta=0.04 adds the KL pull towards the start model (the adapter off).
+    beta: float = 0.0
     loss_type: str = "dapo"  # GRPO only: token-level mean over the batch, no length bias (TRL's default)
     # TRL's GRPO default 1e-6 is for full fine-tuning; LoRA wants ~10x ("LoRA without regret", TRL docs; trl#2872)
     learning_rate: float = 1e-5
@@ -238,7 +237,7 @@ def main(cfg: Config, run: Run) -> None:
     trainer = getattr(trl, trainer_name)(
         model=run.model_path(cfg),
         reward_funcs=rewards,
-        args=run.trl_args(getattr(trl, config_name), cfg, has_eval=evaluation is not None, beta=cfg.beta or 0.0),
+        args=run.trl_args(getattr(trl, config_name), cfg, has_eval=evaluation is not None),
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=tokenizer,

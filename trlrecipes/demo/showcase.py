@@ -210,5 +210,6 @@ def show_verifier_demo(run, *, strict: bool = True) -> dict:
             "this is a bug, please report it with the run folder",
             exit_code=1,
         )
-    print(f"\nrun folder: {run.dir}  (each round's pairs and adapter: {run.dir}/round-N/)")
+    rounds = f"  (each round's pairs and adapter: {run.dir}/round-N/)" if any(run.dir.glob("round-*")) else ""
+    print(f"\nrun folder: {run.dir}{rounds}")
     return judged

@@ -35,8 +35,31 @@ HYPERPARAMETERS = (
     "precision",
     "load_in_4bit",
     "seed",
+    # programs that sample their own replies (iterative DPO, GRPO/RLOO): how they sample and judge
+    "trainer",
+    "rounds",
+    "prompts_per_round",
+    "num_samples",
+    "num_generations",
+    "max_new_tokens",
+    "max_completion_length",
+    "temperature",
+    "reward",
+    "reward_weights",
+    "reward_model",
+    "eval_reward",
 )
-TRAIN_METRICS = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
+TRAIN_METRICS = (
+    "loss",
+    "rewards/accuracies",
+    "rewards/margins",
+    "rewards/chosen",
+    "rewards/rejected",
+    "reward",  # online RL: the mean reward of the step's replies, and their length and share cut at the cap
+    "completions/mean_length",
+    "completions/clipped_ratio",
+)
+ONLINE_METHODS = ("GRPO", "RLOO")
 EVAL_METRICS = tuple(f"eval_{key}" for key in TRAIN_METRICS)
 # Hub dataset id -> (licence, note for users of a model trained on it)
 DATA_LICENCES = {
@@ -90,6 +113,22 @@ def final_metrics(run_dir: Path) -> tuple[dict, dict]:
         if "eval_loss" in record:
             evaluation = _known({"step": record.get("step"), **{k: record.get(k) for k in EVAL_METRICS}})
     return train, evaluation
+
+
+def _kind_of_training(method: str) -> str:
+    return "reinforcement learning" if method in ONLINE_METHODS else "preference fine-tuning"
+
+
+def _prompt_data(cfg: dict) -> bool:
+    """Trained on prompts (its replies sampled by the program), as the data format says."""
+    from trlrecipes.errors import UserError
+
+    try:
+        from trlrecipes.data import get_format
+
+        return getattr(get_format(str(cfg.get("data_format", "hh-rlhf"))), "KIND", "pairs") == "prompts"
+    except UserError:
+        return False
 
 
 def base_model_names(name: str) -> tuple[str, str]:
@@ -182,7 +221,7 @@ def header(run_dir: Path, cfg: dict, *, merged: bool) -> dict:
                 "name": run_dir.resolve().name + ("-merged" if merged else ""),
                 "results": [
                     {
-                        "task": {"type": "text-generation", "name": f"preference fine-tuning ({method})"},
+                        "task": {"type": "text-generation", "name": f"{_kind_of_training(method)} ({method})"},
                         "dataset": {"name": eval_name, "type": eval_name},
                         "metrics": figures,
                     }
@@ -292,8 +331,9 @@ def _data_lines(run_dir: Path, cfg: dict) -> list[str]:
         if "read" in part:
             skipped = part.get("skipped") or {}
             reasons = f": {', '.join(f'{reason} {count}' for reason, count in skipped.items())}" if skipped else ""
+            rows = "prompts" if _prompt_data(cfg) else "pairs"
             lines.append(
-                f"- {name}: {part.get('used', 'all')} pairs used ({part['read']} rows read, "
+                f"- {name}: {part.get('used', 'all')} {rows} used ({part['read']} rows read, "
                 f"{part.get('converted', 0)} converted, {sum(skipped.values())} skipped{reasons})"
             )
         elif "held_out" in part:

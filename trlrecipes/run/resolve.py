@@ -200,9 +200,11 @@ _NON_NEGATIVE = ("lora_dropout", "max_steps", "max_train_rows", "max_eval_rows",
 
 
 def check_values(cfg) -> None:
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)} if dataclasses.is_dataclass(cfg) else {}
     for name in _POSITIVE:
         value = getattr(cfg, name, None)
-        if value is not None and value <= 0:
+        # a method whose own default is 0 (GRPO's beta: no KL term) takes 0; DPO's beta=0 would divide by zero
+        if value is not None and value <= 0 and not (value == 0 and defaults.get(name) == 0):
             raise UserError(f"{name}={value} is impossible: it must be greater than 0")
     for name in _NON_NEGATIVE:
         value = getattr(cfg, name, None)

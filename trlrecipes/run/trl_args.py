@@ -43,18 +43,20 @@ def build(
     model_init = {"dtype": precision.torch_dtype, "trust_remote_code": cfg.trust_remote_code}
     if quantize_on_load and quantization is not None:
         model_init["quantization_config"] = quantization
+    plumbing = run_settings(
+        precision,
+        folder=folder,
+        train_rows=train_rows,
+        logging_steps=cfg.logging_steps,
+        save_steps=cfg.save_steps,
+        eval_steps=cfg.eval_steps,
+        has_eval=has_eval,
+        report_to=cfg.report_to,
+    )
     settings = {
         **passed,
-        **run_settings(
-            precision,
-            folder=folder,
-            train_rows=train_rows,
-            logging_steps=cfg.logging_steps,
-            save_steps=cfg.save_steps,
-            eval_steps=cfg.eval_steps,
-            has_eval=has_eval,
-            report_to=cfg.report_to,
-        ),
+        # the plumbing this TRL config has (GRPOConfig and RLOOConfig tokenize nothing ahead: no dataset_num_proc)
+        **{key: value for key, value in plumbing.items() if key in trl_fields},
         "max_steps": cfg.max_steps or -1,  # 0 = run num_train_epochs
         "warmup_steps": cfg.warmup,  # below 1: a share of the total steps
         "model_init_kwargs": model_init,

@@ -249,8 +249,23 @@ def load_model_config(model: str, *, model_config: str | None = None, trust_remo
             ) from None
         except (OSError, ValueError) as err:
             raise UserError(f"--model-config {path}: not a readable config.json ({str(err).splitlines()[0]})") from err
-    from trlrecipes.models import resolve_model
+    from trlrecipes.models import looks_local, resolve_model
 
+    if looks_local(model) and not Path(model).expanduser().exists():  # not a Hub id to try: say what it is
+        raise UserError(f"model={model}: folder not found; give an existing model folder, a Hub id, or --model-config")
+    try:  # the local Hugging Face cache first: no network needed when the config was downloaded once
+        return AutoConfig.from_pretrained(
+            resolve_model(model), trust_remote_code=trust_remote_code, local_files_only=True
+        )
+    except (OSError, ValueError):
+        pass
+    from trlrecipes.models import hub_reachable
+
+    if not looks_local(model) and not hub_reachable():
+        raise UserError(
+            f"model={model}: its config is not in the local Hugging Face cache and the Hub cannot be reached (no "
+            f"network); pass --model-config path/to/config.json (or model=<local folder>)"
+        )
     try:
         return AutoConfig.from_pretrained(resolve_model(model), trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:

@@ -201,6 +201,10 @@ def comparison_plot(runs: list[RunFolder]) -> str | None:
     panels = [("reward margin", "rewards/margins"), ("reward accuracy", "rewards/accuracies"), ("loss", "loss")]
     if not any(run.metrics for run in runs):
         return None
+    online = [any("reward" in r for r in run.metrics) for run in runs]
+    if all(online):  # GRPO/RLOO runs: their reward, how long their replies are and how many stop at the cap
+        panels = [("reward", "reward"), ("completion length", "completions/mean_length"),
+                  ("cut at the cap", "completions/clipped_ratio")]  # fmt: skip
     fig = Figure(figsize=(11.5, 3.6), layout="constrained")
     FigureCanvasAgg(fig)
     for ax, (title, key) in zip(fig.subplots(1, 3).flat, panels, strict=True):

@@ -553,14 +553,33 @@ def _failed(entry: dict, member_dir: Path, err: BaseException) -> None:
 
 
 def _evaluate(run_dir: Path) -> str:
-    """Held-out evaluation of a finished member into its eval.json (the table's eval columns)."""
+    """Held-out evaluation of a finished member into its eval.json (the table's eval columns): the implicit reward
+    on held-out pairs, or for a run trained on prompts (iterative DPO, GRPO) its held-out prompts judged by its
+    `eval_reward` verifier (the table's verifier column)."""
     from trlrecipes.tools.eval.pairs import evaluate_run, save_metrics
 
+    cfg = RunRecord(run_dir).config()
     try:
-        save_metrics(run_dir, evaluate_run(run_dir))
+        if _prompt_run(cfg):
+            from trlrecipes.tools.eval.generations import evaluate_generations
+
+            if not cfg.get("eval_reward"):
+                return "not evaluated: the run names no eval_reward verifier (use eval --generate with a judge)"
+            save_metrics(run_dir, evaluate_generations(run_dir, reward_spec=cfg["eval_reward"]), key="generation")
+        else:
+            save_metrics(run_dir, evaluate_run(run_dir))
     except UserError as err:  # e.g. a run without held-out data: the table shows the training columns only
         return f"not evaluated: {err}"
     return "eval.json"
+
+
+def _prompt_run(cfg: dict) -> bool:
+    from trlrecipes.data import get_format
+
+    try:
+        return getattr(get_format(str(cfg.get("data_format", "hh-rlhf"))), "KIND", "pairs") == "prompts"
+    except UserError:
+        return False
 
 
 def _write(folder: Path, record: dict) -> None:

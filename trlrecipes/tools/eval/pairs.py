@@ -237,6 +237,14 @@ def evaluate_run(
         raise UserError(f"--batch-size {batch_size}: must be at least 1")
     run_dir = Path(run_dir)
     cfg = open_run(run_dir)
+    from trlrecipes.data import get_format
+
+    if data is None and getattr(get_format(cfg.get("data_format", "hh-rlhf")), "KIND", "pairs") == "prompts":
+        judge = cfg.get("eval_reward") or "file.py:fn"
+        raise UserError(
+            f"{run_dir} trained on prompts, so it has no held-out pairs for the implicit reward; judge its replies: "
+            f"trlrecipes eval {run_dir} --generate --reward {judge} (or pass --data PAIRS)"
+        )
     source = data or cfg.get("eval_dataset") or default_eval_source(cfg.get("dataset", ""))
     if not source:
         raise UserError(f"{run_dir}: the run has no held-out data; pass --data PATH")
