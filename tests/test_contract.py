@@ -84,3 +84,14 @@ def test_dry_run_names_each_values_source(tmp_path):
     assert lines["lora_r"].endswith("# default")
     values = yaml.safe_load(result.output)  # still the resolved values as YAML, comments aside
     assert values["beta"] == 0.3 and values["learning_rate"] == 1e-5 and values["loss_type"] == ["ipo"]
+
+
+def test_beta_zero_is_a_setting_only_where_the_program_defaults_to_it():
+    """GRPO's beta=0 means no KL term (its default); DPO's beta=0 would divide by zero (refused)."""
+    from trlrecipes.api import config
+
+    assert config("grpo").beta == 0.0 and config("grpo", "beta=0.04").beta == 0.04
+    with pytest.raises(UserError, match="beta=0.0 is impossible"):
+        config("hh-dpo", "beta=0")
+    with pytest.raises(UserError, match="beta=-0.1 is impossible"):
+        config("grpo", "beta=-0.1")

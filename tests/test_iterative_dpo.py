@@ -98,6 +98,9 @@ def test_two_rounds_each_a_run_round_two_from_round_one(tiny_model, task, tmp_pa
     assert info["status"] == "completed" and info["method"] == "iterative DPO"
     assert [r["round"] for r in info["rounds"]] == ["round-1", "round-2"]
     assert all(r["pairs"] > 0 and r["sampled_mean_score"] is not None for r in info["rounds"])
+    # a run trained on prompts has no held-out pairs: `eval` says which evaluation to run instead
+    with pytest.raises(UserError, match="--generate --reward"):
+        api.evaluate(run.dir)
     # the run's own metrics are the rounds' one after another (report, compare and plot read them)
     combined = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
     assert [(log["round"], log["step"]) for log in combined if "loss" in log] == [(1, 1), (1, 2), (2, 3), (2, 4)]
