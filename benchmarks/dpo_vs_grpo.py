@@ -1,7 +1,7 @@
 """DPO vs GRPO on the verifiable instruction-following task, side by side from the same start model: held-out
 verifier accuracy with the paired 95 % interval, at a matched number of sampled completions and at matched wall time.
 
-    OMP_NUM_THREADS=2 flock /tmp/heavy.lock python benchmarks/dpo_vs_grpo.py          # ~20 min on 2 CPU cores
+    OMP_NUM_THREADS=2 python benchmarks/dpo_vs_grpo.py          # ~20 min on 2 CPU cores
     python benchmarks/dpo_vs_grpo.py --completions 64 --eval-rows 32                 # a quick look
 
 Start model: SmolLM2-135M-Instruct (`smollm2-135m-offline`). Task: trlrecipes/tasks/instructions-*.jsonl (format
