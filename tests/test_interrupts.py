@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from trlrecipes.cli import app
 from trlrecipes.run import folder as run_folder
 from trlrecipes.run.recipes import builtin_dir
-from trlrecipes.testing import fake_run_folder, snapshot, subprocess_env, tiny_overrides, train_steps
+from trlrecipes.testing import fake_preset_run, snapshot, subprocess_env, tiny_overrides, train_steps
 
 CLI = [sys.executable, "-m", "trlrecipes.cli"]
 SECRET, ENV_SECRET = "abc123", "hf_env_secret_xyz"
@@ -35,15 +35,10 @@ def info(folder: Path) -> dict:
 
 def completed_run(folder: Path, overrides: list[str]) -> Path:
     """A completed, evaluated hh-dpo run with these settings, as a run leaves it (written, not trained)."""
-    from trlrecipes.api import config
-    from trlrecipes.run.resolve import to_dict
-
-    cfg = to_dict(config("hh-dpo", *overrides))
-    return fake_run_folder(
+    return fake_preset_run(
         folder,
-        base_model=cfg["model"],
-        config=cfg,
-        preset="hh-dpo",
+        "hh-dpo",
+        overrides,
         info={"status": "completed", "global_step": 3},
         metrics=[{"step": 3, "loss": 0.6}],
         evaluation={"pairs": 8, "accuracy": 0.625, "margin": 0.3},

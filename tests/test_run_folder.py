@@ -21,7 +21,7 @@ from trlrecipes.errors import UserError
 from trlrecipes.run import folder as run_folder
 from trlrecipes.testing import (
     fake_checkpoint,
-    fake_run_folder,
+    fake_preset_run,
     hh_rows,
     snapshot,
     subprocess_env,
@@ -39,22 +39,16 @@ def info(folder: Path) -> dict:
 def interrupted_run(folder: Path, overrides: list[str]) -> Path:
     """An hh-dpo run with these settings as an interrupted run leaves it: config, run.json, metrics and a complete
     checkpoint at step 2 (written, not trained)."""
-    from trlrecipes.api import config
-    from trlrecipes.run.resolve import to_dict
-
-    cfg = to_dict(config("hh-dpo", *overrides))
-    return fake_run_folder(
+    return fake_preset_run(
         folder,
-        base_model=cfg["model"],
-        config=cfg,
-        preset="hh-dpo",
+        "hh-dpo",
+        overrides,
         info={"status": "interrupted", "global_step": 2},
         metrics=[{"step": 1, "loss": 0.69}, {"step": 2, "loss": 0.68}],
         checkpoints=[2],
     )
 
 
-# --- one process per run folder -----------------------------------------------------------------------------------
 def test_folder_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
     folder = tmp_path / "new"
     first = run_folder.FolderLock(folder).acquire("trlrecipes run hh-dpo output_dir=new")
