@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared GPU check, no network, under 5 minutes. From the repository root, after `pip install -e .`:
 #     bash benchmarks/gpu_check.sh            (extra flags go to benchmarks/gpu_check.py, e.g. --steps 20)
-# Prints tokens/s, peak GPU memory and MFU of hh-dpo vs. the plain TRL script (bf16 LoRA and 4-bit QLoRA) and a
+# Prints tokens/s, peak GPU memory and MFU of hh-dpo vs. the plain TRL script (bf16 LoRA and 4-bit QLoRA), GRPO rows
+# (transformers generation; vLLM colocate when installed) and a
 # reward-accuracy check; writes benchmarks/gpu_results.json (and $OUT/gpu_results.json when $OUT is set).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

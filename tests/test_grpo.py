@@ -94,6 +94,20 @@ def test_grpo_and_rloo_train_with_a_callable_reward(tiny_model, task, tmp_path, 
 
 
 @pytest.mark.slow
+def test_a_run_whose_long_prompts_were_left_out_trains_on_the_rest(tiny_model, task, tmp_path, capsys):
+    """Left-out prompts are counted once, by trlrecipes; the pair programs' "TRL dropped" check does not apply (it
+    read GRPOConfig.max_length, which does not exist: exit 1 on any run with a prompt too long, e.g. hh-grpo)."""
+    prompts, reward, _ = task
+    mixed = tmp_path / "mixed.jsonl"
+    long_one = json.dumps({"prompt": "Please summarise this. " + "word " * 200, "topic": 0}) + "\n"
+    mixed.write_text(prompts.read_text() + long_one)
+    run = api.run("grpo", *settings(tiny_model, prompts, reward, tmp_path / "run", f"dataset={mixed}"))
+    assert json.loads((run.dir / "run.json").read_text())["status"] == "completed"
+    said = capsys.readouterr().out
+    assert "left out 1 of 13 prompts longer than" in said and "TRL dropped" not in said
+
+
+@pytest.mark.slow
 def test_a_grpo_run_folder_through_eval_generate_report_and_merge(tiny_model, task, tmp_path):
     """eval --generate judges the held-out prompts (their fields reach the judge) with the reference = the base model
     (the adapter off); report draws the online panels; merge folds the adapter in."""

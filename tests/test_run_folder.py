@@ -63,16 +63,17 @@ def test_folder_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
 @pytest.mark.slow
 def test_a_second_run_into_a_held_folder_exits_2_at_once_and_kill_9_leaves_no_lock(tiny_model, hh_files, tmp_path):
     out = tmp_path / "run"
-    overrides = tiny_overrides(tiny_model, *hh_files, out) + ["max_steps=1000", "save_steps=2", "eval_steps=0"]
+    overrides = tiny_overrides(tiny_model, *hh_files, out) + ["max_steps=100000", "save_steps=2", "eval_steps=0"]
     log = open(tmp_path / "first.txt", "w")
     first = subprocess.Popen(
         [*CLI, "run", "hh-dpo", *overrides], stdout=log, stderr=subprocess.STDOUT, env=subprocess_env()
     )
     try:
         deadline = time.monotonic() + 180
-        while not (out / "checkpoint-2" / run_folder.COMPLETE_MARKER).is_file():
+        # any complete checkpoint: at ~0.04 s a step, checkpoint-2 can be rotated out between two looks
+        while run_folder.newest_valid_checkpoint(out) is None:
             assert first.poll() is None, (tmp_path / "first.txt").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no checkpoint-2 within 180 s"
+            assert time.monotonic() < deadline, "no complete checkpoint within 180 s"
             time.sleep(0.2)
         for flags in (["--overwrite"], ["--resume"]):
             started = time.monotonic()

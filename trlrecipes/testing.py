@@ -225,10 +225,11 @@ def fake_checkpoint(
 def fake_preset_run(folder: str | Path, preset: str, overrides: list[str], **records) -> Path:
     """fake_run_folder for a run of a built-in preset with these key=value overrides: config.yaml holds the settings
     `trlrecipes run PRESET OVERRIDES` resolves to (base model included); `records` as fake_run_folder takes them."""
-    from trlrecipes.api import config
+    from trlrecipes.run.execute import RunFlags, resolve
+    from trlrecipes.run.recipes import resolve_recipe
     from trlrecipes.run.resolve import to_dict
 
-    cfg = to_dict(config(preset, *overrides))
+    cfg = to_dict(resolve(resolve_recipe(preset), RunFlags(overrides=list(overrides))))
     return fake_run_folder(folder, base_model=cfg["model"], config=cfg, preset=preset, **records)
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -96,10 +97,14 @@ def is_valid_checkpoint(path: Path) -> bool:
         return False
     if not isinstance(state, dict) or state.get("global_step") != int(match.group(1)):
         return False
-    return any(
-        (path / name).is_file() and (path / name).stat().st_size > 0
-        for name in ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin")
-    )
+    for name in ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin"):
+        try:
+            found = (path / name).stat()
+        except OSError:  # absent, or removed while we looked (a running trainer rotates old checkpoints out)
+            continue
+        if stat.S_ISREG(found.st_mode) and found.st_size > 0:
+            return True
+    return False
 
 
 def newest_valid_checkpoint(folder: Path, *, at_most: int | None = None) -> Path | None:

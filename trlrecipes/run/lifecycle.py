@@ -455,6 +455,8 @@ def _check_trainable_rows(trainer, summaries: dict) -> None:
     converted = summaries.get("train", {}).get("used")
     if dataset is None or not hasattr(dataset, "__len__") or converted is None:
         return
+    if not hasattr(trainer.args, "max_length"):  # GRPO/RLOO: no pairs; the program leaves out long prompts itself
+        return
     kept = len(dataset)
     # TRL's RewardTrainer drops a pair when either whole sequence is longer than max_length, instead of truncating
     why = "a reply sequence longer than" if type(trainer).__name__ == "RewardTrainer" else "a prompt that alone fills"
