@@ -1,5 +1,5 @@
-"""Helpers shared by benchmarks/run.py and benchmarks/gpu_check.py: models built from configs, data files, child
-processes with their peak RSS, and step times read from the metrics.jsonl a run appends to.
+"""Helpers shared by the benchmarks: models built from configs, data files, child processes with their peak RSS, step
+times read from the metrics.jsonl a run appends to, and `trlrecipes` commands with a verifier's paired figures.
 
 Nothing here downloads anything: models are built from a config with random weights (or the SmolLM2 copy that
 `trlrecipes.models` converts from a pip package), data is the hh-rlhf sample in ../shared/data or synthetic rows.
@@ -367,3 +367,50 @@ def training_args_diff(a: Path, b: Path, ignore=("output_dir", "logging_dir", "r
         for k in set(left) | set(right)
         if k not in ignore and left.get(k) != right.get(k)
     )
+
+
+# --- trlrecipes commands and verifier figures (instruction_rounds.py, dpo_vs_grpo.py) ----------------------------
+def trlrecipes(*args: str) -> tuple[float, str]:
+    """`trlrecipes ARGS` offline in a child process: (wall seconds, stdout); exits with its output when it fails."""
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "trlrecipes.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+    )
+    if done.returncode:
+        sys.exit(
+            f"trlrecipes {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
+    return time.monotonic() - start, done.stdout
+
+
+def verifier_eval(folder: Path, prompts: Path, verify: str, *, max_new_tokens: int, rows: int, batch_size: int,
+                  extra: tuple[str, ...] = ()) -> dict:  # fmt: skip
+    """`trlrecipes eval FOLDER --generate` on `prompts` judged by the 0/1 judge `verify`: both sides' accuracy, the
+    paired difference with its interval and McNemar's p, the per-kind table, cut shares and reply lengths."""
+    seconds, out = trlrecipes(
+        "eval", str(folder), "--generate", "--prompts", str(prompts), "--reward", verify,
+        "--max-new-tokens", str(max_new_tokens), "--max-rows", str(rows), "--batch-size", str(batch_size),
+        "--json", *extra,
+    )  # fmt: skip
+    result = json.loads(out[out.index("{") :])
+    paired = result["paired"]
+    return {
+        "decoding": result.get("decoding"),
+        "prompts": result["prompts"],
+        "reference_accuracy": paired["reference_accuracy"],
+        "trained_accuracy": paired["trained_accuracy"],
+        "difference": paired["accuracy_difference"],
+        "ci95": paired["accuracy_difference_ci95"],
+        "mcnemar_p": paired.get("mcnemar_p"),
+        "only_trained_passed": paired.get("only_trained_passed"),
+        "only_reference_passed": paired.get("only_reference_passed"),
+        "per_kind": paired.get("per_category", {}),
+        "reference_cut_share": result.get("reference_cut_share"),
+        "trained_cut_share": result.get("trained_cut_share"),
+        "reference_tokens_mean": result.get("reference_tokens_mean"),
+        "trained_tokens_mean": result.get("trained_tokens_mean"),
+        "seconds": round(seconds, 1),
+    }

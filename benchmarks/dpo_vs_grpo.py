@@ -34,11 +34,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench as B  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO / "trlrecipes" / "tasks" / "instructions-train.jsonl"
@@ -46,21 +49,6 @@ TEST = REPO / "trlrecipes" / "tasks" / "instructions-test.jsonl"
 REWARD, VERIFY = "trlrecipes.tasks.instructions:reward", "trlrecipes.tasks.instructions:verify"
 MODEL = "smollm2-135m-offline"
 GRPO_PROMPTS, GROUP = 4, 4  # prompts per GRPO step, completions per prompt
-
-
-def trlrecipes(*args: str) -> tuple[float, str]:
-    start = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "trlrecipes.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-    )
-    if done.returncode:
-        sys.exit(
-            f"trlrecipes {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        )
-    return time.monotonic() - start, done.stdout
 
 
 def common(args, out: Path) -> list[str]:
@@ -81,7 +69,7 @@ def common(args, out: Path) -> list[str]:
 
 def train_dpo(args, out: Path) -> dict:
     prompts = args.completions // 4
-    seconds, _ = trlrecipes(
+    seconds, _ = B.trlrecipes(
         "run", "ifeval-dpo", *common(args, out), "rounds=1", f"prompts_per_round={prompts}", "num_samples=4",
         "temperature=0.8", f"max_new_tokens={args.max_new_tokens}", f"max_steps={args.dpo_steps}",
         "per_device_train_batch_size=4", "gradient_accumulation_steps=1", "learning_rate=3e-4", "beta=0.1",
@@ -100,7 +88,7 @@ def train_dpo(args, out: Path) -> dict:
 
 
 def train_grpo(args, out: Path, steps: int, label: str) -> dict:
-    seconds, _ = trlrecipes(
+    seconds, _ = B.trlrecipes(
         "run", "ifeval-grpo", *common(args, out), f"num_generations={GROUP}",
         f"per_device_train_batch_size={GRPO_PROMPTS * GROUP}", "gradient_accumulation_steps=1",
         f"max_completion_length={args.max_new_tokens}", f"max_length={args.max_new_tokens + 128}",
@@ -123,28 +111,9 @@ def train_grpo(args, out: Path, steps: int, label: str) -> dict:
 
 
 def evaluate(args, folder: Path) -> dict:
-    seconds, out = trlrecipes(
-        "eval", str(folder), "--generate", "--prompts", str(TEST), "--reward", VERIFY,
-        "--max-new-tokens", str(args.max_new_tokens), "--max-rows", str(args.eval_rows), "--batch-size", "128",
-        "--json",
-    )  # fmt: skip
-    result = json.loads(out[out.index("{") :])
-    paired = result["paired"]
-    return {
-        "prompts": result["prompts"],
-        "reference_accuracy": paired["reference_accuracy"],
-        "trained_accuracy": paired["trained_accuracy"],
-        "difference": paired["accuracy_difference"],
-        "ci95": paired["accuracy_difference_ci95"],
-        "mcnemar_p": paired.get("mcnemar_p"),
-        "only_trained_passed": paired.get("only_trained_passed"),
-        "only_reference_passed": paired.get("only_reference_passed"),
-        "reference_cut_share": result.get("reference_cut_share"),
-        "trained_cut_share": result.get("trained_cut_share"),
-        "reference_tokens_mean": result.get("reference_tokens_mean"),
-        "trained_tokens_mean": result.get("trained_tokens_mean"),
-        "eval_s": round(seconds, 1),
-    }
+    return B.verifier_eval(
+        folder, TEST, VERIFY, max_new_tokens=args.max_new_tokens, rows=args.eval_rows, batch_size=128
+    )
 
 
 def head_to_head(first: Path, second: Path) -> dict:

@@ -16,46 +16,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench as B  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TEST = REPO / "trlrecipes" / "tasks" / "instructions-test.jsonl"
 VERIFY = "trlrecipes.tasks.instructions:verify"
 
 
-def trlrecipes(*args: str) -> tuple[float, str]:
-    start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "trlrecipes.cli", *args], capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"trlrecipes {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return time.monotonic() - start, done.stdout
-
-
 def evaluate(folder: Path, args, sampled: bool) -> dict:
-    extra = ["--temperature", "0.7", "--seed", "0"] if sampled else []
-    seconds, out = trlrecipes(
-        "eval", str(folder), "--generate", "--prompts", str(TEST), "--reward", VERIFY,
-        "--max-new-tokens", str(args.max_new_tokens), "--max-rows", str(args.eval_rows), "--batch-size", "256",
-        "--json", *extra,
-    )  # fmt: skip
-    result = json.loads(out)
-    paired = result["paired"]
-    return {
-        "decoding": result["decoding"],
-        "prompts": result["prompts"],
-        "reference_accuracy": paired["reference_accuracy"],
-        "trained_accuracy": paired["trained_accuracy"],
-        "difference": paired["accuracy_difference"],
-        "ci95": paired["accuracy_difference_ci95"],
-        "mcnemar_p": paired.get("mcnemar_p"),
-        "per_kind": paired.get("per_category", {}),
-        "trained_cut_share": result["trained_cut_share"],
-        "reference_cut_share": result["reference_cut_share"],
-        "seconds": round(seconds, 1),
-    }
+    extra = ("--temperature", "0.7", "--seed", "0") if sampled else ()
+    return B.verifier_eval(
+        folder, TEST, VERIFY, max_new_tokens=args.max_new_tokens, rows=args.eval_rows, batch_size=256, extra=extra
+    )
 
 
 def main() -> None:
@@ -77,7 +54,7 @@ def main() -> None:
         f"max_new_tokens={args.max_new_tokens}", "per_device_train_batch_size=4", "gradient_accumulation_steps=1",
         "max_length=320", "activation_checkpointing=false", "logging_steps=5", f"save_steps={max(5, args.steps // 2)}",
     ]  # fmt: skip
-    train_seconds, _ = trlrecipes("run", "ifeval-dpo", *settings, *(["--overwrite"] if run.exists() else []))
+    train_seconds, _ = B.trlrecipes("run", "ifeval-dpo", *settings, *(["--overwrite"] if run.exists() else []))
     info = json.loads((run / "run.json").read_text())
     rows = []
     for number in range(1, args.rounds + 1):
