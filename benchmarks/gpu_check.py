@@ -322,9 +322,9 @@ def main(argv=None) -> int:
         "learning_rate=1e-5", "logging_steps=1", f"save_steps={grpo_steps * 10}",
     ]  # fmt: skip
     runs.append(("trlrecipes ifeval-grpo", grpo, []))
+    vllm_run = "trlrecipes ifeval-grpo, vLLM colocate"  # vLLM is an optional extra: its failure is reported only
     if on_gpu and importlib.util.find_spec("vllm") is not None:
-        runs.append(("trlrecipes ifeval-grpo, vLLM colocate", grpo, ["use_vllm=true"]))
-    optional = {"trlrecipes ifeval-grpo, vLLM colocate"}  # vLLM is an optional extra: its failure is reported only
+        runs.append((vllm_run, grpo, ["use_vllm=true"]))
     precision = "bf16" if on_gpu and torch.cuda.is_bf16_supported() else ("fp16" if on_gpu else "fp32")
     results = []
     for index, (name, base_cmd, extra) in enumerate(runs):
@@ -342,6 +342,7 @@ def main(argv=None) -> int:
         evaluation = final_eval(out / "metrics.jsonl")
         row = {
             "run": name,
+            "online": online,
             "precision": precision + (" + nf4" if extra and "4bit" in extra[0] else ""),
             "exit": result.returncode,
             "wall_s": round(result.seconds, 1),
@@ -379,7 +380,7 @@ def main(argv=None) -> int:
             f"{fmt(r['mean_reward'], '.2f'):>8}"
         )
     checks = []
-    offline = [r for r in results if "grpo" not in r["run"]]
+    offline = [r for r in results if not r["online"]]
     for plain_row, wrap_row in zip(offline[0::2], offline[1::2], strict=False):
         if plain_row["tokens_per_s"] and wrap_row["tokens_per_s"]:
             ratio = wrap_row["tokens_per_s"] / plain_row["tokens_per_s"]
@@ -399,9 +400,9 @@ def main(argv=None) -> int:
         )
     if not on_gpu:  # a CPU smoke test checks code paths; its timings on a shared CPU are noise (+-15 % here)
         checks = [(n, v, None if "vs plain" in n else ok, t) for n, v, ok, t in checks]
-    failed = [r["run"] for r in results if r["exit"] != 0 and r["run"] not in optional]
+    failed = [r["run"] for r in results if r["exit"] != 0 and r["run"] != vllm_run]
     for r in results:
-        if r["exit"] != 0 and r["run"] in optional:
+        if r["exit"] != 0 and r["run"] == vllm_run:
             print(f"info {r['run']}: did not finish (exit {r['exit']}), an optional extra")
     print()
     for name, value, ok, target in checks:
