@@ -90,3 +90,22 @@ def test_a_prompt_longer_than_the_models_context_is_refused_before_generating(fi
     with pytest.raises(UserError, match="does not fit the model's context of 1024") as err:
         evaluate_generations(finished_run, reward=lambda p, r: 0.0, prompts_file=prompts, max_new_tokens=8)
     assert "\n" not in str(err.value)
+
+
+def test_the_context_check_counts_the_new_tokens_for_prompts_shorter_than_the_context():
+    """A prompt of 90 tokens fits a context of 100 but not with 20 new tokens; one of 80 does. 25 emoji are 25
+    characters but 100 tokens for a tokenizer of one token a UTF-8 byte."""
+    from types import SimpleNamespace
+
+    from trlrecipes.tools.generate import check_context
+
+    model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=100))
+
+    def tokenizer(text, add_special_tokens=False):  # one token a UTF-8 byte
+        return {"input_ids": list(text.encode("utf-8"))}
+
+    check_context(model, tokenizer, ["x" * 80], max_new_tokens=20)
+    with pytest.raises(UserError, match="is 90 tokens with the chat template; with 20 new tokens it does not fit"):
+        check_context(model, tokenizer, ["x" * 90], max_new_tokens=20)
+    with pytest.raises(UserError, match="is 100 tokens"):
+        check_context(model, tokenizer, ["\U0001f600" * 25], max_new_tokens=1)

@@ -110,7 +110,9 @@ def check_context(model, tokenizer, texts: list[str], max_new_tokens: int, what:
     if not isinstance(context, int):
         return
     for text in texts:
-        if len(text) < context:  # no tokenizer yields more tokens than characters here: cheap to rule out
+        # a byte-level or byte-fallback tokenizer yields at most a token a UTF-8 byte (and SentencePiece one more for
+        # its leading "▁"): a prompt that fits that way fits, without tokenizing it
+        if len(text.encode("utf-8")) + 1 + max_new_tokens <= context:
             continue
         tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         if tokens + max_new_tokens > context:
