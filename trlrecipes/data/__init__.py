@@ -45,6 +45,12 @@ def get_format(name: str) -> ModuleType:
     return importlib.import_module(FORMATS[name])
 
 
+def is_prompt_only(name: str) -> bool:
+    """A prompt-only format (KIND = "prompts": a prompt file, gsm8k), as opposed to one of preference pairs: its rows
+    are prompts for a program that samples its own replies, and a run on it has no held-out pairs."""
+    return getattr(get_format(name), "KIND", "pairs") == "prompts"
+
+
 def format_options(fmt: ModuleType) -> dict:
     """The declared options of a format module ({name: Option}); empty when it takes none."""
     return dict(getattr(fmt, "OPTIONS", {}))

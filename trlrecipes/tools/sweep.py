@@ -574,10 +574,10 @@ def _evaluate(run_dir: Path) -> str:
 
 
 def _prompt_run(cfg: dict) -> bool:
-    from trlrecipes.data import get_format
+    from trlrecipes.data import is_prompt_only
 
     try:
-        return getattr(get_format(str(cfg.get("data_format", "hh-rlhf"))), "KIND", "pairs") == "prompts"
+        return is_prompt_only(str(cfg.get("data_format", "hh-rlhf")))
     except UserError:
         return False
 

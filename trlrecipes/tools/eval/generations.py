@@ -34,11 +34,11 @@ CUT_SHARE_LIMIT = 0.20
 def held_out_prompts(run_dir: Path, cfg: dict, data: str | None = None) -> tuple[list[Prompt], str]:
     """The distinct prompts of the run's held-out pairs (or of `data`), in file order, and where they came from; for
     a run trained on prompts (iterative DPO, GRPO) its held-out prompts, with the fields its judges read."""
-    from trlrecipes.data import get_format, load_pairs
+    from trlrecipes.data import get_format, is_prompt_only, load_pairs
     from trlrecipes.data.common import default_eval_source
 
     data_format = cfg.get("data_format", "hh-rlhf")
-    prompt_only = getattr(get_format(data_format), "KIND", "pairs") == "prompts"
+    prompt_only = is_prompt_only(data_format)
     source = data or cfg.get("eval_dataset") or ("" if prompt_only else default_eval_source(cfg.get("dataset", "")))
     if prompt_only and not source and getattr(get_format(data_format), "EVAL_SPLIT", None):
         source = cfg.get("dataset")  # a Hub dataset's held-out split (gsm8k's test)

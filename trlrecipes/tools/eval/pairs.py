@@ -237,9 +237,9 @@ def evaluate_run(
         raise UserError(f"--batch-size {batch_size}: must be at least 1")
     run_dir = Path(run_dir)
     cfg = open_run(run_dir)
-    from trlrecipes.data import get_format
+    from trlrecipes.data import is_prompt_only
 
-    if data is None and getattr(get_format(cfg.get("data_format", "hh-rlhf")), "KIND", "pairs") == "prompts":
+    if data is None and is_prompt_only(cfg.get("data_format", "hh-rlhf")):
         judge = cfg.get("eval_reward") or "file.py:fn"
         raise UserError(
             f"{run_dir} trained on prompts, so it has no held-out pairs for the implicit reward; judge its replies: "
